@@ -1,0 +1,55 @@
+"""``twitchwatch`` console command: one subcommand per module in gateway.commands.
+
+Each module there has ``register(subparsers)``, which adds its parser and sets
+``func(args) -> int``. Modules import their heavy dependencies inside ``func`` so that
+``twitchwatch --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import TwitchwatchError
+
+COMMANDS = ("run", "replay", "analyze", "scan", "firmware")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twitchwatch",
+        description="Night-time myoclonic jerks, tremor and hypnic jerks from a wrist band.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"gateway.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"gateway.commands.{name}":
+                raise
+            continue  # a command whose module is not written yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except TwitchwatchError as e:
+        print(f"twitchwatch {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"twitchwatch {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
