@@ -1,0 +1,1 @@
+"""Packet sources: async context managers that are async iterators of ``Packet``."""

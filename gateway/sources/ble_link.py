@@ -1,0 +1,298 @@
+"""One band's connection, start to finish, as a loop of sessions.
+
+    scan (fresh BLEDevice) -> connect (bleak-retry-connector) -> set up -> stream
+       ^                                                                   |
+       +---- backoff (capped, jittered) <--- disconnected / watchdog <-----+
+
+Everything the pipeline needs to know about the link goes out as LINK packets; every
+LINK body carries ``connected`` and ``reconnects`` so a consumer never has to replay the
+event history to know the current state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.exc import BleakError
+from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
+
+from ..codec import OP_START, OP_TIME_SYNC, decode_status, encode_control
+from ..errors import ProtocolError
+from ..packets import Kind, Packet
+from .backoff import Backoff
+from .ble_config import BandSelector, BleOptions
+from .ble_profile import BATTERY_LEVEL_UUID, CONTROL_UUID, DATA_UUID, META_UUID, STATUS_SIZE
+from .ble_profile import STATUS_UUID as STATUS_CHAR_UUID
+from .ble_scan import BleBackend, BluetoothUnavailableError, Sighting, client_kwargs, find_band
+
+log = logging.getLogger(__name__)
+
+CONNECT_ATTEMPTS = 3  # inside one establish_connection call, for transient BlueZ errors
+DISCONNECT_TIMEOUT_S = 5.0
+# What a failing GATT operation or connection raises, across bleak backends.
+LINK_ERRORS = (BleakError, TimeoutError, OSError, EOFError, ProtocolError)
+
+
+@dataclass
+class LinkStats:
+    """Counters of one band's link since the source started."""
+
+    state: str = "idle"
+    scans: int = 0
+    scans_not_found: int = 0
+    connect_failures: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    watchdog_trips: int = 0
+    notifications: int = 0
+    data_bytes: int = 0
+    status_packets: int = 0
+    status_truncated: int = 0  # notifications shorter than a status record (small MTU)
+    rssi: int | None = None  # from the latest scan: BlueZ reports none while connected
+    mtu: int | None = None  # what bleak reports (BlueZ: 23 unless acquired)
+    band_mtu: int | None = None  # what the band reports in its status
+    battery_pct: int | None = None
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.connects - 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "reconnects": self.reconnects}
+
+
+class BandLink:
+    """Keeps one band connected and streaming for as long as ``run`` runs."""
+
+    def __init__(self, selector: BandSelector, options: BleOptions,
+                 emit: Callable[[Packet], None], *, backend: BleBackend | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.selector = selector
+        self.key = selector.key
+        self.opts = options
+        self.backend = backend
+        self.stats = LinkStats()
+        self.backoff = Backoff(options.backoff_initial_s, options.backoff_max_s,
+                               rng=rng or random.Random())
+        self._emit = emit
+        self._connected = False
+        self._adapter_seen = False  # after one good scan, a missing adapter is transient
+        self._last_reason = ""
+        self._session_frames = 0
+        self._last_data_mono = 0.0
+        self._last_status_mono = 0.0
+        self._mtu_warned = False
+
+    # -- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        first = True
+        while True:
+            if not first:
+                delay_s = self.backoff.next_delay_s()
+                self._set_state("backoff")
+                self._link("reconnecting", attempt=self.backoff.attempt,
+                           delay_s=round(delay_s, 3), reason=self._last_reason)
+                await asyncio.sleep(delay_s)
+            first = False
+            sighting = await self._scan()
+            if sighting is None:
+                continue
+            await self._session(sighting)
+            if self._session_frames:
+                self.backoff.reset()  # a session that streamed was healthy
+
+    async def _scan(self) -> Sighting | None:
+        self._set_state("scanning")
+        self.stats.scans += 1
+        try:
+            sighting = await find_band(self.selector, self.opts.scan_timeout_s,
+                                       backend=self.backend, adapter=self.opts.adapter)
+        except BluetoothUnavailableError as e:
+            if not self._adapter_seen:
+                raise  # nothing will work: say so instead of retrying all night
+            log.warning("band %s: %s", self.key, e)
+            self._last_reason = "adapter unavailable"
+            return None
+        self._adapter_seen = True
+        if sighting is None:
+            self.stats.scans_not_found += 1
+            self._last_reason = f"not found in {self.opts.scan_timeout_s:g} s"
+            log.info("band %s (%s): %s", self.key, self.selector, self._last_reason)
+            return None
+        self.stats.rssi = sighting.rssi
+        return sighting
+
+    async def _session(self, sighting: Sighting) -> None:
+        self._set_state("connecting")
+        self._session_frames = 0
+        self._mtu_warned = False
+        disconnected = asyncio.Event()  # per session: a late callback cannot end the next
+
+        def on_disconnect(_client: BleakClient) -> None:
+            disconnected.set()
+
+        try:
+            async with asyncio.timeout(self.opts.connect_timeout_s):
+                client = await establish_connection(
+                    BleakClientWithServiceCache, sighting.device, self.key,
+                    disconnected_callback=on_disconnect, max_attempts=CONNECT_ATTEMPTS,
+                    **client_kwargs(self.backend, self.opts.adapter))
+        except LINK_ERRORS as e:
+            self.stats.connect_failures += 1
+            self._last_reason = f"connect failed: {_describe(e)}"
+            log.info("band %s: %s", self.key, self._last_reason)
+            return
+        reason = "shutdown"
+        started = time.monotonic()
+        try:
+            reason = await self._stream(client, sighting, disconnected)
+        except LINK_ERRORS as e:
+            reason = "link lost" if disconnected.is_set() else f"error: {_describe(e)}"
+        finally:
+            await self._disconnect(client)
+            if self._connected:
+                self._connected = False
+                self.stats.disconnects += 1
+                self._link("disconnected", reason=reason,
+                           connected_s=round(time.monotonic() - started, 3),
+                           frames=self._session_frames)
+            self._set_state("disconnected")
+            self._last_reason = reason
+            log.info("band %s: disconnected (%s)", self.key, reason)
+
+    async def _stream(self, client: BleakClient, sighting: Sighting,
+                      disconnected: asyncio.Event) -> str:
+        self._set_state("setup")
+        meta = await self._read(client, META_UUID)
+        self.stats.battery_pct = await self._read_battery(client)
+        self.stats.mtu = client.mtu_size
+        self.stats.connects += 1
+        self._connected = True
+        # "connected" goes out before any data: the pipeline restarts seq counting on it.
+        self._link("connected", rssi=sighting.rssi, mtu=client.mtu_size,
+                   address=client.address, name=sighting.name,
+                   battery_pct=self.stats.battery_pct)
+        self._emit(Packet.now(self.key, Kind.META, meta))
+        await self._write(client, encode_control(OP_TIME_SYNC, time.time_ns() // 1000))
+        await client.start_notify(STATUS_CHAR_UUID, self._on_status)
+        await client.start_notify(DATA_UUID, self._on_data)
+        # One read now: it tells the pipeline at once whether backlog is on its way, and
+        # says "MTU too small" before the watchdog would.
+        self._status(await self._read(client, STATUS_CHAR_UUID))
+        await self._write(client, encode_control(OP_START))
+        self._set_state("streaming")
+        now = time.monotonic()
+        self._last_data_mono = self._last_status_mono = now
+        log.info("band %s: streaming (rssi %s dBm, %s)", self.key, sighting.rssi,
+                 client.address)
+        return await self._supervise(client, disconnected)
+
+    async def _supervise(self, client: BleakClient, disconnected: asyncio.Event) -> str:
+        """Wait for the link to end; meanwhile run the watchdog, status polls and stats."""
+        o = self.opts
+        next_stats = time.monotonic() + o.stats_every_s
+        while True:
+            deadline = min(self._last_data_mono + o.watchdog_s,
+                           self._last_status_mono + o.status_poll_s, next_stats)
+            try:
+                await asyncio.wait_for(disconnected.wait(),
+                                       max(0.0, deadline - time.monotonic()))
+                return "link lost"
+            except TimeoutError:
+                pass
+            now = time.monotonic()
+            idle_s = now - self._last_data_mono
+            if idle_s >= o.watchdog_s:
+                self.stats.watchdog_trips += 1
+                why = "band reports MTU too small" if self._mtu_warned else "no data"
+                log.warning("band %s: no data for %.1f s (%s): reconnecting", self.key,
+                            idle_s, why)
+                self._link("watchdog", idle_s=round(idle_s, 3), detail=why)
+                return "watchdog"
+            if now >= self._last_status_mono + o.status_poll_s:
+                # No whole status notification lately (an MTU under 43 truncates them):
+                # read it, which works at any MTU.
+                self._status(await self._read(client, STATUS_CHAR_UUID))
+            if now >= next_stats:
+                next_stats = now + o.stats_every_s
+                self._link("stats", **self.stats.as_dict())
+
+    # -- notifications (called by bleak, synchronously) -------------------------------
+
+    def _on_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._last_data_mono = time.monotonic()
+        self._session_frames += 1
+        self.stats.notifications += 1
+        self.stats.data_bytes += len(data)
+        # Bytes exactly as received; the pipeline parses by payload length.
+        self._emit(Packet.now(self.key, Kind.DATA, bytes(data)))
+
+    def _on_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        if len(data) < STATUS_SIZE:
+            self.stats.status_truncated += 1
+            return
+        self._status(data)
+
+    def _status(self, data: bytes | bytearray) -> None:
+        self._last_status_mono = time.monotonic()
+        self.stats.status_packets += 1
+        self._emit(Packet.now(self.key, Kind.STATUS, bytes(data)))
+        try:
+            st = decode_status(data)
+        except ProtocolError:
+            return  # the pipeline counts and logs unusable status records
+        self.stats.band_mtu = st.mtu
+        if st.battery_pct is not None:
+            self.stats.battery_pct = st.battery_pct
+        if st.mtu_too_small and not self._mtu_warned:
+            self._mtu_warned = True
+            log.warning("band %s reports MTU %d: no data can flow", self.key, st.mtu)
+            self._link("mtu_too_small", band_mtu=st.mtu)
+
+    # -- GATT helpers -----------------------------------------------------------------
+
+    async def _read(self, client: BleakClient, uuid: str) -> bytes:
+        async with asyncio.timeout(self.opts.op_timeout_s):
+            return bytes(await client.read_gatt_char(uuid))
+
+    async def _write(self, client: BleakClient, data: bytes) -> None:
+        async with asyncio.timeout(self.opts.op_timeout_s):
+            await client.write_gatt_char(CONTROL_UUID, data, response=True)
+
+    async def _read_battery(self, client: BleakClient) -> int | None:
+        try:
+            raw = await self._read(client, BATTERY_LEVEL_UUID)
+        except BleakError:  # no Battery service: not worth failing a connection over
+            return None
+        return raw[0] if raw and raw[0] <= 100 else None
+
+    async def _disconnect(self, client: BleakClient) -> None:
+        try:
+            async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+                await client.disconnect()
+        except LINK_ERRORS as e:
+            log.debug("band %s: disconnect: %s", self.key, _describe(e))
+
+    # -- output -----------------------------------------------------------------------
+
+    def _set_state(self, state: str) -> None:
+        self.stats.state = state
+
+    def _link(self, event: str, **info: Any) -> None:
+        info.setdefault("connected", self._connected)
+        info.setdefault("reconnects", self.stats.reconnects)
+        self._emit(Packet.link(self.key, event, **info))
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
