@@ -89,7 +89,8 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     channels = 6 if flags & F_GYRO else 3
     expected = HEADER_SIZE + count * channels * 2
     if n != expected:
-        raise FrameError("length", f"{n} bytes, {count} samples x {channels} channels need {expected}")
+        raise FrameError("length",
+                         f"{n} bytes, {count} samples x {channels} channels need {expected}")
     if not PERIOD_MIN_US <= period_us <= PERIOD_MAX_US:
         raise FrameError("period", f"period {period_us} us outside {PERIOD_MIN_US}-{PERIOD_MAX_US}")
     if (ranges & 0x0F) > 3 or (ranges >> 4) > 3:

@@ -1,16 +1,52 @@
-"""Shared fixtures. Server fixtures live in tests/servers.py and are registered here."""
+"""Shared fixtures: the protocol vectors and the real servers (tests/servers.py)."""
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+from collections.abc import Iterator
 
 import pytest
 
+from tests.servers import InfluxServer, MosquittoServer, find_binary
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "protocol_v1.json"
+SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
 def vectors() -> dict:
     return json.loads(VECTORS.read_text())
+
+
+def _binary(name: str) -> str:
+    path = find_binary(name)
+    if path is None:
+        msg = (f"'{name}' is not installed; the test command (scripts/test) installs it, "
+               f"or: apt-get install {'influxdb' if name == 'influxd' else name}")
+        if os.environ.get("TWITCHWATCH_REQUIRE_SERVERS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    server = InfluxServer(tmp_path_factory.mktemp("influxdb"), _binary("influxd"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
+    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"), _binary("mosquitto"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

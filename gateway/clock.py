@@ -1,0 +1,81 @@
+"""Map a band's device clock to wall time: offset plus drift, from when frames arrived.
+
+Radio latency only ever adds delay, so the lower envelope of (arrival - device time)
+tracks the true offset. We keep the minimum per bucket of device time and fit a line
+through recent minima: the slope is the drift of the band's crystal against the host
+(tens of ppm, i.e. seconds over a night, too much to ignore for a night-long timeline).
+Everything here is a function of the packets, so a replay maps times exactly as live did.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+
+BUCKET_S = 10.0  # long enough to catch one low-latency frame, short enough to follow drift
+WINDOW_BUCKETS = 60  # fit over the last 10 minutes: drift is stable over that span
+MAX_DRIFT_PPM = 500.0  # a crystal is 20-50 ppm; a steeper fit means bad data, not drift
+HISTORY_BUCKETS = 360  # an hour of past fits: far more than the DSP's 35 s decision delay
+
+
+class ClockModel:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: also used when the band rebooted and its clock restarted."""
+        self._buckets: collections.deque[tuple[float, float]] = collections.deque(
+            maxlen=WINDOW_BUCKETS)  # (device s, min offset ns) per bucket
+        self._cur_key: int | None = None
+        self._cur: tuple[float, float] | None = None
+        self._fit: tuple[float, float, float] | None = None  # t0 s, offset ns at t0, slope
+        # The fit in force when each bucket began. A device time is always mapped with the
+        # fit of its own bucket, so the answer does not depend on when it is asked: live
+        # (event by event) and replay (in big chunks) stamp the same wall times.
+        self._history: collections.OrderedDict[int, tuple[float, float, float]] = \
+            collections.OrderedDict()
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._history)
+
+    def observe(self, device_s: float, recv_wall_ns: int) -> None:
+        """A live frame whose last sample was measured at device_s arrived at recv_wall_ns."""
+        offset = recv_wall_ns - device_s * 1e9
+        key = int(device_s // BUCKET_S)
+        if key != self._cur_key:
+            if self._cur is not None:
+                self._buckets.append(self._cur)
+                self._refit()
+            self._cur_key, self._cur = key, (device_s, offset)
+            self._history[key] = self._fit if self._fit is not None else (device_s, offset, 0.0)
+            if len(self._history) > HISTORY_BUCKETS:
+                self._history.popitem(last=False)
+        elif self._cur is not None and offset < self._cur[1]:
+            self._cur = (device_s, offset)
+
+    def _refit(self) -> None:
+        pts = list(self._buckets)
+        if len(pts) == 1:
+            self._fit = (pts[0][0], pts[0][1], 0.0)
+            return
+        n = len(pts)
+        mt = sum(p[0] for p in pts) / n
+        mo = sum(p[1] for p in pts) / n
+        var = sum((p[0] - mt) ** 2 for p in pts)
+        slope = sum((p[0] - mt) * (p[1] - mo) for p in pts) / var if var > 0 else 0.0
+        limit = MAX_DRIFT_PPM * 1e-6 * 1e9  # ns of offset per s of device time
+        slope = max(-limit, min(limit, slope))
+        self._fit = (mt, mo, slope)
+
+    def to_wall_ns(self, device_s: float) -> int:
+        if not self._history:
+            raise ValueError("clock model has seen no frame yet")
+        key = int(device_s // BUCKET_S)
+        fit = self._history.get(key)
+        if fit is None:  # no live frame in that bucket: use the nearest earlier fit
+            keys = list(self._history)
+            i = bisect.bisect_right(keys, key)
+            fit = self._history[keys[max(0, i - 1)]]
+        t0, o0, slope = fit
+        return round(device_s * 1e9 + o0 + slope * (device_s - t0))

@@ -1,0 +1,59 @@
+"""``twitchwatch replay FILE``: a recorded session through the same pipeline again."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import pathlib
+from typing import Any
+
+from ..config import add_sink_arguments
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "replay", help="feed a recording back through the pipeline",
+        description="Replay a recorded session (a .twrec file) through decoding, loss "
+                    "accounting, the DSP and the sinks: the same events as the live run.")
+    p.add_argument("recording", type=pathlib.Path, help="a .twrec file")
+    p.add_argument("--speed", type=float, metavar="X",
+                   help="replay at X times the recorded pace (default: as fast as possible)")
+    p.add_argument("--events", type=pathlib.Path, metavar="FILE",
+                   help="events file (default: RECORDING without .twrec + .replay.events.jsonl)")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    add_sink_arguments(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(_replay(args))
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from .. import config
+    from ..errors import RecordingError
+    from ..pipeline import Session
+    from ..sources.replay import Replay
+    from .session import StatusLine, build_sinks, summary, until_stopped
+
+    path: pathlib.Path = args.recording
+    if not path.is_file():
+        raise RecordingError(f"{path}: no such file")
+    settings = config.load(args)
+    events = args.events or path.with_name(path.name.removesuffix(".twrec")
+                                           + ".replay.events.jsonl")
+    events.unlink(missing_ok=True)  # a replay's events file is the replay's alone
+    status = StatusLine()
+    sinks = build_sinks(settings, events, status, quiet=args.quiet)
+    source = Replay(path, speed=args.speed)
+    live = args.speed is not None
+    async with source, Session(sinks, live=live) as session:
+        status.session = session
+        await session.run(until_stopped(aiter(source)))
+    st = source.stats
+    if not args.quiet:
+        print(summary(session))
+        print(f"replayed {st.packets:,} packets from {path}; events: {events}")
+    for w in st.warnings:
+        print(f"warning: {w}")
+    return 0

@@ -1,0 +1,103 @@
+"""``twitchwatch run``: the main job. Bands in, events out, everything recorded.
+
+With no bands configured it runs a simulated band through the real pipeline, so the
+whole system can be seen working on any machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import pathlib
+from typing import Any
+
+from ..config import add_sink_arguments
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run", help="stream from bands (or a simulated one) into files, InfluxDB and MQTT",
+        description="Stream from the bands in --config, or from a simulated band when none "
+                    "are configured, through decoding, loss accounting and the DSP into the "
+                    "events file, the recording and any configured InfluxDB and MQTT broker.")
+    sim = p.add_argument_group("simulated band (used when no band is configured)")
+    sim.add_argument("--simulate", action="store_true",
+                     help="use the simulated band even if bands are configured")
+    sim.add_argument("--hours", type=float, default=8.0, help="length of the night (8)")
+    sim.add_argument("--speed", type=float, default=240.0,
+                     help="times faster than real time (240: a night in 2 minutes)")
+    sim.add_argument("--fast", action="store_true", help="as fast as possible")
+    sim.add_argument("--seed", type=int, default=1, help="which synthetic night (1)")
+    sim.add_argument("--profile", default="mixed",
+                     help="what the night holds: mixed, myoclonus, parkinson, essential, "
+                          "healthy (mixed)")
+    sim.add_argument("--rate", type=int, default=100, choices=(50, 100, 200),
+                     help="sample rate, Hz (100)")
+    sim.add_argument("--no-gyro", action="store_true", help="accelerometer only")
+    sim.add_argument("--frame-loss", type=float, default=0.0, metavar="P",
+                     help="probability that a notification is lost on the way (0)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", metavar="DIR", help="where recordings and events go "
+                     "(twitchwatch-data)")
+    out.add_argument("--no-record", action="store_true", help="do not record the session")
+    out.add_argument("--quiet", action="store_true", help="no live progress")
+    add_sink_arguments(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from .. import config
+    from ..pipeline import Session
+    from ..recording import SUFFIX, RecordingWriter
+    from ..sources.sim import SimBand, SimOptions
+    from .session import StatusLine, build_sinks, summary, until_stopped
+
+    settings = config.load(args)
+    bands_configured = bool(settings.raw.get("band"))
+    if bands_configured and not args.simulate:
+        from .run_ble import ble_source
+
+        source: Any = ble_source(settings)
+        stem = "bands"
+    else:
+        source = SimBand(SimOptions(
+            duration_s=args.hours * 3600.0, speed=None if args.fast else args.speed,
+            seed=args.seed, profile=args.profile, rate_hz=args.rate, gyro=not args.no_gyro,
+            frame_loss=args.frame_loss))
+        stem = "sim"
+    started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = settings.out_dir / f"{started}-{stem}"
+    events_path = pathlib.Path(f"{base}.events.jsonl")
+    status = StatusLine()
+    sinks = build_sinks(settings, events_path, status, quiet=args.quiet)
+    recorder = RecordingWriter(f"{base}{SUFFIX}") if settings.record else None
+    if not args.quiet:
+        what = "simulated band" if stem == "sim" else "bands"
+        print(f"twitchwatch: {what} -> {events_path}"
+              + (f", recording {recorder.path}" if recorder else "")
+              + (f", InfluxDB {settings.influx.url}" if settings.influx else "")
+              + (f", MQTT {settings.mqtt.host}:{settings.mqtt.port}" if settings.mqtt else ""))
+        if stem == "sim":
+            print("  (synthesising the night first; Ctrl-C stops cleanly)")
+    if recorder is not None:
+        recorder.__enter__()
+    try:
+        async with source, Session(sinks, recorder=recorder, live=True) as session:
+            status.session = session
+            if isinstance(source, SimBand):
+                source.write_labels(pathlib.Path(f"{base}.labels.json"))
+            await session.run(until_stopped(aiter(source)))
+    finally:
+        if recorder is not None:
+            recorder.close()
+    if not args.quiet:
+        print(summary(session))
+        print(f"events: {events_path}" + (f"\nrecording: {recorder.path}  (replay it with "
+                                          f"'twitchwatch replay {recorder.path}')"
+                                          if recorder else ""))
+    return 0

@@ -1,0 +1,78 @@
+"""Records as InfluxDB line protocol (schema: docs/storage.md). Timestamps in ms.
+
+One function per measurement; tags are only the band and the event type (small, fixed
+sets), everything else is a field, and no field shares a name with a tag (InfluxDB 3).
+"""
+
+from __future__ import annotations
+
+from .records import EpochRecord, EventRecord, LinkRecord, Record
+
+STATE_CODE = {"wake": 0, "sleep": 1, "unknown": -1}
+
+
+def _tag(v: str) -> str:
+    return v.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _str(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _fields(pairs: list[tuple[str, object]]) -> str:
+    out = []
+    for k, v in pairs:
+        if v is None:
+            continue
+        if isinstance(v, bool):
+            out.append(f"{k}={'true' if v else 'false'}")
+        elif isinstance(v, int):
+            out.append(f"{k}={v}i")
+        elif isinstance(v, float):
+            out.append(f"{k}={v!r}")
+        else:
+            out.append(f"{k}={_str(str(v))}")
+    return ",".join(out)
+
+
+def event_line(r: EventRecord) -> str:
+    e = r.event
+    fields = _fields([
+        ("duration_s", round(e.end - e.start, 3)), ("peak_g", float(e.peak_g)),
+        ("confidence", float(e.confidence)),
+        ("freq_hz", None if e.freq_hz is None else float(e.freq_hz)),
+        ("cluster", e.cluster), ("tremor_type", e.tremor_type), ("event_id", e.id),
+        ("device_start_s", float(e.start)),
+    ])
+    return f"event,band={_tag(r.band)},type={_tag(e.type)} {fields} {r.start_ns // 1_000_000}"
+
+
+def epoch_line(r: EpochRecord) -> str:
+    ep = r.epoch
+    fields = _fields([
+        ("activity_g", float(ep.activity_g)), ("tremor_power", float(ep.tremor_power)),
+        ("sleep_state", STATE_CODE.get(ep.state, -1)), ("coverage", float(ep.coverage)),
+    ])
+    return f"motion,band={_tag(r.band)} {fields} {r.start_ns // 1_000_000}"
+
+
+def link_line(r: LinkRecord) -> str:
+    fields = _fields([
+        ("connected", r.connected), ("frames", r.frames), ("frames_lost", r.frames_lost),
+        ("samples", r.samples), ("samples_backlog", r.samples_backlog),
+        ("samples_missing", r.samples_missing), ("samples_late", r.samples_late),
+        ("rejected", r.rejected), ("reconnects", r.reconnects), ("rssi_dbm", r.rssi_dbm),
+        ("battery_pct", r.battery_pct), ("mtu", r.mtu), ("reason", r.reason),
+    ])
+    return f"link,band={_tag(r.band)} {fields} {r.t_ns // 1_000_000}"
+
+
+def to_line(r: Record) -> str | None:
+    """The line for a record, or None for records the store does not keep."""
+    if isinstance(r, EventRecord):
+        return event_line(r) if r.event.final else None
+    if isinstance(r, EpochRecord):
+        return epoch_line(r)
+    if isinstance(r, LinkRecord):
+        return link_line(r)
+    return None

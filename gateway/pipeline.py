@@ -1,0 +1,270 @@
+"""The gateway pipeline: source -> recording -> per band (front end -> DSP) -> sinks.
+
+``BandPipeline`` is synchronous and deterministic: the same packets give the same
+records, live or replayed. ``Session`` is the asyncio shell around it: it owns one task
+and one bounded channel per sink, so a slow sink only ever fills its own channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol
+
+import numpy as np
+
+import dsp
+
+from .channel import Channel, Closed, Policy
+from .frontend import BandFrontEnd, SampleBlock
+from .packets import Kind, Packet
+from .recording import RecordingWriter
+from .records import EpochRecord, EventRecord, LinkRecord, Record
+
+log = logging.getLogger(__name__)
+
+LINK_STATS_EVERY_S = 10.0  # device seconds between periodic link records
+YIELD_EVERY = 64  # packets between explicit yields, so sinks run during a fast replay
+REPLAY_COALESCE = 4096  # samples per DSP call in replay: per-call overhead, amortised
+SINK_DRAIN_TIMEOUT_S = 30.0  # on exit, how long sinks may take to write what is queued
+
+
+class Sink(Protocol):
+    """A consumer of records. Async context manager; ``write`` gets batches."""
+
+    name: str
+    accepts: tuple[type, ...]
+    queue_size: int
+    batch_max: int
+    batch_wait_s: float
+
+    async def __aenter__(self) -> Sink: ...
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None: ...
+
+    async def write(self, batch: list[Record]) -> None: ...
+
+
+def _ms(ns: int) -> int:
+    return (ns + 500_000) // 1_000_000 * 1_000_000
+
+
+class BandPipeline:
+    """One band: packets in, records out.
+
+    ``coalesce_samples`` > 0 gathers consecutive samples into bigger DSP calls (replay,
+    where latency does not matter). The analyzer's output does not depend on chunk size,
+    and the clock model maps a time the same whenever it is asked, so records are the same.
+    """
+
+    def __init__(self, band: str, analyzer: dsp.Analyzer | None = None, *,
+                 coalesce_samples: int = 0,
+                 link_stats_every_s: float = LINK_STATS_EVERY_S) -> None:
+        self.band = band
+        self.front = BandFrontEnd(band)
+        self.analyzer = analyzer if analyzer is not None else dsp.Analyzer()
+        self.event_counts: dict[str, int] = {}  # final events by type
+        self._coalesce = coalesce_samples
+        self._held: list[SampleBlock] = []
+        self._held_n = 0
+        self._stats_every_s = link_stats_every_s
+        self._next_stats_s: float | None = None
+
+    def push(self, p: Packet) -> list[Record]:
+        out: list[Record] = []
+        for block in self.front.push(p):
+            out += self._hold(block)
+            out += self._periodic(float(block.t_s[-1]))
+        if p.kind is Kind.LINK and self.front.clock.ready:
+            out.append(self._link_record(str(self.front.link.get("event", "link")),
+                                         p.recv_wall_ns))
+        return out
+
+    def finish(self) -> list[Record]:
+        out: list[Record] = []
+        for block in self.front.drain():
+            out += self._hold(block)
+        out += self._flush()
+        out += self._convert(self.analyzer.finish())
+        if self.front.clock.ready:
+            out.append(self._link_record("end", self.front.last_recv_wall_ns))
+        return out
+
+    def _hold(self, b: SampleBlock) -> list[Record]:
+        out: list[Record] = []
+        if self._held and (self._held[0].gyro_dps is None) != (b.gyro_dps is None):
+            out += self._flush()
+        self._held.append(b)
+        self._held_n += len(b.t_s)
+        if self._held_n >= self._coalesce:
+            out += self._flush()
+        return out
+
+    def _flush(self) -> list[Record]:
+        if not self._held:
+            return []
+        held, self._held, self._held_n = self._held, [], 0
+        if len(held) == 1:
+            t, acc, gyro = held[0].t_s, held[0].acc_g, held[0].gyro_dps
+        else:
+            t = np.concatenate([b.t_s for b in held])
+            acc = np.concatenate([b.acc_g for b in held])
+            gyro = None if held[0].gyro_dps is None else np.concatenate(
+                [b.gyro_dps for b in held if b.gyro_dps is not None])
+        return self._convert(self.analyzer.feed(t, acc, gyro))
+
+    def _periodic(self, t_last: float) -> list[Record]:
+        every = self._stats_every_s
+        if self._next_stats_s is None:
+            self._next_stats_s = (t_last // every + 1) * every
+        elif t_last >= self._next_stats_s:
+            t_ns = self.front.clock.to_wall_ns(self._next_stats_s)
+            self._next_stats_s = (t_last // every + 1) * every
+            return [self._link_record("periodic", t_ns // 1_000_000_000 * 1_000_000_000)]
+        return []
+
+    def _convert(self, outputs: list[dsp.Output]) -> list[Record]:
+        recs: list[Record] = []
+        wall = self.front.clock.to_wall_ns
+        for o in outputs:
+            if isinstance(o, dsp.Event):
+                if o.final:
+                    self.event_counts[o.type] = self.event_counts.get(o.type, 0) + 1
+                recs.append(EventRecord(self.band, o, _ms(wall(o.start)), _ms(wall(o.end))))
+            elif isinstance(o, dsp.Epoch):
+                recs.append(EpochRecord(self.band, o, _ms(wall(o.start))))
+        return recs
+
+    def _link_record(self, reason: str, t_ns: int) -> LinkRecord:
+        c, st, link = self.front.counters, self.front.status, self.front.link
+        rssi = link.get("rssi")
+        mtu = link.get("mtu")
+        return LinkRecord(
+            band=self.band, t_ns=t_ns, reason=reason,
+            connected=link.get("event") != "disconnected", frames=c.frames,
+            frames_lost=c.frames_lost, samples=c.samples, samples_backlog=c.samples_backlog,
+            samples_missing=c.samples_missing, samples_late=c.samples_late,
+            rejected=c.rejected_total, reconnects=max(0, c.connects - 1),
+            rssi_dbm=rssi if isinstance(rssi, int) else None,
+            battery_pct=st.battery_pct if st is not None else None,
+            mtu=mtu if isinstance(mtu, int) else (st.mtu if st is not None else None),
+        )
+
+
+@dataclass
+class SessionStats:
+    packets: int = 0
+    started_mono_s: float = field(default_factory=time.monotonic)
+    ended_mono_s: float | None = None
+
+
+class Session:
+    """Runs packets from a source through per-band pipelines into sinks.
+
+    ``live=True``: sink channels drop their oldest item when full (ingestion never
+    waits for a sink). ``live=False`` (replay from a file): they apply backpressure,
+    so nothing is dropped and memory stays bounded by the channel sizes.
+    """
+
+    def __init__(self, sinks: list[Sink], *, recorder: RecordingWriter | None = None,
+                 live: bool = True,
+                 analyzer_factory: Callable[[], dsp.Analyzer] = dsp.Analyzer,
+                 coalesce_samples: int | None = None) -> None:
+        self.sinks = sinks
+        self.recorder = recorder
+        self.live = live
+        self.bands: dict[str, BandPipeline] = {}
+        self.stats = SessionStats()
+        self._analyzer_factory = analyzer_factory
+        self._coalesce = (0 if live else REPLAY_COALESCE) if coalesce_samples is None \
+            else coalesce_samples
+        policy = Policy.DROP_OLDEST if live else Policy.BACKPRESSURE
+        self.channels = [Channel[Record](s.name, s.queue_size, policy) for s in sinks]
+        self.sink_errors = dict.fromkeys((s.name for s in sinks), 0)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._entered: list[Sink] = []
+        self._out: list[Record] = []
+
+    async def __aenter__(self) -> Session:
+        try:
+            for s in self.sinks:
+                await s.__aenter__()
+                self._entered.append(s)
+        except BaseException:
+            await self._exit_sinks(None, None, None)
+            raise
+        self._tasks = [asyncio.create_task(self._drive(s, ch), name=f"sink-{s.name}")
+                       for s, ch in zip(self.sinks, self.channels, strict=True)]
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        for ch in self.channels:
+            ch.close()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=SINK_DRAIN_TIMEOUT_S)
+            for t in pending:
+                log.warning("sink %s did not drain in %.0f s; cancelled",
+                            t.get_name(), SINK_DRAIN_TIMEOUT_S)
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._exit_sinks(et, e, tb)
+        self.stats.ended_mono_s = time.monotonic()
+
+    async def _exit_sinks(self, et: type[BaseException] | None, e: BaseException | None,
+                          tb: TracebackType | None) -> None:
+        while self._entered:
+            s = self._entered.pop()
+            try:
+                await s.__aexit__(et, e, tb)
+            except Exception:
+                log.exception("sink %s failed to close", s.name)
+
+    async def _drive(self, sink: Sink, ch: Channel[Record]) -> None:
+        while batch := await ch.get_batch(sink.batch_max, sink.batch_wait_s):
+            try:
+                await sink.write(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.sink_errors[sink.name] += 1
+                log.exception("sink %s failed to write %d records", sink.name, len(batch))
+
+    async def run(self, packets: AsyncIterator[Packet]) -> None:
+        """Consume packets until the source ends, then finish every band."""
+        n = 0
+        async for p in packets:
+            self.process(p)
+            await self._fanout_pending()
+            n += 1
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+        for bp in self.bands.values():
+            self._out.extend(bp.finish())
+        await self._fanout_pending()
+        if self.recorder is not None:
+            self.recorder.flush(sync=True)
+
+    def process(self, p: Packet) -> None:
+        self.stats.packets += 1
+        if self.recorder is not None:
+            self.recorder.write(p)
+        bp = self.bands.get(p.band)
+        if bp is None:
+            bp = self.bands[p.band] = BandPipeline(p.band, self._analyzer_factory(),
+                                                   coalesce_samples=self._coalesce)
+        self._out.extend(bp.push(p))
+
+    async def _fanout_pending(self) -> None:
+        out, self._out = self._out, []
+        for r in out:
+            for sink, ch in zip(self.sinks, self.channels, strict=True):
+                if isinstance(r, sink.accepts):
+                    with contextlib.suppress(Closed):
+                        await ch.put(r)

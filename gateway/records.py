@@ -1,0 +1,47 @@
+"""What the pipeline hands to sinks. Wall times (ns since the epoch) are added here, at
+the storage boundary, from the band's clock model; everything upstream is device time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsp import Epoch, Event
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    band: str
+    event: Event
+    start_ns: int  # sensor-derived wall time, rounded to the ms: a resend overwrites
+    end_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpochRecord:
+    band: str
+    epoch: Epoch
+    start_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    """A band's link health. ``reason`` says why it was sent: "periodic", or a link event."""
+
+    band: str
+    t_ns: int
+    reason: str
+    connected: bool
+    frames: int
+    frames_lost: int
+    samples: int
+    samples_backlog: int
+    samples_missing: int
+    samples_late: int
+    rejected: int
+    reconnects: int
+    rssi_dbm: int | None
+    battery_pct: int | None
+    mtu: int | None
+
+
+Record = EventRecord | EpochRecord | LinkRecord

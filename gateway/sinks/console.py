@@ -1,0 +1,90 @@
+"""Live progress in the terminal: events as they happen, and a status line.
+
+On a terminal the status line redraws in place every second; into a pipe or a file it
+becomes a plain line every ``plain_every_s`` seconds, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import TextIO
+
+from ..records import EventRecord, Record
+
+LABELS = {"myoclonic_jerk": "myoclonic jerk", "hypnic_jerk": "hypnic jerk", "tremor": "tremor"}
+
+
+def describe(r: EventRecord) -> str:
+    e = r.event
+    when = dt.datetime.fromtimestamp(r.start_ns / 1e9).strftime("%H:%M:%S")
+    text = f"{when}  {r.band:<10} {LABELS.get(e.type, e.type):<15} {e.end - e.start:6.2f} s" \
+           f"  peak {e.peak_g:5.2f} g  conf {e.confidence:.2f}"
+    if e.freq_hz is not None:
+        text += f"  {e.freq_hz:4.1f} Hz"
+    if e.tremor_type:
+        text += f" ({e.tremor_type})"
+    if e.cluster is not None:
+        text += f"  cluster {e.cluster}"
+    return text
+
+
+class ConsoleSink:
+    name = "console"
+    accepts: tuple[type, ...] = (EventRecord,)
+    queue_size = 1_000
+    batch_max = 50
+    batch_wait_s = 0.0
+
+    def __init__(self, status: Callable[[], str], out: TextIO | None = None,
+                 every_s: float = 1.0, plain_every_s: float = 10.0) -> None:
+        self.status = status
+        self.out = out if out is not None else sys.stdout
+        self.tty = self.out.isatty()
+        self.every_s = every_s if self.tty else plain_every_s
+        self._task: asyncio.Task[None] | None = None
+        self._line_len = 0
+
+    async def __aenter__(self) -> ConsoleSink:
+        self._task = asyncio.create_task(self._tick(), name="console-status")
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._print_status(final=True)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            self._print_status()
+
+    def _print_status(self, final: bool = False) -> None:
+        line = self.status()
+        if self.tty and not final:
+            pad = max(0, self._line_len - len(line))
+            self.out.write("\r" + line + " " * pad)
+            self._line_len = len(line)
+        else:
+            self._clear()
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def _clear(self) -> None:
+        if self.tty and self._line_len:
+            self.out.write("\r" + " " * self._line_len + "\r")
+            self._line_len = 0
+
+    async def write(self, batch: list[Record]) -> None:
+        lines = [describe(r) for r in batch if isinstance(r, EventRecord) and r.event.final]
+        if lines:
+            self._clear()
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
