@@ -1,0 +1,83 @@
+"""Scanning: the library call and ``twitchwatch scan``, against emulated bands."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.cli import main
+from gateway.sources.ble_config import BandSelector
+from gateway.sources.ble_scan import find_band, scan
+from tests.ble.backend import BumbleWorld
+from tests.ble.band import BandConfig
+
+A, B, STRANGER = "F0:00:00:00:1A:2B", "F0:00:00:00:3C:4D", "F0:00:00:00:99:99"
+
+
+async def test_scan_lists_bands_with_rssi_and_skips_other_devices() -> None:
+    async with BumbleWorld([BandConfig(A), BandConfig(B)],
+                           strangers=[(STRANGER, "headphones")]) as world:
+        found = await scan(0.5, backend=world.backend)
+        assert {(s.name, s.address) for s in found} == {("tw-1a2b", A), ("tw-3c4d", B)}
+        # bumble's emulated controller reports every advertisement at -50 dBm
+        assert all(s.rssi == -50 and s.is_band for s in found)
+        everything = await scan(0.5, backend=world.backend, all_devices=True)
+        assert {s.address for s in everything} == {A, B, STRANGER}
+        assert [s.is_band for s in everything if s.address == STRANGER] == [False]
+
+
+async def test_find_band_by_name_or_address_and_not_a_stranger() -> None:
+    async with BumbleWorld([BandConfig(A), BandConfig(B)],
+                           strangers=[(STRANGER, "tw-9999")]) as world:
+        by_name = await find_band(BandSelector(name="tw-3c4d"), 2.0, backend=world.backend)
+        assert by_name is not None and by_name.address == B and by_name.rssi == -50
+        by_addr = await find_band(BandSelector(address=A.lower()), 2.0, backend=world.backend)
+        assert by_addr is not None and by_addr.name == "tw-1a2b"
+        # advertises a band-like name but not the twitchwatch service: never matched
+        assert await find_band(BandSelector(name="tw-9999"), 0.3,
+                               backend=world.backend) is None
+        assert world.scans_started == 3
+
+
+def test_cli_scan_lists_the_bands(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["scan", "--timeout", "0.5", "--ble-backend", "tests.ble.cli_world:backend"])
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert out[0].split() == ["NAME", "ADDRESS", "RSSI"]
+    assert sorted(line.split() for line in out[1:]) == [
+        ["tw-1a2b", A, "-50"], ["tw-3c4d", B, "-50"]]
+
+
+def test_cli_scan_all_through_the_environment(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "tests.ble.cli_world:backend")
+    rc = main(["scan", "--timeout", "0.5", "--all"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rc == 0
+    assert sorted(rows) == [["headphones", STRANGER, "-50"], ["tw-1a2b", A, "-50", "band"],
+                            ["tw-3c4d", B, "-50", "band"]]
+
+
+def test_cli_scan_with_no_band_in_range(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["scan", "--timeout", "0.3", "--ble-backend", "tests.ble.cli_world:empty"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert captured.out == ""
+    assert "no twitchwatch bands found in 0.3 s" in captured.err
+
+
+def test_cli_scan_without_bluetooth_says_so_plainly(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The platform backend (BlueZ over D-Bus), with the system bus made unreachable.
+    monkeypatch.delenv("TWITCHWATCH_BLE_BACKEND", raising=False)
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/twitchwatch-bus")
+    rc = main(["scan", "--timeout", "0.3"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("twitchwatch scan: no Bluetooth adapter available")
+    assert "bluetoothd" in err and "Traceback" not in err
+
+
+def test_cli_scan_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["scan", "--ble-backend", "tests.ble.cli_world:nothing"])
+    assert rc == 2
+    assert "BLE backend" in capsys.readouterr().err
