@@ -9,13 +9,37 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
-from .sinks.influx import InfluxConfig
-from .sinks.mqtt import MqttConfig
+
+
+@dataclass
+class InfluxConfig:
+    url: str = "http://127.0.0.1:8086"
+    database: str = "twitchwatch"
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None  # 2.x/3.x: with org and bucket, the influxdb-client transport
+    org: str | None = None
+    bucket: str | None = None
+    create_database: bool = True  # 1.x only: CREATE DATABASE is idempotent
+    timeout_s: float = 10.0
+
+
+@dataclass
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = None
+    prefix: str = "twitchwatch"
+    gateway_id: str = socket.gethostname()
+
 
 ENV = {
     ("influxdb", "url"): "TWITCHWATCH_INFLUX_URL",

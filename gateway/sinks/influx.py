@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 import aiohttp
 
+from ..config import InfluxConfig
 from ..errors import SinkError
 from ..lineproto import to_line
 from ..records import EpochRecord, EventRecord, LinkRecord, Record
@@ -41,20 +41,6 @@ class Transport(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
     async def write(self, body: str) -> None: ...
-
-
-@dataclass
-class InfluxConfig:
-    url: str = "http://127.0.0.1:8086"
-    database: str = "twitchwatch"
-    retention_policy: str | None = None
-    username: str | None = None
-    password: str | None = None
-    token: str | None = None  # 2.x/3.x: with org and bucket, the influxdb-client transport
-    org: str | None = None
-    bucket: str | None = None
-    create_database: bool = True  # 1.x only: CREATE DATABASE is idempotent
-    timeout_s: float = 10.0
 
 
 class V1Transport:

@@ -16,13 +16,12 @@ import contextlib
 import json
 import logging
 import re
-import socket
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import aiomqtt
 
+from ..config import MqttConfig
 from ..errors import SinkError
 from ..records import EventRecord, LinkRecord, Record
 from .jsonl import event_json
@@ -31,16 +30,6 @@ log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 20  # QoS 1 messages awaiting PUBACK per band (Mosquitto: ~5-7 k msg/s here)
 CONNECT_TIMEOUT_S = 10.0
-
-
-@dataclass
-class MqttConfig:
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-    prefix: str = "twitchwatch"
-    gateway_id: str = socket.gethostname()
 
 
 def topic_part(s: str) -> str:
