@@ -62,17 +62,18 @@ def replay(path: pathlib.Path) -> tuple[float, float, int]:
     if proc.returncode:
         raise SystemExit(f"replay failed with {proc.returncode}")
     peak_kib = usage.ru_maxrss
-    n_events = sum(1 for _ in events.open())
+    n_events = len(events.read_text().splitlines())
     return wall, peak_kib / 1024, n_events
 
 
 def cpu_model() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = pathlib.Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
+        text = ""
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
 
 
