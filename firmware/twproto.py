@@ -92,6 +92,31 @@ def pack_frame_into(buf, flags, seq, first_index, t_us, period_us, count, ranges
     return n
 
 
+def pack_t64_into(buf, off, t_hi, t_lo):
+    """Write the u64 t_hi * 2**30 + t_lo (0 <= t_lo < 2**30) at buf[off:off+8].
+
+    The band keeps its 64-bit clock as two small ints: on 32-bit ports ints above 2**30
+    are heap objects, so packing by 16-bit pieces keeps the send path allocation-free.
+    """
+    struct.pack_into("<HHI", buf, off, t_lo & 0xFFFF, (t_lo >> 16) | ((t_hi & 3) << 14),
+                     t_hi >> 2)
+
+
+def pack_header_into(buf, flags, seq, first_index, t_hi, t_lo, period_us, count, ranges):
+    """pack_frame_into's header with the time split as in pack_t64_into; returns the length."""
+    struct.pack_into("<BBHI", buf, 0, VERSION, flags, seq & 0xFFFF, first_index)
+    pack_t64_into(buf, 8, t_hi, t_lo)
+    struct.pack_into("<HBB", buf, 16, period_us, count, ranges)
+    return frame_size(count, channels(flags))
+
+
+def set_flags_seq(buf, flags, seq):
+    """Rewrite flags and seq of a packed header (a stored block sent on a new connection)."""
+    buf[1] = flags
+    buf[2] = seq & 0xFF
+    buf[3] = (seq >> 8) & 0xFF
+
+
 def pack_samples(values):
     """Little-endian int16 bytes from a sequence of ints (tests and the simulator)."""
     out = bytearray(2 * len(values))

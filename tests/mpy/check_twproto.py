@@ -31,6 +31,13 @@ for v in doc["frames"]:
                                 f["period_us"], f["count"], f["ranges"],
                                 twproto.pack_samples(v["values"]))
     check("frame_into " + v["name"], bytes(buf[:n]), bytes.fromhex(v["hex"]))
+    # The band's header with its clock split into (hi, lo) small ints.
+    t_hi, t_lo = f["t_us"] >> 30, f["t_us"] & 0x3FFFFFFF
+    m = twproto.pack_header_into(buf, f["flags"], 0, f["first_index"], t_hi, t_lo,
+                                 f["period_us"], f["count"], f["ranges"])
+    twproto.set_flags_seq(buf, f["flags"], f["seq"])
+    check("header_split " + v["name"], (m, bytes(buf[:20])),
+          (n, bytes.fromhex(v["hex"])[:20]))
 
 for v in doc["meta"]:
     f = v["fields"]
@@ -47,6 +54,17 @@ for v in doc["status"]:
                              f["overflows"], f["ring_dropped"], f["ring_waiting"],
                              f["now_us"], f["since_sync_s"])
     check("status " + v["name"], bytes(buf), bytes.fromhex(v["hex"]))
+
+for v in doc["status"]:
+    # The status time written from the split clock, as the band does.
+    f = v["fields"]
+    buf = bytearray(twproto.STATUS_SIZE)
+    twproto.pack_status_into(buf, f["battery_pct"], f["battery_mv"], f["state"],
+                             f["last_error"], f["mtu"], f["sent"], f["retries"],
+                             f["overflows"], f["ring_dropped"], f["ring_waiting"], 0,
+                             f["since_sync_s"])
+    twproto.pack_t64_into(buf, 28, f["now_us"] >> 30, f["now_us"] & 0x3FFFFFFF)
+    check("status_split " + v["name"], bytes(buf), bytes.fromhex(v["hex"]))
 
 for v in doc["control"]:
     check("control " + v["hex"], twproto.decode_control(bytes.fromhex(v["hex"])),

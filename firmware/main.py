@@ -1,0 +1,4 @@
+# Boot entry point on the band (mpremote deploy copies it as main.py).
+import band
+
+band.main()

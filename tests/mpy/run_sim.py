@@ -1,0 +1,369 @@
+# Runs the unmodified firmware (firmware/main.py) on the real MicroPython unix port,
+# inside the hardware models of tests/mpy/models, on simulated time.
+#
+#   micropython -X heapsize=96M tests/mpy/run_sim.py SCENARIO [SCENARIO...]
+#
+# Prints one JSON line per scenario: {"scenario": ..., measured figures...}. The pytest
+# wrappers (tests/test_firmware_sim.py) assert on them; docs/firmware.md quotes them.
+import sys
+
+_here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
+_root = _here + "/../.."
+# The models must come first: they shadow the built-in time, select and machine.
+sys.path[:0] = [_here + "/models", _here, _root + "/firmware"]
+
+import gc  # noqa: E402
+import json  # noqa: E402
+
+import asyncio  # noqa: E402
+import bluetooth  # noqa: E402
+import machine  # noqa: E402
+import micropython  # noqa: E402
+import sim  # noqa: E402
+import vfs  # noqa: E402
+from flashdev import Flash  # noqa: E402
+from imu_models import ICM42688, MPUFamily  # noqa: E402
+from sink import Sink  # noqa: E402
+
+S = 1_000_000  # us per second
+central = bluetooth.central
+META_UUID = bluetooth.UUID("7a1e0003-5c2b-4d0e-9a6f-747761746368")
+
+
+def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None):
+    sim.reset()
+    machine.reset_models()
+    bluetooth._ble.__init__()
+    central.reset()
+    asyncio.new_event_loop()
+    try:
+        vfs.umount("/ring")
+    except OSError:
+        pass
+    flash = Flash(flash_bytes, timed=timed_flash)
+    vfs.VfsLfs2.mkfs(flash)
+    vfs.mount(vfs.VfsLfs2(flash), "/ring")
+    if imu == "icm":
+        dev = ICM42688(int_pin=19)
+    else:
+        dev = MPUFamily(who=who or (0x19 if imu == "mpu6886" else 0x68))
+    if imu == "mpu6500":
+        dev = MPUFamily(who=0x70)
+    dev.present = present
+    machine.attach(0, 0x68, dev)
+    return dev, flash
+
+
+def boot(end_s, max_samples, check_content=True):
+    """Run main.py until end_s of simulated time; return the central's sink."""
+    sim.end_us = int(end_s * S)
+    sink = Sink(max_samples, check_content)
+    central.sink = sink
+    if "main" in sys.modules:
+        del sys.modules["main"]
+    try:
+        import main  # noqa: F401
+    except sim.SimEnd:
+        pass
+    return sink
+
+
+def meta():
+    import struct
+    v = central.read(META_UUID)
+    return struct.unpack("<BBBBHBBbbbbbbBBI", v)
+
+
+def heap_probe(at_s, out):
+    def probe(_):
+        gc.collect()
+        out.append((at_s, gc.mem_alloc(), gc.mem_free()))
+    sim.at(int(at_s * S), probe)
+
+
+def summary(name, sink, dev, extra=None):
+    st = sink.status()
+    upto = sink.end
+    r = {
+        "scenario": name,
+        "sim_s": sim.now_us / S,
+        "produced": dev.serial,
+        "received_end": upto,
+        "missing": sink.missing(upto),
+        "dup_samples": sink.dup_samples,
+        "dup_backlog": sink.dup_backlog,
+        "frames": sink.frames,
+        "backlog_frames": sink.backlog_frames,
+        "loss_frames": sink.loss_frames,
+        "malformed": sink.malformed,
+        "seq_errors": sink.seq_errors,
+        "content_errors": sink.content_errors,
+        "first_content_error": sink.first_content_error,
+        "max_count": sink.max_count,
+        "periods": sorted(sink.periods.items()),
+        "ranges": sorted(sink.ranges.items()),
+        "imu_lost": dev.lost_total,
+        "imu_overflows": dev.overflows,
+        "connects": central.connects,
+        "disconnects": central.disconnects,
+        "lost_in_controller": central.lost_in_controller,
+        "enomem": central.enomem,
+        "max_queued": central.max_queued,
+        "status": st,
+        "status_notifications": sink.status_notifications,
+        "sim_events": sim.events_run,
+    }
+    if extra:
+        r.update(extra)
+    return r
+
+
+# --- scenarios -------------------------------------------------------------------------
+
+
+def sc_disconnect(imu="icm"):
+    """One-minute link drop mid-stream: every sample exactly once, backlog behind live."""
+    dev, _ = setup(imu)
+    central.start(1 * S)
+    central.drop(120 * S, 60 * S)
+    sink = boot(300, 40_000)
+    return summary("disconnect_" + imu, sink, dev)
+
+
+def sc_hangup():
+    """The central hangs up with notifications in flight: re-sent, so none lost."""
+    dev, _ = setup("icm")
+    central.start(1 * S)
+    for k in range(5):
+        central.hang_up((30 + 40 * k) * S + 7_000, 5 * S)
+    sink = boot(260, 40_000)
+    return summary("hangup", sink, dev)
+
+
+def sc_window_too_small():
+    """A controller queue deeper than the band's TX_WINDOW: a drop loses frames silently.
+    Shows that the exactly-once count can fail."""
+    dev, _ = setup("icm")
+    central.tx_queue = 40  # while the radio is silent, 40 frames pile up in the controller
+    central.start(1 * S)
+    central.drop(60 * S, 20 * S)
+    sink = boot(150, 30_000)
+    return summary("window_too_small", sink, dev)
+
+
+def sc_slow_link():
+    """A slow central (one packet per 100 ms event, 3 buffers): ENOMEM backoff, no loss."""
+    dev, _ = setup("mpu6050")
+    central.interval_us = 100_000
+    central.per_event = 1
+    central.tx_queue = 3
+    central.start(1 * S)
+    central.drop(60 * S, 30 * S)
+    sink = boot(240, 40_000)
+    return summary("slow_link", sink, dev)
+
+
+def sc_mtu23():
+    """A central that never exchanges the MTU: no frames, MTU_TOO_SMALL, samples kept;
+    after a reconnect with an exchange the backlog arrives."""
+    dev, _ = setup("icm")
+    central.mtu_offer = None
+    central.start(1 * S)
+    out = {}
+
+    def check(_):
+        out["status_at_mtu23"] = Sink(10).status()
+        out["frames_at_mtu23"] = central.sink.frames
+        central.mtu_offer = 185
+
+    sim.at(40 * S, check)
+    central.hang_up(41 * S, 2 * S)
+    sink = boot(120, 20_000)
+    return summary("mtu23", sink, dev, out)
+
+
+def sc_control():
+    """Control writes: STOP/START, SET_RATE, SET_RANGE, TIME_SYNC and malformed commands."""
+    dev, _ = setup("icm")
+    central.start(1 * S)
+    out = {}
+    central.write(10 * S, b"\x02")  # STOP
+    central.write(20 * S, b"\x01")  # START
+
+    def probe(key):
+        def f(_):
+            st = central.sink.status()
+            out[key] = {"state": st["state"], "last_error": st["last_error"],
+                        "since_sync_s": st["since_sync_s"]}
+        return f
+
+    sim.at(15 * S, probe("stopped"))
+    central.write(30 * S, b"\x03\xc8\x00")  # SET_RATE 200
+    central.write(40 * S, b"\x04\x13")  # +/-16 g, +/-500 deg/s
+    central.write(50 * S, b"\x05" + (1_767_225_600_000_000).to_bytes(8, "little"))
+    sim.at(55 * S, probe("after_sync"))
+    central.write(60 * S, b"\x09")  # unknown opcode
+    sim.at(61 * S, probe("bad_opcode"))
+    central.write(62 * S, b"\x03\x2c\x01")  # SET_RATE 300: not a rate
+    sim.at(63 * S, probe("bad_rate"))
+    central.write(64 * S, b"\x03\x64\x00")  # back to 100 Hz
+    sink = boot(90, 40_000)
+    meta_now = meta()
+    out["meta_rate_hz"] = meta_now[4]
+    out["meta_ranges"] = meta_now[5]
+    out["meta_part"] = meta_now[13]
+    out["meta_ring_capacity"] = meta_now[15]
+    return summary("control", sink, dev, out)
+
+
+def sc_overflow(imu="icm"):
+    """The CPU is blocked 2.5 s (a long flash operation): the FIFO overflows; the frame
+    after the gap carries LOSS and its index skips exactly the lost samples."""
+    dev, _ = setup(imu)
+    central.start(1 * S)
+    import time
+    sim.at(30 * S, lambda _: time.sleep_ms(2500))
+    sink = boot(60, 10_000)
+    runs = sink.missing_runs(sink.end)
+    return summary("overflow_" + imu, sink, dev,
+                   {"missing_runs": runs, "loss_at": sink.loss_at[:5]})
+
+
+def sc_no_imu():
+    """No IMU answers at boot (NACK): IMU_ERROR and last_error 3; it appears later and the
+    band starts sampling without a reboot."""
+    dev, _ = setup("icm", present=False)
+    central.start(1 * S)
+    out = {}
+
+    def probe(_):
+        out["status_without_imu"] = central.sink.status()
+        out["frames_without_imu"] = central.sink.frames
+        dev.present = True
+
+    sim.at(10 * S, probe)
+    sink = boot(40, 10_000, check_content=False)
+    return summary("no_imu", sink, dev, out)
+
+
+def sc_wrong_imu():
+    """A part with an unsupported WHO_AM_I (MPU6500, 0x70) is refused, not misdriven."""
+    dev, _ = setup("mpu6500")
+    central.start(1 * S)
+    sink = boot(10, 1000, check_content=False)
+    return summary("wrong_imu", sink, dev, {"meta_part": meta()[13]})
+
+
+def sc_hour():
+    """An hour of streaming with link drops and ENOMEM: heap after collect, start vs end."""
+    dev, _ = setup("icm")
+    central.start(1 * S)
+    central.tx_queue = 4
+    probes = []
+    for k in range(13):
+        heap_probe(60 + 300 * k, probes)
+    for k in range(6):
+        central.drop((200 + 600 * k) * S, (30 + 10 * k) * S)
+    sink = boot(3700, 400_000, check_content=False)
+    return summary("hour", sink, dev, {"heap": probes})
+
+
+def sc_night():
+    """8 h at 100 Hz with accel + gyro and link drops, two longer than the ring holds."""
+    dev, flash = setup("icm")
+    central.start(2 * S)
+    drops = [(1800, 60), (5400, 600), (9000, 1800), (14400, 20), (18000, 3600),
+             (23000, 300), (26000, 45)]
+    for t, d in drops:
+        central.drop(t * S, d * S)
+    hours = 8
+    sink = boot(hours * 3600, hours * 3600 * 101 + 1000, check_content=False)
+    m = meta()
+    cap_samples = m[15]
+    runs = sink.missing_runs(sink.end)
+    return summary("night", sink, dev, {
+        "drops_s": drops, "ring_capacity_samples": cap_samples, "missing_runs": runs,
+        "flash_erases": flash.erases, "flash_mb_programmed": flash.bytes_programmed / 1e6,
+    })
+
+
+def sc_alloc(imu="icm", mtu=247):
+    """The sampling and send paths under micropython.heap_lock(): any allocation raises.
+
+    Every 100 ms from 20 s on, the probe runs what the sampler and the sender tasks run:
+    drain the FIFO into blocks, then offer one live or backlog frame. A link drop at 30 s
+    makes backlog to replay; mtu < 247 makes frames that are parts of blocks."""
+    dev, _ = setup(imu, timed_flash=False)
+    central.mtu_offer = mtu
+    central.start(1 * S)
+    import band as band_mod
+    out = {"sample_calls": 0, "live_sends": 0, "backlog_sends": 0, "alloc_errors": [],
+           "unlocked_file_opens": 0}
+    sim.end_us = 120 * S
+    b = band_mod.Band()
+    central.sink = Sink(20_000)
+
+    def hot(_):
+        if b.imu is None:
+            return
+        ring = b.ring
+        if b.live and not b.ready.n and not b.bl_n and ring.pending() and (
+                ring.r // ring.seg != ring._rf_seg or ring.r % ring.seg >= ring._rf_seen):
+            # The next backlog record is in a file the ring has not opened yet: opening
+            # it allocates (a file object, once per RING_SEG_RECORDS records).
+            out["unlocked_file_opens"] += 1
+            b._send_backlog(b._spf())
+        for what in ("sample", "send"):
+            err = None
+            micropython.heap_lock()
+            try:
+                if what == "sample":
+                    b._sample_once()
+                    out["sample_calls"] += 1
+                elif b.live and b.ready.n:
+                    b._send_live(b._spf())
+                    out["live_sends"] += 1
+                elif b.live and b._send_backlog(b._spf()) != 2:
+                    out["backlog_sends"] += 1
+            except MemoryError as e:
+                err = e
+            finally:
+                micropython.heap_unlock()
+            if err is not None:
+                out["alloc_errors"].append(what)
+                sys.print_exception(err)
+
+    for k in range(1000):
+        sim.at(20 * S + k * 100_000, hot)
+    central.drop(30 * S, 10 * S)
+    try:
+        asyncio.run(b.run())
+    except sim.SimEnd:
+        pass
+    return summary("alloc_%s_mtu%d" % (imu, mtu), central.sink, dev, out)
+
+
+SCENARIOS = {
+    "disconnect": sc_disconnect,
+    "disconnect_mpu": lambda: sc_disconnect("mpu6050"),
+    "disconnect_mpu6886": lambda: sc_disconnect("mpu6886"),
+    "hangup": sc_hangup,
+    "window_too_small": sc_window_too_small,
+    "slow_link": sc_slow_link,
+    "mtu23": sc_mtu23,
+    "control": sc_control,
+    "overflow": sc_overflow,
+    "overflow_mpu": lambda: sc_overflow("mpu6050"),
+    "no_imu": sc_no_imu,
+    "wrong_imu": sc_wrong_imu,
+    "hour": sc_hour,
+    "night": sc_night,
+    "alloc": sc_alloc,
+    "alloc_mpu_mtu100": lambda: sc_alloc("mpu6050", 100),
+}
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or sorted(SCENARIOS)
+    for name in names:
+        res = SCENARIOS[name]()
+        print(json.dumps(res))

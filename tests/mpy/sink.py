@@ -1,0 +1,130 @@
+# The emulated central's application side: checks every data frame against
+# docs/protocol.md and counts, per sample index, how often it arrived.
+import struct
+
+import bluetooth
+
+DATA_UUID = bluetooth.UUID("7a1e0002-5c2b-4d0e-9a6f-747761746368")
+STATUS_UUID = bluetooth.UUID("7a1e0005-5c2b-4d0e-9a6f-747761746368")
+
+
+class Sink:
+    def __init__(self, max_samples, check_content=True):
+        self.data_handle = -1  # found at the first packet: the band registers its table late
+        self.status_handle = -1
+        self.counts = bytearray(max_samples)
+        self.check_content = check_content
+        self.frames = 0
+        self.backlog_frames = 0
+        self.loss_frames = 0
+        self.malformed = 0
+        self.dup_samples = 0
+        self.dup_backlog = 0  # duplicates that came as BACKLOG (re-sent after a drop)
+        self.samples = 0
+        self.content_errors = 0
+        self.first_content_error = None
+        self.seq_errors = 0
+        self.end = 0  # one past the highest index received
+        self.conn = -1
+        self.next_seq = 0
+        self.status_notifications = 0
+        self.max_count = 0
+        self.periods = {}
+        self.ranges = {}
+        self.loss_at = []  # (first_index, backlog) of LOSS frames
+        self.overflow_index = 0
+
+    def on_packet(self, handle, buf, n, conn):
+        if self.data_handle < 0:
+            ble = bluetooth.BLE()
+            self.data_handle = ble.handle_of(DATA_UUID)
+            self.status_handle = ble.handle_of(STATUS_UUID)
+        if handle == self.data_handle:
+            self.on_data(buf, n, conn)
+        elif handle == self.status_handle:
+            self.status_notifications += 1
+
+    def on_data(self, buf, n, conn):
+        if n < 22:
+            self.malformed += 1
+            return
+        ver, flags, seq, first, t_us, period, count, ranges = struct.unpack_from(
+            "<BBHIQHBB", buf, 0)
+        ch = 6 if flags & 2 else 3
+        if (ver != 1 or not flags & 1 or flags & 0xF0 or count == 0
+                or n != 20 + count * ch * 2 or not 1000 <= period <= 50000
+                or ranges & 0x0F > 3 or ranges >> 4 > 3):
+            self.malformed += 1
+            return
+        if conn != self.conn:
+            self.conn = conn
+            self.next_seq = 0
+        if seq != self.next_seq:
+            self.seq_errors += 1
+        self.next_seq = (seq + 1) & 0xFFFF
+        self.frames += 1
+        backlog = flags & 4
+        if backlog:
+            self.backlog_frames += 1
+        if flags & 8:
+            self.loss_frames += 1
+            if len(self.loss_at) < 1000:
+                self.loss_at.append((first, 1 if backlog else 0))
+        if count > self.max_count:
+            self.max_count = count
+        self.periods[period] = self.periods.get(period, 0) + 1
+        self.ranges[ranges] = self.ranges.get(ranges, 0) + 1
+        self.samples += count
+        counts = self.counts
+        if first + count > len(counts):
+            self.overflow_index += 1
+            return
+        for i in range(first, first + count):
+            c = counts[i]
+            if c:
+                self.dup_samples += 1
+                if backlog:
+                    self.dup_backlog += 1
+                if c == 255:
+                    continue
+            counts[i] = c + 1
+        if first + count > self.end:
+            self.end = first + count
+        if self.check_content:
+            bs = ch * 2
+            for i in range(count):
+                v0, v1 = struct.unpack_from("<hh", buf, 20 + i * bs)
+                if v0 | (v1 << 15) != first + i:
+                    self.content_errors += 1
+                    if self.first_content_error is None:
+                        self.first_content_error = (first + i, v0 | (v1 << 15))
+
+    def missing(self, upto):
+        """Indices below upto never received."""
+        c = self.counts
+        return sum(1 for i in range(upto) if not c[i])
+
+    def missing_runs(self, upto):
+        runs = []
+        c = self.counts
+        start = -1
+        for i in range(upto):
+            if not c[i]:
+                if start < 0:
+                    start = i
+            elif start >= 0:
+                runs.append((start, i - start))
+                start = -1
+        if start >= 0:
+            runs.append((start, upto - start))
+        return runs
+
+    def status(self):
+        v = bluetooth.BLE().gatts_read(bluetooth.BLE().handle_of(STATUS_UUID))
+        if len(v) != 40:
+            return None
+        f = struct.unpack("<BBHBBHIIIIIQI", v)
+        keys = ("version", "battery_pct", "battery_mv", "state", "last_error", "mtu", "sent",
+                "retries", "overflows", "ring_dropped", "ring_waiting", "now_us",
+                "since_sync_s")
+        return dict(zip(keys, f))
