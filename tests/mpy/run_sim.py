@@ -81,6 +81,11 @@ def heap_probe(at_s, out):
     sim.at(int(at_s * S), probe)
 
 
+def _tx_window():
+    import config
+    return config.TX_WINDOW
+
+
 def summary(name, sink, dev, extra=None):
     st = sink.status()
     upto = sink.end
@@ -112,6 +117,10 @@ def summary(name, sink, dev, extra=None):
         "status": st,
         "status_notifications": sink.status_notifications,
         "sim_events": sim.events_run,
+        "live_lag_spread_ms": (sink.lag_max_us - sink.lag_min_us) // 1000,
+        "first_live": sink.first_live,
+        "loss_at": sink.loss_at[:50],
+        "tx_window": _tx_window(),
     }
     if extra:
         r.update(extra)
@@ -225,8 +234,7 @@ def sc_overflow(imu="icm"):
     sim.at(30 * S, lambda _: time.sleep_ms(2500))
     sink = boot(60, 10_000)
     runs = sink.missing_runs(sink.end)
-    return summary("overflow_" + imu, sink, dev,
-                   {"missing_runs": runs, "loss_at": sink.loss_at[:5]})
+    return summary("overflow_" + imu, sink, dev, {"missing_runs": runs})
 
 
 def sc_no_imu():

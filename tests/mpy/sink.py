@@ -3,6 +3,7 @@
 import struct
 
 import bluetooth
+import sim
 
 DATA_UUID = bluetooth.UUID("7a1e0002-5c2b-4d0e-9a6f-747761746368")
 STATUS_UUID = bluetooth.UUID("7a1e0005-5c2b-4d0e-9a6f-747761746368")
@@ -33,6 +34,12 @@ class Sink:
         self.ranges = {}
         self.loss_at = []  # (first_index, backlog) of LOSS frames
         self.overflow_index = 0
+        self.first_live = []  # (conn, first index) of each connection's first live frame
+        self._live_conn = -1
+        # Delivery lag of live frames: receive time - device time of their last sample.
+        # The band's clock started at its boot, so only the spread max - min is meaningful.
+        self.lag_min_us = 1 << 62
+        self.lag_max_us = -(1 << 62)
 
     def on_packet(self, handle, buf, n, conn):
         if self.data_handle < 0:
@@ -70,6 +77,15 @@ class Sink:
             self.loss_frames += 1
             if len(self.loss_at) < 1000:
                 self.loss_at.append((first, 1 if backlog else 0))
+        if not backlog:
+            if conn != self._live_conn:
+                self._live_conn = conn
+                self.first_live.append((conn, first))
+            lag = sim.now_us - (t_us + (count - 1) * period)
+            if lag < self.lag_min_us:
+                self.lag_min_us = lag
+            if lag > self.lag_max_us:
+                self.lag_max_us = lag
         if count > self.max_count:
             self.max_count = count
         self.periods[period] = self.periods.get(period, 0) + 1
