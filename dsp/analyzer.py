@@ -1,156 +1,285 @@
 """Streaming analyzer: feed chunks of samples, get events as soon as they are decided.
 
-This is the foundation's honest baseline: a threshold on high-passed acceleration
-magnitude for jerks and per-second context. The DSP issue replaces its insides; the
-interface (``feed``/``finish``, chunk-size invariance, gap handling) stays.
+Pipeline per piece of the conditioned stream (see ``docs/dsp.md``):
+
+1. :class:`~dsp.frontend.Conditioner`: rate, gaps, filled holes, segments;
+2. :class:`~dsp.jerks.JerkDetector`: bursts of high-passed acceleration and their features;
+   jerks are decided first (their early notice <= 1 s after the burst, their acceptance
+   ~2.5 s after) so that the tremor stage can ignore them;
+3. :class:`~dsp.tremor.TremorTracker`: short-window spectra, episodes of rhythmic 3-12 Hz
+   oscillation;
+4. :class:`~dsp.sleep.Context`: per-second epochs, movement bouts, sway, sleep state and
+   onsets; the final myoclonic-or-hypnic decision of each jerk waits ``jerk_final_s`` for
+   its isolation and its sleep-onset context.
+
+Every stage keys its work on sample counts and carries its filter state, so any chunking
+of the same samples gives bit-identical outputs.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+
 import numpy as np
-from scipy import signal
 
-from .types import Epoch, Event, Output
+from .config import AnalyzerConfig
+from .frontend import Conditioner, Piece
+from .jerks import Burst, JerkDetector, classify
+from .sleep import Context
+from .tremor import TremorTracker
+from .types import Event, Output, Retraction
 
-RATE_PROBE_SAMPLES = 64  # enough intervals for a median that ignores jitter and one gap
-GAP_FACTOR = 4.0  # a step longer than this many periods is a gap: filters restart after it
-JERK_THRESHOLD_G = 0.1  # dynamic acceleration above the resting noise of any wrist IMU
-JERK_QUIET_S = 0.1  # a jerk ends after this long below the threshold
+MAX_PIECE = 1 << 16  # bounds memory; results do not depend on it
+
+
+@dataclass
+class _Jerk:
+    burst: Burst
+    id: str
+    feats: dict[str, float]
+    due: float
+    cluster: int | None = None
+    final: bool = False
+    onset: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Analyzer:
-    """Streaming classifier. ``feed`` any chunk size; results do not depend on it."""
+    """Streaming classifier. ``feed`` any chunk size; results do not depend on it.
 
-    def __init__(self) -> None:
-        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
-        self._pending_n = 0
-        self.rate_hz: float | None = None
-        self._period_s = 0.0
-        self._sos_hp: np.ndarray | None = None
-        self._sos_bp: np.ndarray | None = None
-        self._zi_hp: np.ndarray | None = None
-        self._zi_bp: np.ndarray | None = None
-        self._t_last: float | None = None
-        self._jerk: list[float] | None = None  # [start, end, peak, last_above]
-        self._n_events = 0
-        self._epoch_key: int | None = None
-        self._epoch_acc = np.zeros(3)  # sum |dyn|, sum bp^2, n
+    ``feed(t_s, acc_g, gyro_dps=None)`` takes times in seconds, acceleration in g (n, 3)
+    and optionally the gyroscope in deg/s (n, 3); it returns the outputs decided so far:
+    :class:`Event` (early notices with ``final=False``, then the final event with the
+    same id), :class:`Retraction`, :class:`SleepOnset` and per-second :class:`Epoch`.
+    ``finish()`` decides whatever is still open.
+    """
 
+    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+        self.cfg = config or AnalyzerConfig()
+        self.cond = Conditioner(self.cfg)
+        self.gi = 0
+        self.t_now = -math.inf
+        self._jd: JerkDetector | None = None
+        self._tremor: TremorTracker | None = None
+        self._ctx: Context | None = None
+        self._jerks: list[_Jerk] = []  # accepted, final decision pending or recent
+        self._n_cluster = 0
+        self._hypnic_onsets: set[float] = set()
+        self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
+        self.stats = {"bursts": 0, "jerks": 0, "retracted": 0}
+
+    @property
+    def rate_hz(self) -> float | None:
+        return self.cond.rate_hz
+
+    # ------------------------------------------------------------------ API
     def feed(self, t_s: np.ndarray, acc_g: np.ndarray, gyro_dps: np.ndarray | None = None
              ) -> list[Output]:
-        t_s = np.asarray(t_s, dtype=np.float64)
-        acc_g = np.asarray(acc_g, dtype=np.float64).reshape(-1, 3)
-        if self.rate_hz is None:
-            self._pending.append((t_s, acc_g, gyro_dps))
-            self._pending_n += len(t_s)
-            if self._pending_n < RATE_PROBE_SAMPLES:
-                return []
-            t_s = np.concatenate([p[0] for p in self._pending])
-            acc_g = np.concatenate([p[1] for p in self._pending])
-            self._pending = []
-            self._setup(t_s)
-        return self._process(t_s, acc_g)
+        out: list[Output] = []
+        for p in self.cond.feed(t_s, acc_g, gyro_dps):
+            out += self._piece(p)
+        return out
 
     def finish(self) -> list[Output]:
         out: list[Output] = []
-        if self.rate_hz is None and self._pending_n >= 2:
-            t_s = np.concatenate([p[0] for p in self._pending])
-            acc_g = np.concatenate([p[1] for p in self._pending])
-            self._pending = []
-            self._setup(t_s)
-            out += self._process(t_s, acc_g)
-        if self._jerk is not None:
-            out.append(self._close_jerk())
-        out += self._close_epoch()
-        return out
-
-    def _setup(self, t_s: np.ndarray) -> None:
-        period = float(np.median(np.diff(t_s[:RATE_PROBE_SAMPLES])))
-        self.rate_hz = 1.0 / period
-        self._period_s = period
-        self._sos_hp = signal.butter(2, 0.5, "highpass", fs=self.rate_hz, output="sos")
-        hi = min(12.0, 0.45 * self.rate_hz)
-        self._sos_bp = signal.butter(2, [3.0, hi], "bandpass", fs=self.rate_hz, output="sos")
-
-    def _process(self, t_s: np.ndarray, acc_g: np.ndarray) -> list[Output]:
-        out: list[Output] = []
-        if len(t_s) == 0:
+        for p in self.cond.flush():
+            out += self._piece(p)
+        if self._jd is None:
             return out
-        prev = self._t_last
-        steps = np.diff(t_s, prepend=t_s[0] if prev is None else prev)
-        cuts = np.flatnonzero(steps > GAP_FACTOR * self._period_s)
-        bounds = [0, *cuts.tolist(), len(t_s)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            if a == b:
-                continue
-            if a > 0 or (prev is not None and steps[0] > GAP_FACTOR * self._period_s):
-                if self._jerk is not None:
-                    out.append(self._close_jerk())
-                self._zi_hp = self._zi_bp = None
-            out += self._segment(t_s[a:b], acc_g[a:b])
-        self._t_last = float(t_s[-1])
+        out += self._end_segment()
+        assert self._ctx is not None and self._tremor is not None
+        out += self._ctx.flush()
+        out += self._tremor.finish()
+        out += self._decide_finals(math.inf)
         return out
 
-    def _segment(self, t: np.ndarray, acc: np.ndarray) -> list[Output]:
-        assert self._sos_hp is not None and self._sos_bp is not None
-        if self._zi_hp is None or self._zi_bp is None:
-            base = signal.sosfilt_zi(self._sos_hp)[:, :, None] * acc[0]
-            self._zi_hp = base
-            self._zi_bp = signal.sosfilt_zi(self._sos_bp)[:, :, None] * acc[0]
-        dyn, self._zi_hp = signal.sosfilt(self._sos_hp, acc, axis=0, zi=self._zi_hp)
-        bp, self._zi_bp = signal.sosfilt(self._sos_bp, acc, axis=0, zi=self._zi_bp)
-        mag = np.sqrt(np.einsum("ij,ij->i", dyn, dyn))
-        bp2 = np.einsum("ij,ij->i", bp, bp)
+    # ------------------------------------------------------------------ pipeline
+    def _setup(self) -> None:
+        fs = self.cond.rate_hz
+        assert fs is not None
+        has_gyro = bool(self.cond.has_gyro)
+        self._jd = JerkDetector(self.cfg, fs, has_gyro)
+        self._tremor = TremorTracker(self.cfg, fs, has_gyro)
+        self._ctx = Context(self.cfg, fs)
+
+    def _piece(self, p: Piece) -> list[Output]:
+        if self._jd is None:
+            self._setup()
         out: list[Output] = []
-        out += self._jerks(t, mag)
-        out += self._epochs(t, mag, bp2)
+        n = len(p.t_s)
+        for a in range(0, n, MAX_PIECE):
+            b = min(n, a + MAX_PIECE)
+            gy = None if p.gyro_dps is None else p.gyro_dps[a:b]
+            out += self._run(p.t_s[a:b], p.acc_g[a:b], gy, p.filled[a:b],
+                             p.new_segment and a == 0)
         return out
 
-    def _jerks(self, t: np.ndarray, mag: np.ndarray) -> list[Output]:
+    def _run(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
+             filled: np.ndarray, new_segment: bool) -> list[Output]:
+        jd, ctx, tr = self._jd, self._ctx, self._tremor
+        assert jd is not None and ctx is not None and tr is not None
         out: list[Output] = []
-        above = np.flatnonzero(mag > JERK_THRESHOLD_G)
-        j = self._jerk
-        for i in above.tolist():
-            ti = float(t[i])
-            if j is not None and ti - j[3] > JERK_QUIET_S:
-                out.append(self._close_jerk())
-                j = None
-            if j is None:
-                j = self._jerk = [ti, ti, float(mag[i]), ti]
-            j[1] = j[3] = ti
-            j[2] = max(j[2], float(mag[i]))
-        if j is not None and float(t[-1]) - j[3] > JERK_QUIET_S:
-            out.append(self._close_jerk())
+        if new_segment:
+            out += self._end_segment()
+            jd.new_segment(self.gi)
+            ctx.new_segment()
+            tr.new_segment(self.gi)
+        floor, above = jd.process(self.gi, t, acc, filled)
+        out += self._classify_bursts(final=False)
+        out += tr.process(self.gi, t, acc, gyro, filled, above)
+        out += ctx.process(t, acc, filled, jd.hist.get("env", self.gi, self.gi + len(t)), floor)
+        self.gi += len(t)
+        self.t_now = float(t[-1])
+        out += self._decide_finals(self.t_now)
         return out
 
-    def _close_jerk(self) -> Event:
-        assert self._jerk is not None
-        start, end, peak, _ = self._jerk
-        self._jerk = None
-        self._n_events += 1
-        return Event(id=f"j{self._n_events}", type="myoclonic_jerk", start=round(start, 3),
-                     end=round(end + self._period_s, 3), peak_g=round(peak, 4),
-                     confidence=min(1.0, peak / (4 * JERK_THRESHOLD_G)))
-
-    def _epochs(self, t: np.ndarray, mag: np.ndarray, bp2: np.ndarray) -> list[Output]:
-        out: list[Output] = []
-        keys = np.floor(t).astype(np.int64)
-        change = np.flatnonzero(np.diff(keys)) + 1
-        bounds = [0, *change.tolist(), len(t)]
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            k = int(keys[a])
-            if self._epoch_key is not None and k != self._epoch_key:
-                out += self._close_epoch()
-            self._epoch_key = k
-            self._epoch_acc += (mag[a:b].sum(), bp2[a:b].sum(), b - a)
-        return out
-
-    def _close_epoch(self) -> list[Output]:
-        if self._epoch_key is None:
+    def _end_segment(self) -> list[Output]:
+        """A long gap: close the open burst and classify with the context we have."""
+        jd = self._jd
+        if jd is None or self.gi == 0:
             return []
-        s_mag, s_bp, n = self._epoch_acc
-        self._epoch_acc = np.zeros(3)
-        key, self._epoch_key = self._epoch_key, None
-        return [Epoch(start=float(key), duration_s=1.0, activity_g=float(s_mag / n),
-                      tremor_power=float(s_bp / n), state="unknown",
-                      coverage=min(1.0, float(n) * self._period_s))]
+        jd.flush_segment()
+        out = self._classify_bursts(final=True)
+        assert self._tremor is not None
+        out += self._tremor.end_segment()
+        return out
+
+    # ------------------------------------------------------------------ jerks
+    def _classify_bursts(self, final: bool) -> list[Output]:
+        jd = self._jd
+        assert jd is not None
+        cfg = self.cfg
+        fs = jd.fs
+        out: list[Output] = []
+        notice_n = int(round(cfg.jerk_notice_s * fs))
+        ctx_n = int(round(cfg.jerk_context_s * fs))
+        keep: list[Burst] = []
+        end = jd.hist.end
+        for b in jd.bursts:
+            seg_done = final or b.seg_start != jd.seg_start
+            if b.stage == 0 and (seg_done or end >= b.i1 + 1 + notice_n):
+                f = jd.features(b, min(end, b.i1 + 1 + notice_n))
+                b.local_ok = _plausible(f, cfg) and not self._is_tail(b)
+                b.stage = 1
+                if b.local_ok:
+                    b.noticed = True
+                    out.append(Event(id=_jerk_id(b), type="myoclonic_jerk",
+                                     start=round(b.t_start, 3), end=round(b.t_end, 3),
+                                     peak_g=round(b.peak_g, 4), confidence=0.5, final=False))
+            if b.stage == 1 and (seg_done or end >= b.i1 + 1 + ctx_n):
+                f = jd.features(b, min(end, b.i1 + 1 + ctx_n))
+                verdict = classify(f, fs, cfg) if b.local_ok else "not_plausible"
+                if verdict == "jerk" and self._is_tail(b):
+                    verdict = "rebound"
+                b.is_jerk = verdict == "jerk"
+                b.reason = verdict
+                b.stage = 2
+                self.stats["bursts"] += 1
+                if self.trace is not None:
+                    self.trace.append({"t": b.t_start, "verdict": verdict, **f})
+                if b.is_jerk:
+                    out += self._accept(b, f)
+                elif b.noticed:
+                    self.stats["retracted"] += 1
+                    out.append(Retraction(id=_jerk_id(b), time=round(b.t_end, 3)))
+                continue
+            if b.stage < 2:
+                keep.append(b)
+        jd.bursts = keep
+        return out
+
+    def _is_tail(self, b: Burst) -> bool:
+        cfg = self.cfg
+        for j in reversed(self._jerks[-4:]):
+            prev = j.burst
+            if 0 <= b.t_start - prev.t_end <= cfg.tail_s and b.peak_g < cfg.tail_frac * prev.peak_g:
+                return True
+        return False
+
+    def _accept(self, b: Burst, f: dict[str, float]) -> list[Output]:
+        cfg = self.cfg
+        j = _Jerk(burst=b, id=_jerk_id(b), feats=f, due=b.t_end + cfg.jerk_final_s)
+        prev = self._jerks[-1] if self._jerks else None
+        if prev is not None and b.t_start - prev.burst.t_end <= cfg.cluster_gap_s:
+            if prev.cluster is None:
+                self._n_cluster += 1
+                prev.cluster = self._n_cluster
+            j.cluster = prev.cluster
+        self._jerks.append(j)
+        self.stats["jerks"] += 1
+        assert self._ctx is not None
+        self._ctx.note_jerk(b.t_start)
+        return []
+
+    def _decide_finals(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        cfg = self.cfg
+        for j in self._jerks:
+            if j.final or j.due > now:
+                continue
+            j.final = True
+            b = j.burst
+            iso = not any(o is not j and abs(o.burst.t_start - b.t_start) <= cfg.isolation_s
+                          for o in self._jerks)
+            kind = "myoclonic_jerk"
+            conf = _jerk_confidence(j.feats)
+            if iso:
+                onset = self._hypnic_onset(b.t_start)
+                if onset is not None:
+                    kind = "hypnic_jerk"
+                    self._hypnic_onsets.add(onset)
+                    j.onset = onset
+            out.append(Event(id=j.id, type=kind, start=round(b.t_start, 3),
+                             end=round(b.t_end, 3), peak_g=round(b.peak_g, 4),
+                             confidence=conf, final=True,
+                             cluster=j.cluster if kind == "myoclonic_jerk" else None))
+        # keep what isolation checks still need
+        horizon = now - 2 * cfg.isolation_s - cfg.jerk_final_s
+        self._jerks = [j for j in self._jerks if not j.final or j.burst.t_start >= horizon]
+        return out
+
+    def _hypnic_onset(self, t_j: float) -> float | None:
+        """The sleep onset this jerk starts from, if it lies in a sleep-onset window."""
+        ctx = self._ctx
+        assert ctx is not None
+        cfg = self.cfg
+        jerk_times = [j.burst.t_start for j in self._jerks]
+        bout = None
+        for bt in reversed(ctx.bouts):
+            if bt.end > t_j - 1.5:
+                continue
+            if bt.end - bt.start <= cfg.jerk_bout_s and any(
+                    bt.start - 1.0 <= tj <= bt.end for tj in jerk_times):
+                continue
+            bout = bt
+            break
+        if bout is None or bout.state_before != "wake":
+            return None
+        tau = t_j - bout.end
+        if not cfg.hypnic_min_s <= tau <= cfg.hypnic_max_s:
+            return None
+        if bout.end in self._hypnic_onsets:
+            return None
+        lo = max(bout.end + cfg.sway_guard_s, t_j - cfg.sway_window_s)
+        sway = ctx.sway(lo, t_j - 1.0)
+        if sway is None or sway > cfg.sleep_sway_g:
+            return None
+        return bout.end
+
+
+def _jerk_id(b: Burst) -> str:
+    return f"j{round(b.t_start * 1000)}"
+
+
+def _plausible(f: dict[str, float], cfg: AnalyzerConfig) -> bool:
+    """The early check: big, short and standing out of what came before it."""
+    pre = f["bg_pre"] if np.isfinite(f["bg_pre"]) else f["floor_g"]
+    return (f["peak_g"] >= cfg.jerk_min_peak_g and f["dur_s"] <= cfg.jerk_max_s
+            and f["peak_env"] >= cfg.jerk_contrast * max(pre, f["floor_g"]))
+
+
+def _jerk_confidence(f: dict[str, float]) -> float:
+    """0.5-1: how far the burst clears the contrast and shape tests."""
+    c = 1.0 - 0.5 * math.exp(-max(0.0, f["contrast"] - 5.0) / 20.0)
+    return round(min(1.0, c), 3)

@@ -14,6 +14,9 @@ class Event:
     ``final`` is False for an early notice (a jerk whose hypnic-or-not decision still waits
     for context, a tremor episode still going on); the final event with the same ``id``
     follows and supersedes it. Stores keep final events only; live views show both.
+    ``cluster`` groups myoclonic jerks that come within seconds of each other;
+    ``tremor_type`` is a hint ("rest", "essential", "physiological") from frequency and
+    context.
     """
 
     id: str
@@ -29,6 +32,31 @@ class Event:
 
     def to_dict(self) -> dict[str, object]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Retraction:
+    """An early notice that the final decision turned down (e.g. the first stroke of a
+    scratching bout). Live views drop the event with this ``id``; stores never saw it."""
+
+    id: str
+    time: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SleepOnset:
+    """Sleep onset: the end of the last movement of a wake period (``start``), confirmed
+    at ``confirmed`` once the stillness has lasted long enough."""
+
+    id: str
+    start: float
+    confirmed: float
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,4 +79,4 @@ class Epoch:
         return asdict(self)
 
 
-Output = Event | Epoch
+Output = Event | Epoch | SleepOnset | Retraction

@@ -1,0 +1,171 @@
+"""Every tunable of the analyzer in one place, each with the reason for its value.
+
+Units are in the names. Values were set from physiology and sensor physics first and then
+checked on the dev set and on synthetic nights (docs/dsp.md); none is fitted to a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    # ---------------------------------------------------------------- input conditioning
+    # samples used to estimate the rate; 256 intervals average timestamp jitter to < 0.1 %
+    rate_probe_samples: int = 256
+    # a step longer than this many periods has missing samples (jitter is < 0.5 period)
+    gap_step_periods: float = 1.5
+    # a hole longer than this ends the segment: filters restart, no event spans it.
+    # Shorter holes (BLE packet loss, typically 0.05-0.5 s) are filled and flagged.
+    gap_reset_s: float = 1.0
+    # a short hole holds the mean of this many real samples before it
+    fill_hold_samples: int = 8
+    # after a restart the filters settle for this long before anything is detected
+    settle_s: float = 1.0
+
+    # ------------------------------------------------------------------------ jerks
+    # a jerk lives at 2-25 Hz (40-400 ms pulses); 1 Hz keeps hypnic jerks whole while
+    # removing posture and breathing
+    jerk_highpass_hz: float = 1.0
+    # envelope smoothing: shorter than the shortest jerk (40 ms)
+    jerk_env_s: float = 0.03
+    # noise floor: a low percentile of per-second envelope medians over the last minute,
+    # so that movements and tremor (which raise the median) do not raise it
+    noise_window_s: float = 60.0
+    noise_percentile: float = 20.0
+    # a candidate rises this far above the noise floor ...
+    jerk_snr: float = 5.0
+    # ... and above this absolute level (the smallest clinically relevant jerks are
+    # ~0.15 g peak; the smoothed envelope reads about half of the peak)
+    jerk_min_g: float = 0.05
+    # parts of one jerk separated by less than this are one burst
+    jerk_merge_s: float = 0.06
+    # a jerk stands out of its background: peak / quieter side's median envelope
+    jerk_contrast: float = 5.0
+    # a burst's core (the jerk) reaches down to this fraction of its peak envelope
+    jerk_core_frac: float = 0.25
+    # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
+    jerk_max_s: float = 0.45
+    # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest
+    # jerks of interest are ~0.15 g, scrolling and fidgeting stay below ~0.1 g
+    jerk_min_peak_g: float = 0.12
+    # taps through the bed and knocks are impacts: their energy sits in <= 3 samples of
+    # a 100 Hz stream (participation-ratio duration); a moving limb spreads it over more
+    impulse_max_s: float = 0.031
+    # a short, ringing (> 20 Hz) pulse without posture change that is vertical (through
+    # the mattress) or small is an impact, not a limb jerk
+    impact_fchar_hz: float = 20.0
+    impact_max_s: float = 0.055
+    impact_max_angle_deg: float = 2.0
+    impact_galign: float = 0.6
+    impact_small_g: float = 0.3
+    # the surroundings of a jerk are quiet: the busier side's median envelope stays under
+    # this fraction of the peak (scratching, tremor and walking fail it)
+    jerk_busy_frac: float = 0.25
+    # a core inside a long burst must dominate it (a jerk inside a voluntary movement);
+    # scratching strokes are many alike
+    movement_burst_s: float = 0.5
+    jerk_dominance: float = 2.5
+    # smooth voluntary strokes keep their energy below 4 Hz; only a large slow pulse
+    # (a long hypnic jerk) is kept
+    smooth_hf_frac: float = 0.35
+    smooth_max_g: float = 0.8
+    # a small burst right after a jerk is its rebound
+    tail_s: float = 0.4
+    tail_frac: float = 0.25
+    # early notice after the burst ends (the issue's budget is 1 s)
+    jerk_notice_s: float = 0.5
+    # context needed to reject trains and movements
+    jerk_context_s: float = 2.5
+    # a jerk with a neighbour within this is not isolated (eval rule, hypnic jerks)
+    isolation_s: float = 30.0
+    # jerks closer than this share a cluster id (clinical clusters span seconds)
+    cluster_gap_s: float = 6.0
+    # final decision: isolation window + context; within the 35 s budget
+    jerk_final_s: float = 33.0
+
+    # ----------------------------------------------------------------------- tremor
+    # spectra at ~50 Hz: the 3-12 Hz band and its second harmonic up to 25 Hz
+    tremor_rate_hz: float = 50.0
+    tremor_band_hz: tuple[float, float] = (3.0, 12.0)
+    # analysis band: above posture and breathing, below the decimated Nyquist
+    tremor_hp_hz: float = 1.0
+    tremor_lp_hz: float = 20.0
+    # analysis window 4 s (12+ cycles at 3 Hz), hop 0.5 s; 256 points (0.2 Hz bins,
+    # parabolic interpolation then resolves ~0.02 Hz)
+    tremor_window_s: float = 4.0
+    tremor_hop_s: float = 0.5
+    tremor_nfft: int = 256
+    # a tremor-like frame: peak / median power of 1-20 Hz (white noise: < ~8) ...
+    tremor_prominence: float = 15.0
+    # ... holding this share of the 1-20 Hz power in its main lobe (scratching and
+    # voluntary movement spread their power) ...
+    tremor_concentration: float = 0.3
+    # ... and not the second harmonic of a stronger rhythm at half its frequency (gait)
+    tremor_subharmonic: float = 0.5
+    # smallest amplitude: ~2 mg of acceleration (physiological tremor is 1.5-35 mg), or
+    # 0.3 deg/s of rotation with a gyroscope
+    tremor_min_g: float = 0.002
+    tremor_min_dps: float = 0.3
+    tremor_max_filled: float = 0.2
+    # confirmed after 4 frames (2 s more than one window: several cycles), so that the
+    # episode is reported ~4-5 s after it starts
+    tremor_confirm_frames: int = 4
+    # an episode survives 3 non-tremor frames (1.5 s) and 10 neutral ones (a jerk, a
+    # movement in the window: 5 s)
+    tremor_max_misses: int = 3
+    tremor_max_neutral: int = 10
+    # the frequency may wander this much between frames (it wanders 0.1-0.3 Hz)
+    tremor_freq_jump_hz: float = 1.0
+    tremor_min_s: float = 2.0
+    # the first/last tremor-like window holds the onset/offset this far into it
+    tremor_edge_frac: float = 0.5
+    # type hints (Deuschl 1998): rest tremor 4-6 Hz with the arm at rest; physiological
+    # 8-12 Hz and small; essential otherwise
+    rest_max_hz: float = 6.5
+    rest_low_frac: float = 0.3
+    physiological_min_hz: float = 8.0
+    physiological_max_g: float = 0.06
+
+    # ------------------------------------------------------------------------ sleep
+    # per-second records kept (sway and onset queries look back up to this far)
+    context_keep_s: float = 1800.0
+    # a second moves when this fraction of it is above the movement threshold ...
+    move_active_frac: float = 0.3
+    move_snr: float = 3.0
+    move_min_g: float = 0.03
+    # ... or when the arm turned by this much against two seconds before (breathing and
+    # sway turn it by < 1 deg; HDCZA's angle-change idea) ...
+    move_angle_deg: float = 2.5
+    # ... or when the 0.5-2 Hz band (gentle settling, above breathing's 0.15-0.4 Hz)
+    # rises above its own floor (a low percentile of the last two minutes)
+    move_slow_band_hz: tuple[float, float] = (0.5, 2.0)
+    move_slow_snr: float = 2.5
+    move_slow_min_g: float = 0.01
+    move_slow_window_s: float = 120.0
+    # moving seconds closer than this form one bout
+    bout_merge_s: float = 2.0
+    # a bout this short around an accepted jerk is the jerk, not a movement
+    jerk_bout_s: float = 4.0
+    # wake: this many moving seconds within the window
+    wake_window_s: float = 120.0
+    wake_moving_s: int = 10
+    # sleep: this long without a bout, with sway below sleep_sway_g
+    sleep_quiet_s: float = 120.0
+    # sway: 11 s moving average removes breathing (0.15-0.4 Hz), then the median change
+    # over 10 s; dev nights give 0.3-3.7 mg asleep, 4.8-20 mg awake and still (2-min
+    # windows)
+    sway_smooth_s: int = 11
+    sway_lag_s: int = 10
+    sleep_sway_g: float = 0.0042
+    sway_window_s: float = 300.0
+    sway_guard_s: float = 5.0
+    sway_every_s: float = 5.0
+
+    # ------------------------------------------------------------------ hypnic jerks
+    # an isolated jerk this long after the last movement of a wake period, in still,
+    # sleep-like surroundings, is a sleep start. Sleep-onset latency is 5-20 min; the
+    # onset window ends with settled sleep.
+    hypnic_min_s: float = 10.0
+    hypnic_max_s: float = 900.0

@@ -1,0 +1,104 @@
+"""Streaming filters whose state is carried explicitly, and a sample history buffer.
+
+``scipy.signal.sosfilt``/``lfilter`` with an explicit ``zi`` run the same recursion
+whatever the chunking, so a stream cut anywhere gives bit-identical output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+
+class Sos:
+    """A second-order-sections filter over ``width`` channels (columns)."""
+
+    def __init__(self, sos: np.ndarray, width: int) -> None:
+        self.sos = sos
+        self.width = width
+        self._zi_unit = signal.sosfilt_zi(sos)  # steady state for a unit step
+        self.zi: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.zi = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return x.copy()
+        if self.zi is None:
+            # start as if the first value had always been there: no start-up transient
+            self.zi = self._zi_unit[:, :, None] * x[0].reshape(1, 1, -1)
+        y, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
+        return y
+
+
+def butter(order: int, cut_hz: float | tuple[float, float], kind: str, fs: float,
+           width: int) -> Sos:
+    """A Butterworth :class:`Sos`; cut-offs above 0.45 fs are clipped to stay stable."""
+    if isinstance(cut_hz, tuple):
+        lo, hi = cut_hz
+        hi = min(hi, 0.45 * fs)
+        wn: float | list[float] = [lo, hi]
+    else:
+        wn = min(cut_hz, 0.45 * fs)
+    return Sos(signal.butter(order, wn, kind, fs=fs, output="sos"), width)
+
+
+class MovingMean:
+    """Causal moving average over ``n`` samples (an FIR, so chunk-exact)."""
+
+    def __init__(self, n: int) -> None:
+        self.b = np.full(max(1, n), 1.0 / max(1, n))
+        self.zi: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self.zi = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return x.copy()
+        if self.zi is None:
+            self.zi = signal.lfiltic(self.b, [1.0], np.full(len(self.b) - 1, x[0]))
+        y, self.zi = signal.lfilter(self.b, [1.0], x, zi=self.zi)
+        return y
+
+
+class History:
+    """The most recent samples of several aligned arrays, addressed by absolute index."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.start = 0  # absolute index of the first stored sample
+        self.arrays: dict[str, np.ndarray] = {}
+        self.n = 0
+
+    @property
+    def end(self) -> int:
+        return self.start + self.n
+
+    def append(self, **cols: np.ndarray) -> None:
+        m = len(next(iter(cols.values())))
+        if not self.arrays:
+            for k, v in cols.items():
+                self.arrays[k] = np.empty((max(2 * self.keep, 2 * m),) + v.shape[1:], v.dtype)
+        cap = len(next(iter(self.arrays.values())))
+        if self.n + m > cap:
+            drop = max(0, self.n - self.keep)
+            new_cap = max(cap, 2 * (self.n - drop + m))
+            for k, arr in self.arrays.items():
+                fresh = arr if new_cap == cap else np.empty((new_cap,) + arr.shape[1:], arr.dtype)
+                fresh[: self.n - drop] = arr[drop: self.n]
+                self.arrays[k] = fresh
+            self.start += drop
+            self.n -= drop
+        for k, v in cols.items():
+            self.arrays[k][self.n: self.n + m] = v
+        self.n += m
+
+    def get(self, name: str, a: int, b: int) -> np.ndarray:
+        """Samples [a, b) by absolute index, clipped to what is stored."""
+        a = max(a, self.start)
+        b = min(b, self.end)
+        if b <= a:
+            return self.arrays[name][0:0]
+        return self.arrays[name][a - self.start: b - self.start]

@@ -1,0 +1,303 @@
+"""Jerk candidates: short bursts of high-passed acceleration that stand out of the noise.
+
+A myoclonic or hypnic jerk is a 40-500 ms pulse of limb acceleration (Shibasaki & Hallett
+2005; the eval README). The detector is a CFAR-style energy detector: the 3-axis
+high-passed acceleration is squared, smoothed over ``jerk_env_s`` and compared with a
+running noise floor. Each burst then gets the features the classifier needs (shape,
+contrast to its surroundings, orientation change, neighbours).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .config import AnalyzerConfig
+from .filters import History, MovingMean, butter
+
+G_DEG = 180.0 / np.pi
+
+
+@dataclass
+class Burst:
+    """A supra-threshold burst; indices are absolute sample indices of the stream."""
+
+    i0: int
+    i1: int  # last supra-threshold sample
+    seg_start: int
+    peak_env: float = 0.0
+    t_start: float = 0.0
+    t_end: float = 0.0
+    t_peak: float = 0.0
+    peak_g: float = 0.0
+    pr_s: float = 0.0
+    filled_frac: float = 0.0
+    floor_g: float = 0.0
+    burst_s: float = 0.0
+    after_gap: bool = False
+    feats: dict[str, float] = field(default_factory=dict)
+    stage: int = 0  # 0 closed, 1 noticed (early checks done), 2 classified
+    local_ok: bool = False
+    is_jerk: bool = False
+    reason: str = ""
+    noticed: bool = False
+
+
+class JerkDetector:
+    """Runs per piece; keeps a history for context and a list of bursts awaiting checks."""
+
+    def __init__(self, cfg: AnalyzerConfig, fs: float, has_gyro: bool) -> None:
+        self.cfg = cfg
+        self.fs = fs
+        self.has_gyro = has_gyro
+        self.hp = butter(2, cfg.jerk_highpass_hz, "highpass", fs, 3)
+        self.low = butter(2, (0.3, 2.0), "bandpass", fs, 3)
+        self.hp4 = butter(2, 4.0, "highpass", fs, 3)
+        self.env_mean = MovingMean(int(round(cfg.jerk_env_s * fs)))
+        self.block_n = max(1, int(round(fs)))
+        ctx = int((cfg.jerk_context_s + 4.0) * fs)
+        self.hist = History(keep=ctx)
+        self.n_floor_blocks = max(1, int(round(cfg.noise_window_s)))
+        self._blk_medians: list[float] = []
+        self._floors: dict[int, float] = {}  # block index -> floor used for its samples
+        self._next_block = 0  # first block whose median is not computed yet
+        self.seg_start = 0
+        self._open: Burst | None = None
+        self._last_above = -1
+        self.bursts: list[Burst] = []  # closed, not yet fully classified
+        self.recent: list[Burst] = []  # classified bursts kept for train counting
+
+    # ------------------------------------------------------------------ streaming
+    def new_segment(self, gi0: int) -> None:
+        self.flush_segment()
+        self.hp.reset()
+        self.low.reset()
+        self.hp4.reset()
+        self.env_mean.reset()
+        self.seg_start = gi0
+
+    def flush_segment(self) -> None:
+        """The segment ended: close the open burst; context stops at the gap."""
+        if self._open is not None:
+            self._close(self._open)
+            self._open = None
+
+    def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, filled: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Detect bursts in this piece; returns the per-sample noise floor (g) and the
+        mask of samples above the burst threshold."""
+        hp = self.hp(acc)
+        env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hp, hp)), 0.0))
+        low = self.low(acc)
+        hp4 = self.hp4(acc)
+        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, low=low, hp4=hp4)
+        floor = self._floors_for(gi0, len(t))
+        thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
+        seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
+        above = (env > thr) & (seg_pos >= int(self.cfg.settle_s * self.fs))
+        self._track(gi0, above)
+        return floor, above
+
+    # ------------------------------------------------------------------ noise floor
+    def _floors_for(self, gi0: int, n: int) -> np.ndarray:
+        """Per-sample noise floor; a block uses the floor of the blocks before it."""
+        b = self.block_n
+        end = gi0 + n
+        last_full = end // b  # blocks [0, last_full) are complete
+        if last_full > self._next_block:
+            lo = self._next_block * b
+            env = self.hist.get("env", lo, last_full * b)
+            if len(env) == (last_full - self._next_block) * b:
+                med = np.median(env.reshape(-1, b), axis=1)
+            else:  # history shorter than the span (very large piece): per block
+                med = np.array([np.median(self.hist.get("env", k * b, (k + 1) * b) if
+                                          len(self.hist.get("env", k * b, (k + 1) * b)) else
+                                          [np.nan]) for k in range(self._next_block, last_full)])
+            ring = np.array(self._blk_medians + med.tolist())
+            w = self.n_floor_blocks
+            pad = np.concatenate([np.full(max(0, w - len(self._blk_medians)), np.nan), ring])
+            win = sliding_window_view(pad, w)[-len(med):]
+            with np.errstate(all="ignore"):
+                floors = np.nanpercentile(win, self.cfg.noise_percentile, axis=1)
+            for k, f in zip(range(self._next_block + 1, last_full + 1), floors, strict=True):
+                self._floors[k] = float(f)
+            self._blk_medians = ring[-w:].tolist()
+            self._next_block = last_full
+        first_blk = gi0 // b
+        idx = np.arange(gi0, end) // b - first_blk
+        vals = np.array([self._floor_of(k) for k in range(first_blk, (end - 1) // b + 1)])
+        for k in [k for k in self._floors if k < first_blk]:
+            del self._floors[k]
+        return vals[idx]
+
+    def _floor_of(self, k: int) -> float:
+        f = self._floors.get(k)
+        if f is None or not np.isfinite(f):
+            # before any complete block: a quiet MEMS floor; the absolute minimum rules
+            return 0.0
+        return f
+
+    def floor_at(self, i: int) -> float:
+        return self._floor_of(i // self.block_n)
+
+    # ------------------------------------------------------------------ bursts
+    def _track(self, gi0: int, above: np.ndarray) -> None:
+        merge = max(1, int(round(self.cfg.jerk_merge_s * self.fs)))
+        idx = np.flatnonzero(above) + gi0
+        end = gi0 + len(above)
+        if len(idx):
+            # split where the quiet stretch is at least `merge` samples
+            cut = np.flatnonzero(np.diff(idx) > merge) + 1
+            starts = np.concatenate([[0], cut])
+            stops = np.concatenate([cut, [len(idx)]])
+            for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
+                a, z = int(idx[s]), int(idx[e - 1])
+                if self._open is not None and a - self._open.i1 <= merge:
+                    self._open.i1 = z
+                else:
+                    if self._open is not None:
+                        self._close(self._open)
+                    self._open = Burst(i0=a, i1=z, seg_start=self.seg_start)
+        if self._open is not None and end - 1 - self._open.i1 >= merge:
+            self._close(self._open)
+            self._open = None
+
+    def _close(self, b: Burst) -> None:
+        h = self.hist
+        fs = self.fs
+        a0 = max(b.i0, h.start)
+        env = h.get("env", a0, b.i1 + 1)
+        if len(env) == 0:
+            return
+        # the core: around the peak, down to a fraction of it. A jerk inside a voluntary
+        # movement makes one long burst; its core is the jerk itself.
+        k = int(np.argmax(env))
+        level = max(self.cfg.jerk_core_frac * float(env[k]), self.floor_at(b.i0) * 2)
+        below = env < level
+        left = np.flatnonzero(below[:k])
+        right = np.flatnonzero(below[k:])
+        c0 = int(left[-1]) + 1 if len(left) else 0
+        c1 = k + int(right[0]) - 1 if len(right) else len(env) - 1
+        b.burst_s = (b.i1 - b.i0 + 1) / fs
+        b.i0, b.i1 = a0 + c0, a0 + c1
+        env = env[c0: c1 + 1]
+        k -= c0
+        hp = h.get("hp", b.i0, b.i1 + 1)
+        t = h.get("t", b.i0, b.i1 + 1)
+        b.peak_env = float(env[k])
+        mag = np.sqrt(np.einsum("ij,ij->i", hp, hp))
+        b.peak_g = float(mag.max())
+        b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
+        pad = 2
+        seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
+        b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
+        b.filled_frac = float(h.get("filled", b.i0 - pad, b.i1 + 1 + pad).mean())
+        # a hole just before the core: the pulse may be the arm's move during the hole
+        b.after_gap = bool(h.get("filled", b.i0 - int(0.25 * fs), b.i0 + 1).any())
+        b.floor_g = self.floor_at(b.i0)
+        self.bursts.append(b)
+
+    # ------------------------------------------------------------------ features
+    def features(self, b: Burst, seg_end: int) -> dict[str, float]:
+        """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment."""
+        h = self.hist
+        fs = self.fs
+        lo = max(b.seg_start, h.start)
+        n = int(round(self.cfg.jerk_context_s * fs))
+        guard = int(round(0.25 * fs))
+        pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
+        post = h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))
+        floor = max(b.floor_g, 1e-4)
+        bg_pre = float(np.median(pre)) if len(pre) > fs * 0.3 else np.nan
+        bg_post = float(np.median(post)) if len(post) > fs * 0.3 else np.nan
+        bgs = [x for x in (bg_pre, bg_post) if np.isfinite(x)]
+        bg = min(bgs) if bgs else floor
+        f: dict[str, float] = {
+            "peak_g": b.peak_g, "peak_env": b.peak_env, "dur_s": b.t_end - b.t_start,
+            "pr_s": b.pr_s, "floor_g": floor, "snr": b.peak_env / floor,
+            "bg_pre": bg_pre, "bg_post": bg_post, "contrast": b.peak_env / max(bg, floor),
+            "filled": b.filled_frac, "burst_s": b.burst_s, "after_gap": float(b.after_gap),
+        }
+        # low-frequency movement around the burst (voluntary movement context)
+        lw = int(1.5 * fs)
+        low = h.get("low", max(lo, b.i0 - lw), min(seg_end, b.i1 + lw))
+        f["low_g"] = float(np.sqrt(np.einsum("ij,ij->i", low, low).mean())) if len(low) else 0.0
+        # orientation before and after
+        acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
+        acc_post = h.get("acc", b.i1 + int(0.8 * fs), min(seg_end, b.i1 + n))
+        if len(acc_pre) and len(acc_post):
+            g0, g1 = acc_pre.mean(0), acc_post.mean(0)
+            c = float(g0 @ g1 / max(np.linalg.norm(g0) * np.linalg.norm(g1), 1e-12))
+            f["angle_deg"] = float(np.degrees(np.arccos(np.clip(c, -1, 1))))
+        else:
+            f["angle_deg"] = np.nan
+        # shape of the core: characteristic frequency |da/dt| / (2 pi |a|) and the
+        # number of sign changes along the dominant axis (an impact rings, a limb does not)
+        core = h.get("hp", b.i0 - 1, b.i1 + 2)
+        if len(core) >= 3:
+            mag = np.sqrt(np.einsum("ij,ij->i", core, core))
+            d = np.diff(core, axis=0) * fs
+            f["fchar_hz"] = float(np.sqrt(np.einsum("ij,ij->i", d, d)).max()
+                                  / max(2 * np.pi * float(mag.max()), 1e-12))
+            u = np.linalg.svd(core - core.mean(0), full_matrices=False)[2][0]
+            p = core @ u
+            big = np.abs(p) > 0.2 * np.abs(p).max()
+            s = np.sign(p[big])
+            f["zc"] = float(np.count_nonzero(s[1:] != s[:-1]))
+        else:
+            f["fchar_hz"], f["zc"] = np.nan, np.nan
+        # smooth voluntary strokes live below 4 Hz; a jerk's core mostly above
+        pad = int(round(0.05 * fs))
+        c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        c4 = h.get("hp4", b.i0 - pad, b.i1 + 1 + pad)
+        f["hf_frac"] = float(np.einsum("ij,ij->", c4, c4) / max(np.einsum("ij,ij->", c1, c1),
+                                                                   1e-18))
+        f["busy"] = max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env
+        # dominance of the core inside its burst (a jerk inside a movement dominates it;
+        # a scratching stroke is one of many alike)
+        whole = h.get("env", max(lo, b.i0 - int(b.burst_s * fs) - 1),
+                      min(seg_end, b.i1 + int(b.burst_s * fs) + 2))
+        outside = np.concatenate([h.get("env", max(lo, b.i0 - n), b.i0 - guard),
+                                  h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))])
+        f["dominance"] = b.peak_env / max(float(outside.max()) if len(outside) else 0.0,
+                                          floor)
+        del whole
+        if len(acc_pre):
+            gdir = acc_pre.mean(0)
+            gdir = gdir / max(float(np.linalg.norm(gdir)), 1e-12)
+            seg = h.get("hp", b.i0 - 1, b.i1 + 2)
+            tot = float(np.einsum("ij,ij->", seg, seg))
+            f["galign"] = float(((seg @ gdir) ** 2).sum() / max(tot, 1e-18))
+        else:
+            f["galign"] = np.nan
+        return f
+
+
+def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
+    """'jerk' or the reason a burst is not one. Order: cheapest and surest first."""
+    if f["filled"] > 0.5 or f["after_gap"]:
+        return "missing_data"
+    if f["peak_g"] < cfg.jerk_min_peak_g:
+        return "small"
+    if f["contrast"] < cfg.jerk_contrast:
+        return "low_contrast"
+    if f["dur_s"] > cfg.jerk_max_s:
+        return "long"
+    angle = f["angle_deg"] if np.isfinite(f["angle_deg"]) else 0.0
+    galign = f["galign"] if np.isfinite(f["galign"]) else 0.0
+    if f["pr_s"] <= max(cfg.impulse_max_s, 1.5 / fs):
+        return "impact"
+    if (f["fchar_hz"] >= min(cfg.impact_fchar_hz, 0.3 * fs) and f["pr_s"] <= cfg.impact_max_s
+            and angle < cfg.impact_max_angle_deg
+            and (galign >= cfg.impact_galign or f["peak_g"] < cfg.impact_small_g)):
+        return "impact"
+    if f["busy"] > cfg.jerk_busy_frac:
+        return "busy"
+    if f["burst_s"] > cfg.movement_burst_s and f["dominance"] < cfg.jerk_dominance:
+        return "movement"
+    if f["hf_frac"] < cfg.smooth_hf_frac and f["peak_g"] < cfg.smooth_max_g:
+        return "smooth"
+    return "jerk"

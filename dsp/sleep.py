@@ -1,0 +1,290 @@
+"""Per-second context: activity, movement bouts, posture sway, sleep state and onsets.
+
+Wrist actigraphy finds sleep from the *absence* of movement: Cole-Kripke (1992) scores
+weighted 1-min activity counts, van Hees' HDCZA (2015/2018) thresholds the change of the
+arm's z-angle (5 s medians, 5-min rolling median, threshold 15x its 10th percentile).
+Both are offline: they look minutes ahead. Here the same idea runs causally, per second:
+
+* a second *moves* when the high-passed acceleration envelope is above the noise for a
+  good part of it, or when the arm's orientation turned by more than a few degrees
+  (HDCZA's angle change, at 1 s instead of 5 s);
+* moving seconds merge into *bouts*; a jerk's own second is not a bout;
+* *sway*: an awake arm lying still still drifts (slow orientation wander of several mg),
+  a sleeping one only breathes. Sway is the RMS of the per-second mean acceleration after
+  an 11 s moving average (which removes breathing) and a linear detrend, corrected for
+  the sensor noise that survives the averaging;
+* the state turns to sleep after ``sleep_quiet_s`` without bouts and with low sway; the
+  sleep onset is backdated to the end of the last bout (the eval's definition: the end of
+  the last voluntary movement of a wake period). It turns to wake with sustained
+  movement, or with sway while not asleep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AnalyzerConfig
+from .filters import butter
+from .types import Epoch, SleepOnset
+
+# the jerk envelope of white noise sits ~1.65 sigma above zero at its per-second median
+ENV_FLOOR_PER_SIGMA = 1.65
+
+
+@dataclass
+class Bout:
+    """A run of moving seconds; ``state_before`` is the sleep state when it began."""
+
+    start: float
+    end: float
+    n_moving: int
+    state_before: str
+
+
+class SecondsLog:
+    """Per-second records in growable arrays, sliced by time."""
+
+    FIELDS = ("key", "n", "moving", "floor")
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.key = np.zeros(0, dtype=np.int64)
+        self.n = np.zeros(0)
+        self.moving = np.zeros(0, dtype=bool)
+        self.floor = np.zeros(0)
+        self.acc = np.zeros((0, 3))
+
+    def extend(self, key: np.ndarray, n: np.ndarray, moving: np.ndarray, floor: np.ndarray,
+               acc: np.ndarray) -> None:
+        cut = max(0, len(self.key) + len(key) - 2 * self.keep)
+        if cut:
+            cut = max(cut, len(self.key) - self.keep)
+        self.key = np.concatenate([self.key[cut:], key])
+        self.n = np.concatenate([self.n[cut:], n])
+        self.moving = np.concatenate([self.moving[cut:], moving])
+        self.floor = np.concatenate([self.floor[cut:], floor])
+        self.acc = np.concatenate([self.acc[cut:], acc])
+
+    def span(self, a: float, b: float) -> slice:
+        return slice(int(np.searchsorted(self.key, a, "left")),
+                     int(np.searchsorted(self.key, b, "left")))
+
+
+class Context:
+    """Consumes pieces of the conditioned stream; emits Epochs and SleepOnsets."""
+
+    def __init__(self, cfg: AnalyzerConfig, fs: float) -> None:
+        self.cfg = cfg
+        self.fs = fs
+        self.grav = butter(2, 0.5, "lowpass", fs, 3)
+        self.band = butter(2, cfg.tremor_band_hz, "bandpass", fs, 3)
+        # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
+        self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", fs, 3)
+        self._slow_hist: list[float] = []  # recent per-second slow-band RMS values
+        self._cur: list[tuple[np.ndarray, ...]] = []  # samples of the open second
+        self._cur_key: int | None = None
+        self.log = SecondsLog(int(cfg.context_keep_s))
+        self.bouts: deque[Bout] = deque(maxlen=4096)
+        self._open_bout: Bout | None = None
+        self.state = "unknown"
+        self.last_move_end = -np.inf
+        self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
+        self._sway_checked = -np.inf
+        self.jerk_times: deque[float] = deque(maxlen=256)
+
+    def new_segment(self) -> None:
+        self.grav.reset()
+        self.band.reset()
+        self.slow.reset()
+
+    # ------------------------------------------------------------------ epochs
+    def process(self, t: np.ndarray, acc: np.ndarray, filled: np.ndarray, env: np.ndarray,
+                floor: np.ndarray) -> list[Epoch | SleepOnset]:
+        if len(t) == 0:
+            return []
+        dyn = acc - self.grav(acc)
+        dmag = np.sqrt(np.einsum("ij,ij->i", dyn, dyn))
+        bp = self.band(acc)
+        bp2 = np.einsum("ij,ij->i", bp, bp)
+        thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
+        active = (env > thr).astype(float)
+        sl = self.slow(acc)
+        slow2 = np.einsum("ij,ij->i", sl, sl)
+        keys = np.floor(t).astype(np.int64)
+        cols = (keys, dmag, bp2, active, acc, filled.astype(float), floor, slow2)
+        if self._cur_key is None:
+            self._cur_key = int(keys[0])
+        if int(keys[-1]) == self._cur_key:
+            self._cur.append(cols)
+            return []
+        # samples before the piece's last second complete every earlier second
+        last = int(np.searchsorted(keys, keys[-1], "left"))
+        head = tuple(np.concatenate([c[i] for c in self._cur] + [cols[i][:last]])
+                     for i in range(len(cols)))
+        self._cur = [tuple(x[last:] for x in cols)]
+        self._cur_key = int(keys[-1])
+        return self._close_seconds(head)
+
+    def flush(self) -> list[Epoch | SleepOnset]:
+        if not self._cur:
+            return []
+        head = tuple(np.concatenate([c[i] for c in self._cur]) for i in range(8))
+        self._cur = []
+        self._cur_key = None
+        out = self._close_seconds(head)
+        self._close_bout()
+        return out
+
+    def _close_seconds(self, cols: tuple[np.ndarray, ...]) -> list[Epoch | SleepOnset]:
+        keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
+        if len(keys) == 0:
+            return []
+        cfg = self.cfg
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
+        counts = np.diff(np.concatenate([starts, [len(keys)]])).astype(float)
+        real = 1.0 - filled
+        n_real = np.add.reduceat(real, starts)
+        safe = np.maximum(n_real, 1.0)
+        act = np.add.reduceat(dmag * real, starts) / safe
+        tpw = np.add.reduceat(bp2 * real, starts) / safe
+        afrac = np.add.reduceat(active * real, starts) / safe
+        slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
+        # its floor: a low percentile of the previous seconds (breathing leaks in a little)
+        w = int(cfg.move_slow_window_s)
+        ring = np.concatenate([np.asarray(self._slow_hist[-w:]), slow])
+        pad = np.concatenate([np.full(max(0, w - len(self._slow_hist)), np.nan), ring])
+        win = np.lib.stride_tricks.sliding_window_view(pad, w)[-len(slow) - 1:-1]
+        with np.errstate(all="ignore"):
+            slow_floor = np.nanpercentile(win, 20, axis=1)
+        slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
+        self._slow_hist = ring[-w:].tolist()
+        macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
+        fl = floor[starts]
+        k = keys[starts]
+        # orientation change against the second two before (same second gap allowed <= 3 s)
+        pk = np.concatenate([self.log.key[-2:], k])
+        pa = np.concatenate([self.log.acc[-2:], macc])
+        off = len(pk) - len(k)
+        ref = np.arange(len(k)) + off - 2
+        ok = ref >= 0
+        refc = np.maximum(ref, 0)
+        near = ok & (k - pk[refc] <= 3)
+        turned = np.where(near, _angles_deg(pa[refc], macc), 0.0)
+        slow_move = slow > np.maximum(cfg.move_slow_snr * slow_floor, cfg.move_slow_min_g)
+        moving = (n_real > 0) & ((afrac >= cfg.move_active_frac) | (turned >= cfg.move_angle_deg)
+                                 | slow_move)
+        self.log.extend(k, n_real, moving, fl, macc)
+        out: list[Epoch | SleepOnset] = []
+        for i in range(len(k)):
+            out += self._step(int(k[i]), bool(moving[i]))
+            out.append(Epoch(start=float(k[i]), duration_s=1.0,
+                             activity_g=round(float(act[i]), 6),
+                             tremor_power=float(f"{tpw[i]:.6g}"), state=self.state,
+                             coverage=round(min(1.0, float(n_real[i]) / self.fs), 3)))
+        return out
+
+    # ------------------------------------------------------------------ state
+    def _step(self, key: int, moving: bool) -> list[SleepOnset]:
+        cfg = self.cfg
+        t = float(key)
+        if moving:
+            self._moving_recent.append(key)
+            b = self._open_bout
+            if b is not None and t - b.end <= cfg.bout_merge_s:
+                b.end = t + 1.0
+                b.n_moving += 1
+            else:
+                self._close_bout()
+                self._open_bout = Bout(start=t, end=t + 1.0, n_moving=1, state_before=self.state)
+        elif self._open_bout is not None and t - self._open_bout.end > cfg.bout_merge_s:
+            self._close_bout()
+        while self._moving_recent and self._moving_recent[0] <= key - cfg.wake_window_s:
+            self._moving_recent.popleft()
+        return self._update_state(t + 1.0)
+
+    def _close_bout(self) -> None:
+        b = self._open_bout
+        if b is None:
+            return
+        self._open_bout = None
+        # a jerk (with its rebound and posture shift) is not a movement bout
+        if b.end - b.start <= self.cfg.jerk_bout_s and any(
+                b.start - 1.0 <= tj <= b.end for tj in self.jerk_times):
+            return
+        self.bouts.append(b)
+        self.last_move_end = max(self.last_move_end, b.end)
+
+    def _update_state(self, now: float) -> list[SleepOnset]:
+        cfg = self.cfg
+        moving_s = len(self._moving_recent)
+        last_end = now if self._open_bout is not None else self.last_move_end
+        quiet = now - last_end
+        if self.state != "wake" and moving_s >= cfg.wake_moving_s:
+            self.state = "wake"
+            return []
+        if self.state == "sleep" or quiet < cfg.sleep_quiet_s:
+            return []
+        if now - self._sway_checked < cfg.sway_every_s:
+            return []
+        self._sway_checked = now
+        lo = now - min(quiet, cfg.sway_window_s) + cfg.sway_guard_s
+        sway = self.sway(lo, now)
+        if sway is None:
+            return []
+        if sway > cfg.sleep_sway_g:
+            self.state = "wake"
+            return []
+        was, self.state = self.state, "sleep"
+        if was != "wake" or not np.isfinite(last_end):
+            return []
+        return [SleepOnset(id=f"s{round(last_end * 1000)}", start=round(last_end, 3),
+                           confirmed=round(now, 3))]
+
+    # ------------------------------------------------------------------ queries
+    def sway(self, a: float, b: float) -> float | None:
+        """Posture sway (g) over the still seconds of [a, b), noise-corrected.
+
+        The per-second mean acceleration is smoothed over ``sway_smooth_s`` (breathing
+        averages out) and compared with itself ``sway_lag_s`` later; the median of that
+        change is robust to the odd posture shift that a jerk leaves behind.
+        """
+        sl = self.log.span(a, b)
+        still = ~self.log.moving[sl] & (self.log.n[sl] > 0)
+        m = self.log.acc[sl][still]
+        smooth = self.cfg.sway_smooth_s
+        lag = self.cfg.sway_lag_s
+        if len(m) < smooth + lag + 4:
+            return None
+        k = np.ones(smooth) / smooth
+        ma = np.stack([np.convolve(m[:, j], k, mode="valid") for j in range(3)], axis=1)
+        d = ma[lag:] - ma[:-lag]
+        med = float(np.median(np.sqrt(np.einsum("ij,ij->i", d, d))))
+        sigma = float(np.median(self.log.floor[sl][still])) / ENV_FLOOR_PER_SIGMA
+        # noise: each smoothed axis has variance sigma^2 / (fs * smooth); the norm of a
+        # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that
+        noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
+        return float(np.sqrt(max(0.0, med * med - noise * noise)))
+
+    def last_bout_before(self, t: float) -> Bout | None:
+        for b in reversed(self.bouts):
+            if b.end <= t:
+                return b
+        if self._open_bout is not None and self._open_bout.end <= t:
+            return self._open_bout
+        return None
+
+    def moving_seconds(self, a: float, b: float) -> int:
+        return int(self.log.moving[self.log.span(a, b)].sum())
+
+    def note_jerk(self, t: float) -> None:
+        self.jerk_times.append(t)
+
+
+def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    na = np.linalg.norm(a, axis=1)
+    nb = np.linalg.norm(b, axis=1)
+    c = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))

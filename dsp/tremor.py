@@ -1,0 +1,304 @@
+"""Tremor: episodes of rhythmic 3-12 Hz oscillation from short-window spectra.
+
+Frames of ``tremor_window_s`` every ``tremor_hop_s`` of the band-passed, decimated
+(~50 Hz) signal are projected on their principal axis (a tremor oscillates along one axis
+of the forearm, mostly pronation-supination) and Fourier transformed. A frame is
+*tremor-like* when its spectrum has one sharp, prominent peak in 3-12 Hz that is not the
+harmonic of a slower rhythm (walking's step, scratching's stroke). The gyroscope is used
+when present: wrist rotation shows mild rest tremor far above its noise, where the
+acceleration is only a few mg (``../shared/real/README.md``). Frames containing a jerk are
+neutral: an isolated pulse has a broad spectrum and must not start or end an episode.
+An episode needs several consecutive tremor-like frames with a steady frequency (several
+cycles); it ends after a few non-tremor frames. Its frequency is the mean of the frames'
+parabolically interpolated peaks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import AnalyzerConfig
+from .filters import History, butter
+from .types import Event
+
+BATCH = 64  # frames per FFT call; fixed so that batching never changes a result
+
+
+@dataclass
+class _Episode:
+    first: int  # frame index of the first tremor-like frame
+    last: int
+    t_first: float
+    t_last: float
+    freqs: list[float] = field(default_factory=list)
+    amps: list[float] = field(default_factory=list)
+    rest: list[float] = field(default_factory=list)
+    misses: int = 0
+    neutral: int = 0
+    confirmed: bool = False
+    id: str = ""
+
+
+class TremorTracker:
+    def __init__(self, cfg: AnalyzerConfig, fs: float, has_gyro: bool) -> None:
+        self.cfg = cfg
+        self.fs = fs
+        self.has_gyro = has_gyro
+        self.dec = max(1, int(round(fs / cfg.tremor_rate_hz)))
+        self.fs_t = fs / self.dec
+        hi = min(cfg.tremor_lp_hz, 0.45 * self.fs_t)
+        self.bp_acc = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3)
+        self.bp_gyr = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3) if has_gyro else None
+        self.hop = max(1, int(round(cfg.tremor_hop_s * self.fs_t)))
+        self.win = max(8, int(round(cfg.tremor_window_s * self.fs_t)))
+        self.nfft = max(cfg.tremor_nfft, 1 << (self.win - 1).bit_length())
+        self.hann = np.hanning(self.win + 2)[1:-1]
+        self.hist = History(keep=self.win + 4 * self.hop)
+        self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
+        lo, hi_b = cfg.tremor_band_hz
+        self.search = np.flatnonzero((self.freqs >= lo - 0.2) & (self.freqs <= hi_b + 0.5))
+        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz)
+                                    & (self.freqs <= min(20.0, 0.45 * self.fs_t)))
+        self.seg_start_d = 0  # decimated index where the segment starts
+        self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
+        self.ep: _Episode | None = None
+        self.frame_no = 0
+
+    # ------------------------------------------------------------------ stream
+    def new_segment(self, gi0: int) -> None:
+        self.bp_acc.reset()
+        if self.bp_gyr is not None:
+            self.bp_gyr.reset()
+        d0 = -(-gi0 // self.dec)  # first kept decimated index in the new segment
+        self.seg_start_d = d0
+        self.next_frame_end = d0 + self.win
+
+    def end_segment(self) -> list[Event]:
+        return self._close(final=True)
+
+    def finish(self) -> list[Event]:
+        return self._close(final=True)
+
+    def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
+                filled: np.ndarray, spiky: np.ndarray) -> list[Event]:
+        xa = self.bp_acc(acc)
+        xg = self.bp_gyr(gyro) if (self.bp_gyr is not None and gyro is not None) else None
+        gidx = np.arange(gi0, gi0 + len(t))
+        keep = gidx % self.dec == 0
+        if not keep.any():
+            return []
+        d = gidx[keep] // self.dec
+        # samples of a burst (a jerk, a knock, a movement) make their frames neutral
+        # unless the frame is plainly tremor: a pulse has a broad spectrum
+        cols = {"t": t[keep], "acc": xa[keep], "fill": filled[keep].astype(float),
+                "tr": _spread(spiky, self.dec)[keep].astype(float)}
+        if xg is not None:
+            cols["gyr"] = xg[keep]
+        if self.hist.n == 0:
+            self.hist.start = int(d[0])
+        self.hist.append(**cols)
+        ends = []
+        while self.next_frame_end <= self.hist.end:
+            ends.append(self.next_frame_end)
+            self.next_frame_end += self.hop
+        if not ends:
+            return []
+        return self._frames(np.array(ends))
+
+    # ------------------------------------------------------------------ frames
+    def _frames(self, ends: np.ndarray) -> list[Event]:
+        out: list[Event] = []
+        for a in range(0, len(ends), BATCH):
+            out += self._batch(ends[a:a + BATCH])
+        return out
+
+    def _window(self, name: str, ends: np.ndarray) -> np.ndarray:
+        h = self.hist
+        arr = h.arrays[name]
+        idx = (ends[:, None] - self.win + np.arange(self.win)[None, :]) - h.start
+        return arr[idx]
+
+    def _batch(self, ends: np.ndarray) -> list[Event]:
+        cfg = self.cfg
+        n = len(ends)
+        acc = self._window("acc", ends)  # (n, win, 3)
+        pa = _power(acc, self.hann, self.nfft, n)
+        f_peak, prom, conc, sub, amp_acc = _spectral(pa, self.hann, self.nfft, self.freqs,
+                                                     self.search, self.total)
+        if self.has_gyro and "gyr" in self.hist.arrays:
+            pg = _power(self._window("gyr", ends), self.hann, self.nfft, n)
+            # the gyroscope decides; the accelerometer only gives the amplitude in g
+            f_peak, prom, conc, sub, amp_dps = _spectral(pg, self.hann, self.nfft, self.freqs,
+                                                         self.search, self.total)
+            amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
+            strong = amp_dps >= cfg.tremor_min_dps
+        else:
+            strong = amp_acc >= cfg.tremor_min_g
+        fill = self._window("fill", ends).mean(axis=1)
+        trans = self._window("tr", ends).max(axis=1) > 0
+        t_end = self._window("t", ends)[:, -1]
+        t_start = self._window("t", ends)[:, 0]
+        ok = ((prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
+              & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
+              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1]))
+        # the arm at rest: little power below the band (rest tremor hint)
+        rest = _low_fraction(pa, self.freqs)
+        out: list[Event] = []
+        for i in range(n):
+            k = self.frame_no
+            self.frame_no += 1
+            if trans[i] and not ok[i]:
+                if self.ep is not None:  # neutral: a pulse in the window, but not forever
+                    self.ep.neutral += 1
+                    if self.ep.neutral > cfg.tremor_max_neutral:
+                        out += self._close(final=True)
+                continue
+            if ok[i]:
+                out += self._positive(k, float(t_start[i]), float(t_end[i]), float(f_peak[i]),
+                                      float(amp_acc[i]), float(rest[i]))
+            elif self.ep is not None:
+                self.ep.misses += 1
+                if self.ep.misses > cfg.tremor_max_misses:
+                    out += self._close(final=True)
+        return out
+
+    # ------------------------------------------------------------------ episodes
+    def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float
+                  ) -> list[Event]:
+        cfg = self.cfg
+        out: list[Event] = []
+        ep = self.ep
+        if ep is not None:
+            ref = float(np.median(ep.freqs[-6:]))
+            if abs(f - ref) > cfg.tremor_freq_jump_hz:
+                out += self._close(final=True)
+                ep = None
+        if ep is None:
+            ep = self.ep = _Episode(first=k, last=k, t_first=t0, t_last=t1)
+        ep.last, ep.t_last, ep.misses, ep.neutral = k, t1, 0, 0
+        ep.freqs.append(f)
+        ep.amps.append(amp)
+        ep.rest.append(rest)
+        if not ep.confirmed and len(ep.freqs) >= cfg.tremor_confirm_frames:
+            ep.confirmed = True
+            ep.id = f"t{round(self._start(ep) * 1000)}"
+            out.append(self._event(ep, final=False))
+        return out
+
+    def _close(self, final: bool) -> list[Event]:
+        ep = self.ep
+        self.ep = None
+        if ep is None or not ep.confirmed:
+            return []
+        if ep.t_last - ep.t_first < self.cfg.tremor_min_s:
+            return []
+        return [self._event(ep, final=final)]
+
+    def _start(self, ep: _Episode) -> float:
+        # the first tremor-like window holds the onset somewhere past its middle
+        return ep.t_first + self.cfg.tremor_edge_frac * self.cfg.tremor_window_s
+
+    def _event(self, ep: _Episode, final: bool) -> Event:
+        cfg = self.cfg
+        start = self._start(ep)
+        end = ep.t_last - cfg.tremor_edge_frac * cfg.tremor_window_s
+        f = float(np.mean(ep.freqs))
+        amp = float(np.median(ep.amps))
+        return Event(id=ep.id, type="tremor", start=round(start, 3), end=round(max(end, start), 3),
+                     peak_g=round(amp, 4), confidence=round(min(1.0, 0.5 + 0.05 * len(ep.freqs)), 3),
+                     final=final, freq_hz=round(f, 2),
+                     tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
+
+
+def _principal(x: np.ndarray) -> np.ndarray:
+    """Project each frame (n, win, 3) on its principal axis -> (n, win)."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    cov = (xc[:, :, :, None] * xc[:, :, None, :]).sum(axis=1)
+    _, vec = np.linalg.eigh(cov)
+    v = vec[:, :, -1]
+    return (xc * v[:, None, :]).sum(axis=2)
+
+
+def _power(x: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
+    """Power spectra of the principal-axis projection, always in batches of BATCH."""
+    y = _principal(x) * hann
+    if len(y) < BATCH:
+        y = np.concatenate([y, np.zeros((BATCH - len(y), y.shape[1]))])
+    return (np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2)[:n]
+
+
+def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
+              search: np.ndarray, total: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Peak frequency, prominence, concentration, subharmonic ratio and amplitude."""
+    n = len(p)
+    ps = p[:, search]
+    k = np.argmax(ps, axis=1)
+    kk = search[k]
+    rows = np.arange(n)
+    lp = np.log(np.maximum(p, 1e-30))
+    left = lp[rows, np.maximum(kk - 1, 0)]
+    mid = lp[rows, kk]
+    right = lp[rows, np.minimum(kk + 1, p.shape[1] - 1)]
+    den = left - 2 * mid + right
+    delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / np.where(
+        np.abs(den) > 1e-12, den, 1.0), 0.0)
+    df = freqs[1] - freqs[0]
+    f_peak = freqs[kk] + np.clip(delta, -0.5, 0.5) * df
+    lobe = max(1, int(round(2.0 * nfft / len(hann))))
+    cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
+    e_peak = p[rows[:, None], cols].sum(axis=1)
+    e_tot = p[:, total].sum(axis=1)
+    med = np.median(p[:, total], axis=1)
+    prom = p[rows, kk] / np.maximum(med, 1e-30)
+    conc = e_peak / np.maximum(e_tot, 1e-30)
+    # power at half the peak frequency: the peak is then a harmonic of a slower rhythm
+    half = np.rint((f_peak / 2) / df).astype(int)
+    hc = np.clip(half[:, None] + np.arange(-1, 2)[None, :], 0, p.shape[1] - 1)
+    sub = np.where(f_peak / 2 >= 1.2, p[rows[:, None], hc].max(axis=1) / np.maximum(
+        p[rows, kk], 1e-30), 0.0)
+    # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
+    amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
+    return f_peak, prom, conc, sub, amp
+
+
+def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
+            f: np.ndarray) -> np.ndarray:
+    """Amplitude of each frame's spectrum ``p`` at frequency ``f``."""
+    n = len(p)
+    df = freqs[1] - freqs[0]
+    kk = np.clip(np.rint(f / df).astype(int), 0, p.shape[1] - 1)
+    lobe = max(1, int(round(2.0 * nfft / len(hann))))
+    cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
+    e = p[np.arange(n)[:, None], cols].sum(axis=1)
+    return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
+
+
+def _low_fraction(p: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Share of the frame's power below 2.5 Hz (voluntary movement); 0 = arm at rest."""
+    low = (freqs >= 0.5) & (freqs < 2.5)
+    allb = freqs >= 0.5
+    return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
+
+
+def _spread(mask: np.ndarray, n: int) -> np.ndarray:
+    """A sample marks its decimation neighbours too (so that decimation misses none)."""
+    if n <= 1 or not mask.any():
+        return mask
+    m = mask.copy()
+    for k in range(1, n):
+        m[:-k] |= mask[k:]
+        m[k:] |= mask[:-k]
+    return m
+
+
+def _tremor_type(f: float, amp_g: float, low_frac: float, cfg: AnalyzerConfig) -> str:
+    """A hint from frequency and context (Deuschl et al. 1998 consensus bands)."""
+    if f >= cfg.physiological_min_hz and amp_g < cfg.physiological_max_g:
+        return "physiological"
+    if f <= cfg.rest_max_hz and low_frac < cfg.rest_low_frac:
+        return "rest"
+    return "essential"
+
