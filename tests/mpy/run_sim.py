@@ -120,6 +120,7 @@ def summary(name, sink, dev, extra=None):
         "live_lag_spread_ms": (sink.lag_max_us - sink.lag_min_us) // 1000,
         "first_live": sink.first_live,
         "loss_at": sink.loss_at[:50],
+        "max_notify_per_s": sink.max_per_s,
         "tx_window": _tx_window(),
     }
     if extra:

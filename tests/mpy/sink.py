@@ -40,8 +40,18 @@ class Sink:
         # The band's clock started at its boot, so only the spread max - min is meaningful.
         self.lag_min_us = 1 << 62
         self.lag_max_us = -(1 << 62)
+        self._sec = -1
+        self._in_sec = 0
+        self.max_per_s = 0  # notifications (data + status) in any one second of sim time
 
     def on_packet(self, handle, buf, n, conn):
+        sec = sim.now_us // 1_000_000
+        if sec != self._sec:
+            self._sec = sec
+            self._in_sec = 0
+        self._in_sec += 1
+        if self._in_sec > self.max_per_s:
+            self.max_per_s = self._in_sec
         if self.data_handle < 0:
             ble = bluetooth.BLE()
             self.data_handle = ble.handle_of(DATA_UUID)
