@@ -28,7 +28,14 @@ class InfluxConfig:
     org: str | None = None
     bucket: str | None = None
     create_database: bool = True  # 1.x only: CREATE DATABASE is idempotent
-    timeout_s: float = 10.0
+    timeout_s: float = 10.0  # one request; a server that hangs costs at most this
+    # Durability (docs/storage.md, "Delivery"): batches InfluxDB cannot take now wait in
+    # this directory (default: <output dir>/influx-spool), oldest first, across restarts.
+    spool_dir: str | None = None
+    spool_max_mb: float = 512.0  # bound on disk; when full the oldest files are dropped
+    retry_first_s: float = 0.5  # backoff between /ping probes while the server is away
+    retry_max_s: float = 30.0  # a restart takes seconds; probing faster only adds load
+    drain_timeout_s: float = 15.0  # at exit, how long to keep replaying the spool
 
 
 @dataclass
@@ -39,6 +46,13 @@ class MqttConfig:
     password: str | None = None
     prefix: str = "twitchwatch"
     gateway_id: str = socket.gethostname()
+    # Live motion: one QoS 0 message per band every this many seconds of device time with
+    # the latest per-second summary (0: off). Retained status and events are unaffected.
+    motion_every_s: float = 0.0
+    # Home Assistant MQTT discovery (retained config under discovery_prefix): off unless set.
+    homeassistant: bool = False
+    discovery_prefix: str = "homeassistant"
+    queue_max: int = 1000  # messages held per band while the broker is away (drop-oldest)
 
 
 ENV = {
@@ -49,11 +63,13 @@ ENV = {
     ("influxdb", "token"): "TWITCHWATCH_INFLUX_TOKEN",
     ("influxdb", "org"): "TWITCHWATCH_INFLUX_ORG",
     ("influxdb", "bucket"): "TWITCHWATCH_INFLUX_BUCKET",
+    ("influxdb", "spool_dir"): "TWITCHWATCH_INFLUX_SPOOL",
     ("mqtt", "host"): "TWITCHWATCH_MQTT_HOST",
     ("mqtt", "port"): "TWITCHWATCH_MQTT_PORT",
     ("mqtt", "username"): "TWITCHWATCH_MQTT_USERNAME",
     ("mqtt", "password"): "TWITCHWATCH_MQTT_PASSWORD",
     ("mqtt", "prefix"): "TWITCHWATCH_MQTT_PREFIX",
+    ("mqtt", "homeassistant"): "TWITCHWATCH_MQTT_HOMEASSISTANT",
     ("output", "dir"): "TWITCHWATCH_OUT",
 }
 
@@ -99,9 +115,12 @@ def load(args: argparse.Namespace) -> Settings:
         ("influxdb", "token"): getattr(args, "influx_token", None),
         ("influxdb", "org"): getattr(args, "influx_org", None),
         ("influxdb", "bucket"): getattr(args, "influx_bucket", None),
+        ("influxdb", "spool_dir"): getattr(args, "influx_spool", None),
         ("mqtt", "host"): getattr(args, "mqtt_host", None),
         ("mqtt", "port"): getattr(args, "mqtt_port", None),
         ("mqtt", "prefix"): getattr(args, "mqtt_prefix", None),
+        ("mqtt", "motion_every_s"): getattr(args, "mqtt_motion_every", None),
+        ("mqtt", "homeassistant"): getattr(args, "mqtt_homeassistant", None),
         ("output", "dir"): getattr(args, "out", None),
     }
     for (sec, key), value in cli.items():
@@ -112,6 +131,11 @@ def load(args: argparse.Namespace) -> Settings:
             sections["mqtt"]["port"] = int(sections["mqtt"]["port"])
         except ValueError as e:
             raise ConfigError(f"MQTT port {sections['mqtt']['port']!r} is not a number") from e
+    ha = sections["mqtt"].get("homeassistant")
+    if isinstance(ha, str):  # from the environment
+        if ha.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise ConfigError(f"TWITCHWATCH_MQTT_HOMEASSISTANT={ha!r}: use true or false")
+        sections["mqtt"]["homeassistant"] = ha.lower() in ("1", "true", "yes", "on")
     out = sections["output"]
     settings = Settings(raw=raw)
     if "dir" in out:
@@ -124,6 +148,8 @@ def load(args: argparse.Namespace) -> Settings:
         settings.record = False
     if sections["influxdb"]:
         settings.influx = _section(InfluxConfig, sections["influxdb"], "[influxdb]")
+        if settings.influx.spool_dir is None:
+            settings.influx.spool_dir = str(settings.out_dir / "influx-spool")
     if sections["mqtt"]:
         settings.mqtt = _section(MqttConfig, sections["mqtt"], "[mqtt]")
     return settings
@@ -138,6 +164,13 @@ def add_sink_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--influx-token", metavar="TOKEN", help="2.x/3.x token")
     g.add_argument("--influx-org", metavar="ORG", help="2.x org (with token and bucket)")
     g.add_argument("--influx-bucket", metavar="BUCKET", help="2.x bucket")
+    g.add_argument("--influx-spool", metavar="DIR",
+                   help="where batches wait while InfluxDB is unreachable "
+                        "(OUT/influx-spool); replayed oldest first, also after a restart")
     g.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker host")
     g.add_argument("--mqtt-port", metavar="PORT", type=int, help="MQTT broker port")
     g.add_argument("--mqtt-prefix", metavar="PREFIX", help="topic prefix (twitchwatch)")
+    g.add_argument("--mqtt-motion-every", metavar="S", type=float,
+                   help="publish live motion (QoS 0) every S seconds per band (off)")
+    g.add_argument("--mqtt-homeassistant", action="store_true", default=None,
+                   help="announce bands and events to Home Assistant (MQTT discovery)")

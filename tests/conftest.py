@@ -50,3 +50,25 @@ def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoSer
         yield server
     finally:
         server.stop()
+
+
+# Function-scoped servers for tests that stop and start them (outages): the session-scoped
+# ones above are shared by other tests and must stay up.
+@pytest.fixture
+def influxdb_private(tmp_path: pathlib.Path) -> Iterator[InfluxServer]:
+    server = InfluxServer(tmp_path / "influxd-private", _binary("influxd"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mosquitto_private(tmp_path: pathlib.Path) -> Iterator[MosquittoServer]:
+    server = MosquittoServer(tmp_path / "mosquitto-private", _binary("mosquitto"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,23 +1,42 @@
-"""InfluxDB sink: batched line protocol.
+"""InfluxDB sink: batched line protocol that no outage loses.
 
 Two transports behind one sink:
 - ``V1Transport``: ``POST /write`` with InfluxQL-era parameters. The one endpoint that
   InfluxDB 1.x, 2.x (v1 compatibility API, token in the Authorization header) and 3 Core
   all accept, and the only one Debian's 1.6 has.
 - ``ClientTransport``: the ``influxdb-client`` package (``/api/v2/write``), for 2.x/3.x
-  users who configure a token, org and bucket.
+  users who configure a token, org and bucket. The package itself neither retries nor
+  buffers (async API), so both transports get the same durability from this sink.
+
+Durability (docs/storage.md, "Delivery"):
+- ``write`` (called by the session's driver task with a batch from the sink's bounded
+  channel) either gets a 2xx from the server or has the batch fsync'd in the disk spool
+  (``gateway/spool.py``) before it returns. While the spool holds anything, new batches
+  go to the spool too, so the server receives data oldest first and ``write`` never waits
+  on a server that is down.
+- One replayer task owned by the sink empties the spool oldest first. After a failure it
+  probes ``/ping`` with capped exponential backoff and jitter before trying again.
+- Lines the server refuses as bad data (4xx) are bisected down to the refused lines, which
+  go to the quarantine file with the server's reason; the rest are written. Never retried
+  forever. Credentials refused (401/403) or a missing database (404) are not bad data:
+  they are retried like an outage.
+- At exit, the replayer drains what it can for ``drain_timeout_s`` and stops between
+  requests (never cancelled mid-request); whatever is left stays in the spool and the next
+  start replays it.
 
 Points are keyed by measurement + tags + sensor-derived timestamp, so a batch that is
-sent twice (a retry after a timeout, a replay of the same recording) overwrites itself.
+sent twice (a retry after a timeout, a bisected batch, a replay of the same recording, two
+processes replaying one spool) overwrites itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
+import pathlib
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -25,22 +44,49 @@ from ..config import InfluxConfig
 from ..errors import SinkError
 from ..lineproto import to_line
 from ..records import EpochRecord, EventRecord, LinkRecord, Record
+from ..sources.backoff import Backoff
+from ..spool import Spool
 
 log = logging.getLogger(__name__)
 
-RETRY_FIRST_S = 0.5
-RETRY_CAP_S = 30.0  # InfluxDB restarts take seconds; polling faster only adds load
-MAX_ATTEMPTS = 8  # ~1 minute of trying before a batch is given up (and counted)
+DEFAULT_SPOOL_DIR = "twitchwatch-data/influx-spool"
+BISECT_MAX_REQUESTS = 64  # per refused batch: isolates a few bad lines in a 5,000-line batch
+MIB = 1024 * 1024
 
 
 class WriteRejected(Exception):
-    """The server refused the data itself (4xx): retrying cannot help."""
+    """The server refused the data itself (4xx other than auth/404/429): resending the
+    same lines cannot help."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text}")
+        self.status = status
+
+
+class Unavailable(Exception):
+    """The server did not take the data for a reason that may pass: down, overloaded,
+    restarting, database not (yet) there, credentials refused."""
 
 
 class Transport(Protocol):
     async def open(self) -> None: ...
+    async def prepare(self) -> None: ...
+    async def ping(self) -> bool: ...
+    async def write(self, body: str, rp: str) -> None: ...
     async def close(self) -> None: ...
-    async def write(self, body: str) -> None: ...
+
+
+def _classify(status: int, text: str) -> Exception:
+    if status in (401, 403):
+        return Unavailable(f"credentials refused (HTTP {status}): {text}")
+    if status == 404:
+        return Unavailable(f"HTTP 404 (database or bucket missing?): {text}")
+    if 400 <= status < 500 and status != 429:
+        return WriteRejected(status, text)
+    return Unavailable(f"HTTP {status}: {text}")
+
+
+_NET_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
 
 class V1Transport:
@@ -55,79 +101,109 @@ class V1Transport:
         self._http = aiohttp.ClientSession(
             base_url=c.url.rstrip("/") + "/", headers=headers, auth=auth,
             timeout=aiohttp.ClientTimeout(total=c.timeout_s))
-        if c.create_database:
-            await self.create_database()
 
-    async def create_database(self) -> None:
+    async def _query(self, q: str) -> None:
         assert self._http is not None
-        q = f'CREATE DATABASE "{self.cfg.database}"'
-        async with self._http.post("query", params={"q": q}) as resp:
-            if resp.status >= 400:
-                raise WriteRejected(f"CREATE DATABASE: HTTP {resp.status} "
-                                    f"{(await resp.text())[:200]}")
+        try:
+            async with self._http.post("query", params={"q": q}) as resp:
+                text = (await resp.text())[:300]
+                if resp.status >= 400 or '"error"' in text:
+                    if resp.status in (401, 403) or resp.status < 400:
+                        raise WriteRejected(resp.status, f"{q}: {text}")
+                    raise _classify(resp.status, f"{q}: {text}")
+        except _NET_ERRORS as e:
+            raise Unavailable(f"{q}: {e or type(e).__name__}") from e
+
+    async def prepare(self) -> None:
+        """Create the database (1.x; idempotent). Raises WriteRejected if refused."""
+        if self.cfg.create_database:
+            await self._query(f'CREATE DATABASE "{self.cfg.database}"')
+
+    async def ping(self) -> bool:
+        assert self._http is not None
+        try:
+            async with self._http.get("ping") as resp:
+                return 200 <= resp.status < 300
+        except _NET_ERRORS:
+            return False
 
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
             self._http = None
 
-    async def write(self, body: str) -> None:
+    async def write(self, body: str, rp: str) -> None:
         assert self._http is not None
         params = {"db": self.cfg.database, "precision": "ms"}
-        if self.cfg.retention_policy:
-            params["rp"] = self.cfg.retention_policy
-        async with self._http.post("write", params=params, data=body.encode()) as resp:
-            if resp.status == 204:
-                return
-            text = (await resp.text())[:300]
-            if resp.status == 404 and "database not found" in text and self.cfg.create_database:
-                # 1.x answers 404 for a moment after a database is (re)created.
-                await self.create_database()
-                raise aiohttp.ClientResponseError(resp.request_info, (), status=503,
-                                                  message="database not found yet")
-            if 400 <= resp.status < 500 and resp.status != 429:
-                raise WriteRejected(f"HTTP {resp.status}: {text}")
-            raise aiohttp.ClientResponseError(resp.request_info, (), status=resp.status,
-                                              message=text)
+        if rp or self.cfg.retention_policy:
+            params["rp"] = rp or str(self.cfg.retention_policy)
+        try:
+            async with self._http.post("write", params=params, data=body.encode()) as resp:
+                if 200 <= resp.status < 300:
+                    return
+                text = (await resp.text())[:300]
+        except _NET_ERRORS as e:
+            raise Unavailable(str(e) or type(e).__name__) from e
+        raise _classify(resp.status, text)
 
 
 class ClientTransport:
+    """influxdb-client's async API: one POST per call, no retry, no buffer (we add both)."""
+
     def __init__(self, cfg: InfluxConfig) -> None:
         self.cfg = cfg
-        self._client: object | None = None
+        self._client: Any = None
 
     async def open(self) -> None:
         from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
         c = self.cfg
+        # Must be built inside the running loop (it creates its aiohttp session here).
         self._client = InfluxDBClientAsync(url=c.url, token=c.token or "", org=c.org or "",
                                            timeout=int(c.timeout_s * 1000))
 
+    async def prepare(self) -> None:
+        return None  # buckets are created by whoever issues the token
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except Exception:  # the client raises whatever its HTTP layer raised
+            return False
+
     async def close(self) -> None:
         if self._client is not None:
-            await self._client.close()  # type: ignore[attr-defined]
+            await self._client.close()
             self._client = None
 
-    async def write(self, body: str) -> None:
+    async def write(self, body: str, rp: str) -> None:
         from influxdb_client.client.exceptions import InfluxDBError
         from influxdb_client.domain.write_precision import WritePrecision
 
         assert self._client is not None
-        api = self._client.write_api()  # type: ignore[attr-defined]
+        bucket = str(self.cfg.bucket)
+        if rp:  # 1.x-style "db/rp" bucket names map the raw RP; 2.x: a bucket of that name
+            bucket = f"{bucket.split('/')[0]}/{rp}" if "/" in bucket else f"{bucket}_{rp}"
         try:
-            await api.write(bucket=self.cfg.bucket, org=self.cfg.org, record=body,
-                            write_precision=WritePrecision.MS)
+            await self._client.write_api().write(bucket=bucket, org=self.cfg.org,
+                                                 record=body,
+                                                 write_precision=WritePrecision.MS)
         except InfluxDBError as e:
-            status = getattr(e.response, "status", None)
-            if status is not None and 400 <= status < 500 and status != 429:
-                raise WriteRejected(f"HTTP {status}: {e.message}") from e
-            raise
+            status = getattr(e, "status", None) or getattr(e.response, "status", None) or 0
+            if not status:  # the HTTP layer failed before a response (status 0)
+                raise Unavailable(str(e.message)) from e
+            raise _classify(int(status), str(e.message)[:300]) from e
+        except _NET_ERRORS as e:
+            raise Unavailable(str(e) or type(e).__name__) from e
 
 
 class InfluxSink:
     name = "influxdb"
     accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord)
-    queue_size = 50_000  # ~14 h of per-second points for one band
+    # The session's channel for this sink: drop-oldest in live mode. ``write`` returns in
+    # milliseconds whether or not InfluxDB is up (it spools), so the channel only fills if
+    # the disk itself stalls; 50,000 records are ~4 h of one band's per-second points.
+    queue_size = 50_000
     batch_max = 5_000  # the batch size InfluxDB ingests best (docs: storage notes)
     batch_wait_s = 1.0
 
@@ -135,46 +211,200 @@ class InfluxSink:
         self.cfg = cfg
         use_client = bool(cfg.token and cfg.org and cfg.bucket)
         self.transport: Transport = ClientTransport(cfg) if use_client else V1Transport(cfg)
-        self.points_written = 0
-        self.points_rejected = 0
-        self.points_given_up = 0
-        self.retries = 0
+        self.spool = Spool(pathlib.Path(cfg.spool_dir or DEFAULT_SPOOL_DIR),
+                           max_bytes=max(1, int(cfg.spool_max_mb * MIB)))
+        self.points_written = 0  # acknowledged by the server (directly or from the spool)
+        self.points_replayed = 0  # of which from the spool
+        self.points_quarantined = 0
+        self.points_lost = 0  # could not even be spooled (disk full or read-only)
+        self.failures = 0  # failed requests (outage, overload), each followed by backoff
+        self._prepared = False
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._drain_deadline = 0.0
+        self._backoff = Backoff(initial_s=cfg.retry_first_s, max_s=cfg.retry_max_s)
+
+    # -- lifecycle ---------------------------------------------------------------------
 
     async def __aenter__(self) -> InfluxSink:
         try:
-            await self.transport.open()
-        except (aiohttp.ClientError, OSError, WriteRejected) as e:
+            self.spool.open()
+        except OSError as e:
+            raise SinkError(f"InfluxDB spool directory {self.spool.dir}: {e.strerror}") from e
+        await self.transport.open()
+        try:
+            await self.transport.prepare()
+            self._prepared = True
+        except WriteRejected as e:
+            # Refused credentials or rights at start are a setting to fix, not an outage.
             await self.transport.close()
             raise SinkError(f"InfluxDB at {self.cfg.url}: {e}") from e
+        except Unavailable as e:
+            log.warning("InfluxDB at %s is not answering (%s): spooling to %s until it does",
+                        self.cfg.url, e, self.spool.dir)
+        if len(self.spool):
+            log.info("InfluxDB spool %s holds %d file(s) from an earlier run: replaying",
+                     self.spool.dir, len(self.spool))
+        self._task = asyncio.create_task(self._replayer(), name="influxdb-replayer")
+        self._wake.set()
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await self.transport.close()
+        loop = asyncio.get_running_loop()
+        self._closing = True
+        self._drain_deadline = loop.time() + self.cfg.drain_timeout_s
+        self._stop.set()
+        self._wake.set()
+        try:
+            if self._task is not None:
+                # Join: the replayer stops between requests by itself. The bound is a
+                # safety net (a request is bounded by timeout_s) and should never trip.
+                done, _ = await asyncio.wait(
+                    {self._task}, timeout=self.cfg.drain_timeout_s + self.cfg.timeout_s + 5)
+                if not done:
+                    log.error("InfluxDB replayer did not stop; cancelled")
+                    self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        finally:
+            await self.transport.close()
+        if len(self.spool):
+            log.warning("InfluxDB: %d point(s) left in the spool %s; the next start "
+                        "replays them", self.spool.pending_points(), self.spool.dir)
+
+    # -- the driver's side -------------------------------------------------------------
 
     async def write(self, batch: list[Record]) -> None:
         lines = [line for r in batch if (line := to_line(r)) is not None]
-        if not lines:
+        if lines:
+            await self._deliver(lines, "")
+
+    async def _deliver(self, lines: list[str], rp: str) -> None:
+        if len(self.spool) or not self._prepared:
+            self._to_spool(lines, rp)
             return
-        body = "\n".join(lines)
-        delay = RETRY_FIRST_S
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            await self._send(lines, rp)
+        except Unavailable as err:
+            self.failures += 1
+            log.warning("InfluxDB write failed (%s): spooling to %s", err, self.spool.dir)
+            self._prepared = False  # a restarted or recreated server: prepare again
+            self._to_spool(lines, rp)
+            self._wake.set()
+
+    def _to_spool(self, lines: list[str], rp: str) -> None:
+        try:
+            self.spool.put(lines, rp)
+        except OSError as e:
+            self.points_lost += len(lines)
+            log.error("InfluxDB spool %s: cannot write (%s): %d points lost", self.spool.dir,
+                      e.strerror, len(lines))
+        self._wake.set()
+
+    async def _send(self, lines: list[str], rp: str) -> None:
+        """Write lines; refused lines are isolated and quarantined. Raises Unavailable."""
+        try:
+            await self.transport.write("\n".join(lines), rp)
+            self.points_written += len(lines)
+            return
+        except WriteRejected as err:
+            first_err = err
+        # Refusals are mostly per measurement (a field type conflict): try each measurement
+        # on its own first, then bisect the ones still refused.
+        groups: dict[str, list[str]] = {}
+        for ln in lines:
+            groups.setdefault(ln.split(",", 1)[0].split(" ", 1)[0], []).append(ln)
+        budget = [BISECT_MAX_REQUESTS]
+        if len(groups) == 1:
+            await self._bisect(lines, rp, first_err, budget)
+            return
+        for part in groups.values():
+            budget[0] -= 1
             try:
-                await self.transport.write(body)
-                self.points_written += len(lines)
+                await self.transport.write("\n".join(part), rp)
+                self.points_written += len(part)
+            except WriteRejected as e:
+                await self._bisect(part, rp, e, budget)
+
+    async def _bisect(self, lines: list[str], rp: str, err: WriteRejected,
+                      budget: list[int]) -> None:
+        # 1.x writes the good points of a refused batch and names only the first bad line;
+        # resending halves is harmless (same keys) and finds the refused lines. Past the
+        # budget, what is left of a refused part is set aside whole (with the reason).
+        if len(lines) == 1 or budget[0] <= 0:
+            self.spool.quarantine(lines, str(err), rp)
+            self.points_quarantined += len(lines)
+            log.error("InfluxDB refused %d line(s) (%s): set aside in %s", len(lines), err,
+                      self.spool.dir / "quarantine.lp")
+            return
+        mid = len(lines) // 2
+        for half in (lines[:mid], lines[mid:]):
+            budget[0] -= 1
+            try:
+                await self.transport.write("\n".join(half), rp)
+                self.points_written += len(half)
+            except WriteRejected as e:
+                await self._bisect(half, rp, e, budget)
+
+    # -- the replayer ------------------------------------------------------------------
+
+    async def _pause(self, delay_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay_s)
+
+    async def _replayer(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not len(self.spool):
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                if not len(self.spool):
+                    self.spool.rescan()  # files other processes may have left
+                continue
+            if self._closing and loop.time() > self._drain_deadline:
                 return
-            except WriteRejected as err:
-                self.points_rejected += len(lines)
-                log.error("InfluxDB refused %d points: %s", len(lines), err)
-                return
-            except (aiohttp.ClientError, OSError, TimeoutError) as err:
-                if attempt == MAX_ATTEMPTS:
-                    break
-                self.retries += 1
-                log.warning("InfluxDB write failed (%s); retry %d in %.1f s", err, attempt,
-                            delay)
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(RETRY_CAP_S, delay * 2)
-        self.points_given_up += len(lines)
-        log.error("InfluxDB unreachable: gave up %d points after %d attempts", len(lines),
-                  MAX_ATTEMPTS)
+            if self._backoff.attempt and not await self.transport.ping():
+                if self._closing:
+                    return
+                self.failures += 1
+                await self._pause(self._backoff.next_delay_s())
+                continue
+            chunks = self.spool.oldest(self.batch_max)
+            if not chunks:
+                continue
+            lines = [ln for c in chunks for ln in c.lines]
+            try:
+                if not self._prepared:
+                    await self.transport.prepare()
+                    self._prepared = True
+                await self._send(lines, chunks[0].rp)
+            except (Unavailable, WriteRejected) as err:
+                # WriteRejected here can only come from prepare (CREATE DATABASE refused).
+                self.failures += 1
+                if self._closing:
+                    return
+                delay = self._backoff.next_delay_s()
+                log.warning("InfluxDB replay of %d spooled points failed (%s); next try in "
+                            "%.1f s", len(lines), err, delay)
+                await self._pause(delay)
+                continue
+            self.spool.remove(chunks)
+            self.points_replayed += len(lines)
+            if self._backoff.attempt:
+                log.info("InfluxDB at %s answers again; replaying the spool",
+                         self.cfg.url)
+            self._backoff.reset()
+            if not len(self.spool):
+                log.info("InfluxDB spool empty: %d points replayed so far",
+                         self.points_replayed)
+            await asyncio.sleep(0)  # let the driver spool while a long replay runs
+
+    def stats(self) -> dict[str, object]:
+        return {"written": self.points_written, "replayed": self.points_replayed,
+                "quarantined": self.points_quarantined, "lost": self.points_lost,
+                "failures": self.failures, "spool": self.spool.stats()}
