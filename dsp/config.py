@@ -112,13 +112,25 @@ class AnalyzerConfig:
     # confirmed after 4 frames (2 s more than one window: several cycles), so that the
     # episode is reported ~4-5 s after it starts
     tremor_confirm_frames: int = 4
-    # an episode survives 3 non-tremor frames (1.5 s) and 10 neutral ones (a jerk, a
-    # movement in the window: 5 s)
+    # an episode survives 3 non-tremor frames (1.5 s) and 16 neutral ones (a jerk, a
+    # movement in the window: 8 s)
     tremor_max_misses: int = 3
-    tremor_max_neutral: int = 10
+    tremor_max_neutral: int = 16
+    # a window whose peak exceeds this many RMS holds a pulse, not an oscillation (a
+    # sinusoid in noise stays under ~3.5)
+    tremor_max_crest: float = 4.5
+    # an ended episode waits this long for the same tremor to resume (a movement or a
+    # dropout interrupts it), and frames this far apart (a disconnect) end it
+    tremor_merge_s: float = 10.0
+    tremor_merge_freq_hz: float = 0.5
+    tremor_bridge_s: float = 10.0
+    # rhythm regularity: median cycle-period CV of the episode's frames (tremor < 0.09,
+    # scratching 0.07-0.2)
+    tremor_max_period_cv: float = 0.075
     # the frequency may wander this much between frames (it wanders 0.1-0.3 Hz)
-    tremor_freq_jump_hz: float = 1.0
-    tremor_min_s: float = 2.0
+    tremor_freq_jump_hz: float = 0.5
+    # shortest episode: tremor lasts seconds to minutes; scratching bouts are 2-10 s
+    tremor_min_s: float = 5.0
     # the first/last tremor-like window holds the onset/offset this far into it
     tremor_edge_frac: float = 0.5
     # type hints (Deuschl 1998): rest tremor 4-6 Hz with the arm at rest; physiological

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import History, butter
-from .types import Event
+from .types import Event, Retraction
 
 BATCH = 64  # frames per FFT call; fixed so that batching never changes a result
 
@@ -35,6 +35,7 @@ class _Episode:
     freqs: list[float] = field(default_factory=list)
     amps: list[float] = field(default_factory=list)
     rest: list[float] = field(default_factory=list)
+    pcvs: list[float] = field(default_factory=list)
     misses: int = 0
     neutral: int = 0
     confirmed: bool = False
@@ -63,8 +64,10 @@ class TremorTracker:
                                     & (self.freqs <= min(20.0, 0.45 * self.fs_t)))
         self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
-        self.ep: _Episode | None = None
+        self.ep: _Episode | None = None  # the running episode
+        self.closing: _Episode | None = None  # ended, waiting for a continuation
         self.frame_no = 0
+        self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
 
     # ------------------------------------------------------------------ stream
     def new_segment(self, gi0: int) -> None:
@@ -75,14 +78,14 @@ class TremorTracker:
         self.seg_start_d = d0
         self.next_frame_end = d0 + self.win
 
-    def end_segment(self) -> list[Event]:
-        return self._close(final=True)
+    def end_segment(self) -> list[Event | Retraction]:
+        return []  # an episode may bridge a short disconnect (tremor_bridge_s)
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list[Event | Retraction]:
         return self._close(final=True)
 
     def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
-                filled: np.ndarray, spiky: np.ndarray) -> list[Event]:
+                filled: np.ndarray, spiky: np.ndarray) -> list[Event | Retraction]:
         xa = self.bp_acc(acc)
         xg = self.bp_gyr(gyro) if (self.bp_gyr is not None and gyro is not None) else None
         gidx = np.arange(gi0, gi0 + len(t))
@@ -108,8 +111,8 @@ class TremorTracker:
         return self._frames(np.array(ends))
 
     # ------------------------------------------------------------------ frames
-    def _frames(self, ends: np.ndarray) -> list[Event]:
-        out: list[Event] = []
+    def _frames(self, ends: np.ndarray) -> list[Event | Retraction]:
+        out: list[Event | Retraction] = []
         for a in range(0, len(ends), BATCH):
             out += self._batch(ends[a:a + BATCH])
         return out
@@ -120,15 +123,18 @@ class TremorTracker:
         idx = (ends[:, None] - self.win + np.arange(self.win)[None, :]) - h.start
         return arr[idx]
 
-    def _batch(self, ends: np.ndarray) -> list[Event]:
+    def _batch(self, ends: np.ndarray) -> list[Event | Retraction]:
         cfg = self.cfg
         n = len(ends)
         acc = self._window("acc", ends)  # (n, win, 3)
-        pa = _power(acc, self.hann, self.nfft, n)
+        ya = _principal(acc)
+        pa = _power(ya, self.hann, self.nfft, n)
         f_peak, prom, conc, sub, amp_acc = _spectral(pa, self.hann, self.nfft, self.freqs,
                                                      self.search, self.total)
+        y = ya
         if self.has_gyro and "gyr" in self.hist.arrays:
-            pg = _power(self._window("gyr", ends), self.hann, self.nfft, n)
+            y = _principal(self._window("gyr", ends))
+            pg = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g
             f_peak, prom, conc, sub, amp_dps = _spectral(pg, self.hann, self.nfft, self.freqs,
                                                          self.search, self.total)
@@ -137,64 +143,102 @@ class TremorTracker:
         else:
             strong = amp_acc >= cfg.tremor_min_g
         fill = self._window("fill", ends).mean(axis=1)
-        trans = self._window("tr", ends).max(axis=1) > 0
+        # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
+        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt((y * y).mean(axis=1)), 1e-12)
+        trans = (self._window("tr", ends).max(axis=1) > 0) | (crest > cfg.tremor_max_crest)
         t_end = self._window("t", ends)[:, -1]
         t_start = self._window("t", ends)[:, 0]
         ok = ((prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
               & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
-              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1]))
+              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
+              & (crest <= cfg.tremor_max_crest))
         # the arm at rest: little power below the band (rest tremor hint)
         rest = _low_fraction(pa, self.freqs)
-        out: list[Event] = []
+        pcv = np.full(n, np.nan)
+        if ok.any():
+            pcv[ok] = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft)
+        if self.trace is not None:
+            for i in range(n):
+                self.trace.append((float(t_end[i]), float(f_peak[i]), float(prom[i]),
+                                   float(conc[i]), float(sub[i]), float(amp_acc[i]),
+                                   float(fill[i]), float(trans[i]), float(ok[i]),
+                                   float(pcv[i]), float(crest[i])))
+        out: list[Event | Retraction] = []
         for i in range(n):
             k = self.frame_no
             self.frame_no += 1
-            if trans[i] and not ok[i]:
-                if self.ep is not None:  # neutral: a pulse in the window, but not forever
-                    self.ep.neutral += 1
-                    if self.ep.neutral > cfg.tremor_max_neutral:
-                        out += self._close(final=True)
-                continue
+            t0, t1 = float(t_start[i]), float(t_end[i])
+            if self.ep is not None and t0 - self.ep.t_last > cfg.tremor_bridge_s:
+                out += self._end_run()  # a long gap in the data
             if ok[i]:
-                out += self._positive(k, float(t_start[i]), float(t_end[i]), float(f_peak[i]),
-                                      float(amp_acc[i]), float(rest[i]))
+                out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
+                                      float(rest[i]), float(pcv[i]))
             elif self.ep is not None:
-                self.ep.misses += 1
-                if self.ep.misses > cfg.tremor_max_misses:
-                    out += self._close(final=True)
+                if trans[i]:
+                    self.ep.neutral += 1  # neutral: a pulse in the window, but not forever
+                else:
+                    self.ep.misses += 1
+                if (self.ep.misses > cfg.tremor_max_misses
+                        or self.ep.neutral > cfg.tremor_max_neutral):
+                    out += self._end_run()
+            if self.closing is not None and t1 - self.closing.t_last > cfg.tremor_merge_s:
+                out += self._finalize(self.closing)
+                self.closing = None
         return out
 
     # ------------------------------------------------------------------ episodes
-    def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float
-                  ) -> list[Event]:
+    def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float,
+                  pcv: float) -> list[Event | Retraction]:
         cfg = self.cfg
-        out: list[Event] = []
+        out: list[Event | Retraction] = []
         ep = self.ep
-        if ep is not None:
-            ref = float(np.median(ep.freqs[-6:]))
-            if abs(f - ref) > cfg.tremor_freq_jump_hz:
-                out += self._close(final=True)
-                ep = None
+        if ep is not None and abs(f - float(np.median(ep.freqs[-6:]))) > cfg.tremor_freq_jump_hz:
+            out += self._end_run()
+            ep = None
         if ep is None:
-            ep = self.ep = _Episode(first=k, last=k, t_first=t0, t_last=t1)
+            c = self.closing
+            if (c is not None and abs(f - float(np.median(c.freqs[-6:])))
+                    <= cfg.tremor_merge_freq_hz and t1 - c.t_last <= cfg.tremor_merge_s):
+                ep = self.ep = c  # the same tremor after an interruption
+                self.closing = None
+            else:
+                ep = self.ep = _Episode(first=k, last=k, t_first=t0, t_last=t1)
         ep.last, ep.t_last, ep.misses, ep.neutral = k, t1, 0, 0
         ep.freqs.append(f)
         ep.amps.append(amp)
         ep.rest.append(rest)
+        ep.pcvs.append(pcv)
         if not ep.confirmed and len(ep.freqs) >= cfg.tremor_confirm_frames:
             ep.confirmed = True
             ep.id = f"t{round(self._start(ep) * 1000)}"
             out.append(self._event(ep, final=False))
         return out
 
-    def _close(self, final: bool) -> list[Event]:
-        ep = self.ep
-        self.ep = None
+    def _end_run(self) -> list[Event | Retraction]:
+        """The current run stops; a confirmed one waits tremor_merge_s for a sequel."""
+        ep, self.ep = self.ep, None
         if ep is None or not ep.confirmed:
             return []
-        if ep.t_last - ep.t_first < self.cfg.tremor_min_s:
-            return []
-        return [self._event(ep, final=final)]
+        out: list[Event | Retraction] = []
+        if self.closing is not None:
+            out += self._finalize(self.closing)
+        self.closing = ep
+        return out
+
+    def _finalize(self, ep: _Episode) -> list[Event | Retraction]:
+        cfg = self.cfg
+        regular = float(np.nanmedian(ep.pcvs)) <= cfg.tremor_max_period_cv
+        long_enough = ep.t_last - ep.t_first - cfg.tremor_window_s >= cfg.tremor_min_s
+        if regular and long_enough:
+            return [self._event(ep, final=True)]
+        return [Retraction(id=ep.id, time=round(ep.t_last, 3))]
+
+    def _close(self, final: bool) -> list[Event | Retraction]:
+        out = self._end_run()
+        if self.closing is not None:
+            out += self._finalize(self.closing)
+            self.closing = None
+        return out
 
     def _start(self, ep: _Episode) -> float:
         # the first tremor-like window holds the onset somewhere past its middle
@@ -206,8 +250,9 @@ class TremorTracker:
         end = ep.t_last - cfg.tremor_edge_frac * cfg.tremor_window_s
         f = float(np.mean(ep.freqs))
         amp = float(np.median(ep.amps))
-        return Event(id=ep.id, type="tremor", start=round(start, 3), end=round(max(end, start), 3),
-                     peak_g=round(amp, 4), confidence=round(min(1.0, 0.5 + 0.05 * len(ep.freqs)), 3),
+        return Event(id=ep.id, type="tremor", start=round(start, 3),
+                     end=round(max(end, start), 3), peak_g=round(amp, 4),
+                     confidence=round(min(1.0, 0.5 + 0.05 * len(ep.freqs)), 3),
                      final=final, freq_hz=round(f, 2),
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
@@ -221,9 +266,9 @@ def _principal(x: np.ndarray) -> np.ndarray:
     return (xc * v[:, None, :]).sum(axis=2)
 
 
-def _power(x: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
-    """Power spectra of the principal-axis projection, always in batches of BATCH."""
-    y = _principal(x) * hann
+def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
+    """Power spectra of projected frames, always in batches of BATCH."""
+    y = y * hann
     if len(y) < BATCH:
         y = np.concatenate([y, np.zeros((BATCH - len(y), y.shape[1]))])
     return (np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2)[:n]
@@ -281,6 +326,30 @@ def _low_fraction(p: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     low = (freqs >= 0.5) & (freqs < 2.5)
     allb = freqs >= 0.5
     return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
+
+
+def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int) -> np.ndarray:
+    """Cycle-to-cycle variability: the CV of the periods between upward zero crossings
+    of each frame band-limited to f0 +/- 1.5 Hz. Tremor: < 0.09; scratching, "rhythmic
+    but irregular": 0.07-0.2 (dev set)."""
+    n, w = y.shape
+    spec = np.fft.rfft(y, nfft, axis=1)
+    freqs = np.fft.rfftfreq(nfft, 1 / fs)
+    spec[np.abs(freqs[None, :] - f0[:, None]) > 1.5] = 0
+    z = np.fft.irfft(spec, nfft, axis=1)[:, :w]
+    edge = w // 10
+    z = z[:, edge: w - edge]
+    out = np.full(n, np.nan)
+    for i in range(n):
+        zi = z[i]
+        up = np.flatnonzero((zi[:-1] < 0) & (zi[1:] >= 0))
+        if len(up) < 4:
+            continue
+        # sub-sample crossing positions by linear interpolation
+        x = up + zi[up] / (zi[up] - zi[up + 1])
+        per = np.diff(x)
+        out[i] = float(per.std() / per.mean())
+    return out
 
 
 def _spread(mask: np.ndarray, n: int) -> np.ndarray:
