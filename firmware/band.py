@@ -83,6 +83,7 @@ class Band:
         self._tmp = [0, 0]
         self._prev_hi = self._prev_lo = 0  # time of the last sample of the previous batch
         self._have_prev = False
+        self._resync = False
 
         n_slots = config.TX_WINDOW + 16
         self.slots = [bytearray(REC) for _ in range(n_slots)]
@@ -142,7 +143,9 @@ class Band:
             if not self.imu.has_gyro:
                 self.ch = 3
             self.imu.configure(self.rate, self.acc, self.gyro)
-            self._have_prev = False
+            # After a failure the part kept sampling (or was reset) while unreachable: the
+            # first batch measures that gap on the clock, as after an MPU overflow.
+            self._resync = self._have_prev
             if self.last_error == twproto.E_IMU:
                 self.last_error = twproto.E_NONE
         except (OSError, UnsupportedIMU):  # NACK or a part we do not drive: retry later
@@ -167,6 +170,7 @@ class Band:
                 self.imu = None
                 self.last_error = twproto.E_IMU
         self._have_prev = False
+        self._resync = False
         self._write_meta()
 
     def _sample_once(self):
@@ -182,6 +186,14 @@ class Band:
         clk.update()
         self._last_fetch_ms = time.ticks_ms()
         period = imu.period_us
+        if self._resync and n:
+            self._resync = False
+            gap = diff_us(clk.hi, clk.lo, self._prev_hi, self._prev_lo)
+            lost = (gap + period // 2) // period - n
+            if lost > 0:
+                self._close_block()
+                self.index += lost
+                self.loss_next = True
         if imu.overflow:
             self.overflows += 1
             lost = imu.lost
@@ -294,7 +306,10 @@ class Band:
             self._set_live(False)
             self._link_lost()
             if link.conn < 0:
-                link.advertise()  # NimBLE stops advertising when a central connects
+                try:
+                    link.advertise()  # NimBLE stops advertising when a central connects
+                except OSError:
+                    self.wake.set()  # stack busy: try again on the next pass
         if link.connects != self._seen_connects:
             self._seen_connects = link.connects
             self._set_live(False)

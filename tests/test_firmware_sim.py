@@ -13,7 +13,7 @@ from .firmware_helpers import collect, start_sim
 
 QUICK = ("disconnect", "disconnect_mpu", "disconnect_mpu6886", "hangup", "window_too_small",
          "slow_link", "mtu23", "control", "overflow", "overflow_mpu", "no_imu", "wrong_imu",
-         "alloc", "alloc_mpu_mtu100", "hour")
+         "alloc", "alloc_mpu_mtu100", "i2c_glitch", "gatt", "hour")
 BLOCK_SAMPLES = 18  # six-axis samples in one block / frame at MTU 247
 
 
@@ -134,6 +134,47 @@ def test_wrong_who_am_i_is_refused(runs):
     r = runs["wrong_imu"]
     assert r["frames"] == 0 and r["meta_part"] == 0
     assert r["status"]["state"] & 0x04 and r["status"]["last_error"] == 3
+
+
+def test_imu_lost_mid_stream_is_picked_up_with_a_flagged_gap(runs):
+    r = runs["i2c_glitch"]
+    assert r["status_during"]["state"] & 0x04 and r["status_during"]["last_error"] == 3
+    assert r["status"]["last_error"] == 0 and r["frames"] > 250
+    (start, n), = r["missing_runs"]
+    assert 250 < n < 400  # about 3 s at 100 Hz
+    assert [start + n, 0] in r["loss_at"]
+    # The gap is measured on the band's clock: the sensor's restart pause (~10 ms) can put
+    # the index one sample ahead of the sensor's own count, never behind.
+    offsets = dict((o, c) for o, c in r["offsets"])
+    assert set(offsets) <= {0, -1, -2} and offsets.get(0, 0) > 50
+
+
+def test_advertising_and_gatt_table(runs):
+    r = runs["gatt"]
+    adv = bytes.fromhex(r["adv_hex"])
+    fields = {}
+    i = 0
+    while i < len(adv):
+        n = adv[i]
+        fields[adv[i + 1]] = adv[i + 2:i + 1 + n]
+        i += 1 + n
+    assert len(adv) <= 31
+    assert fields[0x01] == b"\x06"
+    service = "7a1e0001-5c2b-4d0e-9a6f-747761746368"
+    assert fields[0x07] == bytes.fromhex(service.replace("-", ""))[::-1]
+    assert fields[0x09] == b"tw-c35e" and r["gap_name"] == "tw-c35e"  # model MAC ..:c3:5e
+    assert r["services"] == [service, "180f", "180a"]
+    ours = {f"7a1e000{k}-5c2b-4d0e-9a6f-747761746368" for k in (2, 3, 4, 5)}
+    assert set(r["uuids"]) == ours | {"2a19", "2a29", "2a24", "2a26"}
+    v = r["values"]
+    assert bytes.fromhex(v["2a29"]) == b"twitchwatch"
+    assert bytes.fromhex(v["2a26"]) == b"0.1.0"
+    assert b"ICM-42688-P" in bytes.fromhex(v["2a24"])
+    meta = bytes.fromhex(v["7a1e0003-5c2b-4d0e-9a6f-747761746368"])
+    assert len(meta) == 20 and meta[0] == 1 and meta[4] == 100 and meta[6] == 0x32
+    assert meta[7] == 3 and meta[14] == 3  # accel + gyro, ICM-42688-P
+    status = bytes.fromhex(v["7a1e0005-5c2b-4d0e-9a6f-747761746368"])
+    assert len(status) == 40 and status[4] == 0  # no central yet: not streaming
 
 
 @pytest.mark.parametrize("name", ["alloc_icm_mtu247", "alloc_mpu6050_mtu100"])

@@ -352,6 +352,53 @@ def sc_alloc(imu="icm", mtu=247):
     return summary("alloc_%s_mtu%d" % (imu, mtu), central.sink, dev, out)
 
 
+def sc_i2c_glitch():
+    """The IMU stops answering for 3 s mid-stream (a loose wire): IMU_ERROR, re-detection,
+    and the index skips the samples missed, with LOSS, instead of running behind."""
+    dev, _ = setup("icm")
+    central.start(1 * S)
+    out = {}
+
+    def cut(_):
+        dev.present = False
+
+    def probe(_):
+        out["status_during"] = central.sink.status()
+
+    def back(_):
+        dev.present = True
+
+    sim.at(20 * S, cut)
+    sim.at(22 * S, probe)
+    sim.at(23 * S, back)
+    sink = boot(60, 10_000)
+    out["offsets"] = sorted(sink.offsets.items())
+    out["missing_runs"] = sink.missing_runs(sink.end)
+    return summary("i2c_glitch", sink, dev, out)
+
+
+def sc_gatt():
+    """What a scanning central sees: advertising payload, GATT table, standard services."""
+    dev, _ = setup("icm")
+    central.mtu_offer = None
+    out = {}
+
+    def look(_):
+        ble = bluetooth._ble
+        out["adv_hex"] = ble.adv.hex() if ble.adv is not None else None
+        out["gap_name"] = ble.gap_name.decode()
+        out["uuids"] = sorted(str(u.v) if not isinstance(u.v, int) else "%04x" % u.v
+                              for u in ble.uuids.values())
+        out["services"] = [str(u.v) if not isinstance(u.v, int) else "%04x" % u.v
+                           for u in ble.services]
+        out["values"] = {("%04x" % u.v if isinstance(u.v, int) else u.v): ble.values[h].hex()
+                         for h, u in ble.uuids.items()}
+
+    sim.at(3 * S, look)
+    sink = boot(4, 1000)
+    return summary("gatt", sink, dev, out)
+
+
 SCENARIOS = {
     "disconnect": sc_disconnect,
     "disconnect_mpu": lambda: sc_disconnect("mpu6050"),
@@ -368,6 +415,8 @@ SCENARIOS = {
     "hour": sc_hour,
     "night": sc_night,
     "alloc": sc_alloc,
+    "i2c_glitch": sc_i2c_glitch,
+    "gatt": sc_gatt,
     "alloc_mpu_mtu100": lambda: sc_alloc("mpu6050", 100),
 }
 

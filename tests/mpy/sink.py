@@ -34,6 +34,7 @@ class Sink:
         self.ranges = {}
         self.loss_at = []  # (first_index, backlog) of LOSS frames
         self.overflow_index = 0
+        self.offsets = {}  # sensor serial - band index of frames' first samples: count
         self.first_live = []  # (conn, first index) of each connection's first live frame
         self._live_conn = -1
         # Delivery lag of live frames: receive time - device time of their last sample.
@@ -118,6 +119,9 @@ class Sink:
             self.end = first + count
         if self.check_content:
             bs = ch * 2
+            v0, v1 = struct.unpack_from("<hh", buf, 20)
+            off = (v0 | (v1 << 15)) - first
+            self.offsets[off] = self.offsets.get(off, 0) + 1
             for i in range(count):
                 v0, v1 = struct.unpack_from("<hh", buf, 20 + i * bs)
                 if v0 | (v1 << 15) != first + i:

@@ -61,6 +61,7 @@ class _BLE:
         self.values = {}
         self.bufsize = {}
         self.uuids = {}  # value handle -> UUID
+        self.services = []
         self.adv = None  # advertising payload while advertising
         self.adv_interval_us = 0
         self.registered = False
@@ -121,6 +122,7 @@ class _BLE:
         out = []
         for svc_uuid, chars in services:
             h += 1  # service declaration
+            self.services.append(svc_uuid)
             handles = []
             for ch in chars:
                 uuid, flags = ch[0], ch[1]
