@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from gateway.codec import F_GYRO, decode_meta, decode_status
+from gateway.codec import F_GYRO, decode_frame, decode_meta, decode_status
 from gateway.errors import TwitchwatchError
 from gateway.packets import Kind
 from gateway.sources.ble import BleSource
@@ -123,9 +123,12 @@ async def test_queue_overflow_drops_oldest_and_counts() -> None:
         async with BleSource([KEY], backend=world.backend, queue_size=16, **FAST) as src:
             # nobody reads: the channel fills and then drops its oldest packets
             await band.wait_until(lambda: band.counters.notifications >= 40, 30)
+            assert src.stats()["queue"]["queued"] == 16
             assert src.dropped >= 40 + 3 - 16  # 40 frames, link + meta + status, 16 kept
-            first = await anext(src)
-        assert first.kind is Kind.DATA  # the "connected" packet was among the oldest
+            kept = [await anext(src) for _ in range(16)]
+        assert not any(p.kind is Kind.META for p in kept)  # among the oldest: dropped
+        seqs = [decode_frame(p.payload).seq for p in kept if p.kind is Kind.DATA]
+        assert seqs and min(seqs) >= 40 - 16  # what was kept is the newest
 
 
 async def test_no_bluetooth_ends_iteration_with_a_plain_error(

@@ -73,6 +73,8 @@ class BandCounters:
     air_dropped: int = 0  # samples in notifications lost on air (drop_prob)
     air_dropped_ranges: list[tuple[int, int]] = field(default_factory=list)  # [first, end)
     ring_dropped: int = 0  # samples the full ring dropped, oldest first
+    ring_dropped_ranges: list[tuple[int, int]] = field(default_factory=list)  # [first, end)
+    ring_peak: int = 0  # most samples the ring ever held
     notifications: int = 0
     connections: int = 0
     band_disconnects: int = 0
@@ -303,10 +305,17 @@ class EmulatedBand:
         else:
             self._ring.append([first, end, 0])
         self._ring_len += end - first
+        self.counters.ring_peak = max(self.counters.ring_peak,
+                                      min(self._ring_len, self.cfg.ring_capacity))
         over = self._ring_len - self.cfg.ring_capacity
         while over > 0:  # full: drop the oldest, and flag the frame that follows the hole
             head = self._ring[0]
             n = min(over, head[1] - head[0])
+            dr = self.counters.ring_dropped_ranges
+            if dr and dr[-1][1] == head[0]:
+                dr[-1] = (dr[-1][0], head[0] + n)
+            else:
+                dr.append((head[0], head[0] + n))
             head[0] += n
             over -= n
             self._ring_len -= n
