@@ -114,11 +114,23 @@ class ICM42688:
         return n
 
     def copy_out(self, j, m, dst, off, channels):
+        # Unrolled byte copies: slicing would allocate, and an inner loop costs twice as much.
         src = self.raw
         p = j * _PKT + 1
-        nb = channels * 2
         for _ in range(m):
-            for k in range(nb):
-                dst[off + k] = src[p + k]
-            off += nb
+            dst[off] = src[p]
+            dst[off + 1] = src[p + 1]
+            dst[off + 2] = src[p + 2]
+            dst[off + 3] = src[p + 3]
+            dst[off + 4] = src[p + 4]
+            dst[off + 5] = src[p + 5]
+            off += 6
+            if channels == 6:
+                dst[off] = src[p + 6]
+                dst[off + 1] = src[p + 7]
+                dst[off + 2] = src[p + 8]
+                dst[off + 3] = src[p + 9]
+                dst[off + 4] = src[p + 10]
+                dst[off + 5] = src[p + 11]
+                off += 6
             p += _PKT

@@ -11,6 +11,8 @@ import pytest
 
 from .firmware_helpers import collect, start_sim
 
+pytestmark = pytest.mark.slow  # one minute: the night is 8 h of band time
+
 QUICK = ("disconnect", "disconnect_mpu", "disconnect_mpu6886", "hangup", "window_too_small",
          "slow_link", "mtu23", "control", "overflow", "overflow_mpu", "no_imu", "wrong_imu",
          "alloc", "alloc_mpu_mtu100", "i2c_glitch", "gatt", "hour")
@@ -51,6 +53,8 @@ def test_one_minute_disconnect_every_sample_arrives(runs, name):
     assert r["produced"] - r["received_end"] <= 2 * BLOCK_SAMPLES
     # Live frames kept flowing, unbothered, while the backlog was replayed.
     assert r["live_lag_spread_ms"] < 300
+    assert r["status_replaying"]["state"] & 0x09 == 0x09  # STREAMING, SENDING_BACKLOG
+    assert r["status_replaying"]["ring_waiting"] > 0
 
 
 def test_central_hang_ups_lose_nothing(runs):

@@ -136,8 +136,14 @@ def sc_disconnect(imu="icm"):
     dev, _ = setup(imu)
     central.start(1 * S)
     central.drop(120 * S, 60 * S)
+    out = {}
+
+    def probe(_):
+        out["status_replaying"] = central.sink.status()
+
+    sim.at(183 * S, probe)  # 3 s after the band is back in range
     sink = boot(300, 40_000)
-    return summary("disconnect_" + imu, sink, dev)
+    return summary("disconnect_" + imu, sink, dev, out)
 
 
 def sc_hangup():

@@ -29,6 +29,7 @@ class _Part:
         self.overflows = 0
         self.lost_total = 0  # samples that never entered the FIFO or were overwritten
         self._pkt = bytearray(16)
+        self._pkt12 = memoryview(self._pkt)[:12]  # whole-view copies allocate nothing
         self.due_us = -1
 
     def _set_rate_hz(self, hz):
@@ -59,13 +60,14 @@ class _Part:
 
     def _values_into(self, s, big_endian, with_temp):
         """The sample's bytes in self._pkt: accel xyz, [temp16], gyro xyz."""
-        fmt = ">hhh" if big_endian else "<hhh"
         p = self._pkt
-        struct.pack_into(fmt, p, 0, s & 0x7FFF, (s >> 15) & 0x7FFF, 4096)
-        g = 8 if with_temp else 6
+        a = s & 0x7FFF
         if with_temp:
-            struct.pack_into(">h", p, 6, 2500)
-        struct.pack_into(fmt, p, g, (s * 3) & 0x7FFF, -(s & 0x3FFF), 7)
+            struct.pack_into(">hhhhhhh", p, 0, a, (s >> 15) & 0x7FFF, 4096, 2500,
+                             (s * 3) & 0x7FFF, -(s & 0x3FFF), 7)
+        else:
+            struct.pack_into(">hhhhhh" if big_endian else "<hhhhhh", p, 0, a,
+                             (s >> 15) & 0x7FFF, 4096, (s * 3) & 0x7FFF, -(s & 0x3FFF), 7)
 
 
 class MPUFamily(_Part):
@@ -219,10 +221,8 @@ class ICM42688(_Part):
         self._values_into(s, bool(r[0x4C] & 0x10), False)
         w = ((self.head + self.count) % cap) * 16
         f = self.fifo
-        p = self._pkt
         f[w] = 0x68  # accel + gyro + 16-bit timestamp
-        for i in range(12):
-            f[w + 1 + i] = p[i]
+        f[w + 1:w + 13] = self._pkt12
         f[w + 13] = 25
         ts = (s * 10) & 0xFFFF
         f[w + 14] = ts >> 8
