@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from gateway.codec import decode_frame
 from gateway.packets import Kind, Packet
 from gateway.pipeline import Session
-from gateway.records import LinkRecord
+from gateway.records import LinkRecord, Record
 from gateway.sources.ble import BleSource
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
@@ -22,7 +22,7 @@ KEY = "tw-1a2b"
 
 class Collect:
     name = "collect"
-    accepts = (LinkRecord,)
+    accepts: tuple[type, ...] = (LinkRecord,)
     queue_size = 100_000
     batch_max = 500
     batch_wait_s = 0.0
@@ -36,8 +36,8 @@ class Collect:
     async def __aexit__(self, *exc: object) -> None:
         return None
 
-    async def write(self, batch: list[LinkRecord]) -> None:
-        self.records += batch
+    async def write(self, batch: list[Record]) -> None:
+        self.records += [r for r in batch if isinstance(r, LinkRecord)]
 
 
 async def test_band_drop_and_backlog_through_the_pipeline() -> None:

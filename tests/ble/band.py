@@ -143,9 +143,9 @@ class EmulatedBand:
                               (1, 2, 3), (1, 2, 3), 1, 1, cfg.ring_capacity)
         self.meta_char = Characteristic(P.META_UUID, Characteristic.Properties.READ,
                                         Characteristic.READABLE, meta)
-        self.control_char = Characteristic(
+        self.control_char: Characteristic[bytes] = Characteristic(
             P.CONTROL_UUID, Characteristic.Properties.WRITE, Characteristic.WRITEABLE,
-            CharacteristicValue(write=self._on_control))
+            CharacteristicValue[bytes](write=self._on_control))
         self.status_char = Characteristic(
             P.STATUS_UUID, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
             Characteristic.READABLE, bytes(tw.STATUS_SIZE))

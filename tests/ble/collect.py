@@ -23,7 +23,7 @@ from .imu_signal import samples
 
 # Gateway options for tests: short scans and quick backoff in wall time. The watchdog
 # stays well above the band's ~90 ms between frames, so a busy CI machine does not trip it.
-FAST = {"scan_timeout_s": 1.0, "watchdog_s": 3.0, "backoff_initial_s": 0.05,
+FAST: dict[str, Any] = {"scan_timeout_s": 1.0, "watchdog_s": 3.0, "backoff_initial_s": 0.05,
         "backoff_max_s": 0.4, "status_poll_s": 0.5, "stats_every_s": 1.0, "seed": 1}
 
 

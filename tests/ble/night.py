@@ -73,12 +73,15 @@ class _Tally:
         self.per_second: dict[int, int] = {}
         self.changed = asyncio.Event()
 
+    def _grow(self, n: int) -> None:
+        if n > len(self.counts):
+            self.counts = np.concatenate([self.counts, np.zeros(n * 2 - len(self.counts),
+                                                                dtype=np.uint8)])
+
     def add(self, payload: bytes, recv_mono_ns: int) -> None:
         f = decode_frame(payload)
         end = f.first_index + f.count
-        if end > len(self.counts):
-            self.counts = np.concatenate([self.counts, np.zeros(end * 2 - len(self.counts),
-                                                                dtype=np.uint8)])
+        self._grow(end)
         self.counts[f.first_index:end] += 1
         self.frames += 1
         if f.backlog:
@@ -91,6 +94,7 @@ class _Tally:
         self.changed.set()
 
     def accounted(self, upto: int, dropped: np.ndarray) -> bool:
+        self._grow(upto)
         return bool(np.all((self.counts[:upto] > 0) | dropped[:upto]))
 
 
@@ -180,6 +184,7 @@ async def simulate_night(hours: float = 1.0, time_scale: float = 60.0, *, seed: 
                 await asyncio.gather(reader, return_exceptions=True)
         wall_s = time.monotonic() - started
         c = band.counters
+        tally._grow(produced)
         got = tally.counts[:produced]
         received = int(np.count_nonzero(got))
         dropped = _mask(c.air_dropped_ranges + c.ring_dropped_ranges, produced)
