@@ -28,7 +28,9 @@ from .records import EpochRecord, EventRecord, LinkRecord, Record
 
 log = logging.getLogger(__name__)
 
-LINK_STATS_EVERY_S = 10.0  # device seconds between periodic link records
+# Device seconds between periodic link records: the dashboards show link quality per band
+# per second (docs/storage.md); sinks that need less (MQTT status) thin them out.
+LINK_STATS_EVERY_S = 1.0
 YIELD_EVERY = 64  # packets between explicit yields, so sinks run during a fast replay
 REPLAY_COALESCE = 4096  # samples per DSP call in replay: per-call overhead, amortised
 SINK_DRAIN_TIMEOUT_S = 30.0  # on exit, how long sinks may take to write what is queued

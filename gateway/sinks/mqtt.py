@@ -1,17 +1,29 @@
 """MQTT sink (aiomqtt): events live at QoS 1, band status retained with a last will.
 
-Topic layout (docs/mqtt.md):
+Topic layout (docs/storage.md, "MQTT"):
 
     {prefix}/{band}/status          retained, QoS 1: {"state": "online"|"offline", ...}
     {prefix}/{band}/event/{type}    QoS 1: one event as JSON, with its "id" and "final"
+    {prefix}/{band}/motion          QoS 0, optional: the latest per-second summary
+    {discovery}/.../config          retained, optional: Home Assistant MQTT discovery
 
-One MQTT connection per band, because a last will belongs to a connection: if the
-gateway dies, the broker marks exactly that band's status "offline".
+One MQTT connection per band (``BandLink``), because a last will belongs to a connection:
+if the gateway dies, the broker marks exactly that band's status "offline". Each link
+owns a task that connects, publishes, and reconnects with capped backoff and jitter after
+the broker goes away (a restart, a network drop).
+
+While a band's connection is down (policy, docs/storage.md):
+- events wait in the link's outbox, bounded at ``queue_max`` messages, drop-oldest with a
+  counter (``dropped``). A message leaves the outbox only once the broker acknowledged it
+  (PUBACK), so an event whose acknowledgement was lost with the connection is sent again
+  after the reconnect: consumers de-duplicate by the event's ``id``.
+- status and live motion are latest-wins slots: only the newest is sent after a reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -20,16 +32,25 @@ from types import TracebackType
 from typing import Any
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from ..config import MqttConfig
 from ..errors import SinkError
-from ..records import EventRecord, LinkRecord, Record
-from .jsonl import event_json
+from ..lineproto import STATE_CODE
+from ..records import EpochRecord, EventRecord, LinkRecord, Record
+from ..sources.backoff import Backoff
+from .jsonl import event_json, utc_iso
 
 log = logging.getLogger(__name__)
 
-MAX_INFLIGHT = 20  # QoS 1 messages awaiting PUBACK per band (Mosquitto: ~5-7 k msg/s here)
 CONNECT_TIMEOUT_S = 10.0
+STATUS_EVERY_S = 10.0  # periodic link records come every second; status needs far fewer
+DRAIN_TIMEOUT_S = 10.0  # at exit, per band, to send what waits and the "offline" status
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 30.0
+EVENT_TYPES = ("myoclonic_jerk", "hypnic_jerk", "tremor")
+
+Message = tuple[str, bytes, int, bool]  # topic, payload, QoS, retain
 
 
 def topic_part(s: str) -> str:
@@ -37,20 +58,168 @@ def topic_part(s: str) -> str:
     return re.sub(r"[/#+\s]", "_", s) or "_"
 
 
+def ha_id(s: str) -> str:
+    """A Home Assistant node/object id: [a-zA-Z0-9_-] only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", s) or "_"
+
+
+class BandLink:
+    """One band's MQTT connection: its own last will, an outbox, reconnects."""
+
+    def __init__(self, sink: MqttSink, band: str) -> None:
+        self.sink = sink
+        self.band = band
+        self.outbox: collections.deque[Message] = collections.deque()
+        self.status: Message | None = None  # latest-wins
+        self.motion: Message | None = None  # latest-wins
+        self.connected = False
+        self.connects = 0
+        self.published = 0
+        self.dropped = 0  # outbox overflow (drop-oldest)
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(initial_s=RECONNECT_FIRST_S, max_s=RECONNECT_MAX_S)
+
+    async def __aenter__(self) -> BandLink:
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-{self.band}")
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        """Send what waits and the "offline" status, then disconnect (bounded)."""
+        self._closing = True
+        self._wake.set()
+        assert self._task is not None
+        done, _ = await asyncio.wait({self._task}, timeout=DRAIN_TIMEOUT_S)
+        if not done:
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        left = len(self.outbox)
+        if left:
+            self.dropped += left
+            log.warning("MQTT band %s: %d message(s) not delivered (broker unreachable)",
+                        self.band, left)
+
+    def put(self, msg: Message) -> None:
+        if len(self.outbox) >= self.sink.cfg.queue_max:
+            self.outbox.popleft()
+            self.dropped += 1
+        self.outbox.append(msg)
+        self._wake.set()
+
+    def set_status(self, msg: Message) -> None:
+        self.status = msg
+        self._wake.set()
+
+    def set_motion(self, msg: Message) -> None:
+        if self.connected:  # live motion is for now: nothing is kept for after a reconnect
+            self.motion = msg
+            self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.sink.client(self.band) as client:
+                    await self._session(client)
+                    return  # closing: everything sent, "offline" published
+            except aiomqtt.MqttError as err:
+                self.connected = False
+                if self._closing:
+                    return
+                delay = self._backoff.next_delay_s()
+                log.warning("MQTT band %s: %s; reconnecting in %.1f s", self.band, err, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed(), delay)
+
+    async def _closed(self) -> None:
+        while not self._closing:
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        gone: asyncio.Future[None] = getattr(client, "_disconnected", None) \
+            or asyncio.get_running_loop().create_future()
+        pub = self._publisher(client, gone)
+        s = self.sink
+        self.connects += 1
+        self._backoff.reset()  # connected: the next loss starts from the shortest delay
+        if self.connects > 1:
+            log.info("MQTT band %s: reconnected", self.band)
+        await pub((s.status_topic(self.band), s.status_payload("online", self.band), 1, True))
+        for msg in s.discovery_messages(self.band):
+            await pub(msg)
+        self.connected = True
+        while True:
+            while self.outbox:
+                m = self.outbox[0]
+                await pub(m)
+                if self.outbox and self.outbox[0] is m:  # still there unless dropped
+                    self.outbox.popleft()
+            for slot in ("status", "motion"):
+                m = getattr(self, slot)
+                if m is not None:
+                    await pub(m)
+                    if getattr(self, slot) is m:
+                        setattr(self, slot, None)
+            if self._closing:
+                await pub((s.status_topic(self.band), s.status_payload("offline", self.band),
+                           1, True))
+                return
+            self._wake.clear()
+            waiter: asyncio.Future[Any] = asyncio.ensure_future(self._wake.wait())
+            await asyncio.wait({waiter, gone}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            if gone.done():
+                raise aiomqtt.MqttError(f"connection lost ({_reason(gone)})")
+
+    def _publisher(self, client: aiomqtt.Client, gone: asyncio.Future[None]) -> Any:
+        async def pub(m: Message) -> None:
+            topic, payload, qos, retain = m
+            # aiomqtt waits for PUBACK until its timeout even when the connection is gone;
+            # racing the disconnect makes a broker restart cost milliseconds, not seconds.
+            task: asyncio.Future[Any] = asyncio.ensure_future(
+                client.publish(topic, payload, qos=qos, retain=retain))
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await task
+                raise aiomqtt.MqttError(f"connection lost ({_reason(gone)})")
+            task.result()
+            self.published += 1
+            self.sink.published += 1
+        return pub
+
+
+def _reason(fut: asyncio.Future[None]) -> str:
+    if fut.done() and not fut.cancelled() and fut.exception() is not None:
+        return str(fut.exception())
+    return "disconnected"
+
+
 class MqttSink:
     name = "mqtt"
     accepts: tuple[type, ...] = (EventRecord, LinkRecord)
-    queue_size = 10_000
+    queue_size = 10_000  # the session's channel; write() never waits on the network
     batch_max = 100
     batch_wait_s = 0.05  # events are live: hardly wait to batch them
 
     def __init__(self, cfg: MqttConfig) -> None:
         self.cfg = cfg
+        if cfg.motion_every_s < 0 or cfg.queue_max < 1:
+            raise SinkError(f"MQTT: motion_every_s {cfg.motion_every_s} < 0 or queue_max "
+                            f"{cfg.queue_max} < 1")
+        if cfg.motion_every_s > 0:
+            self.accepts = (EventRecord, LinkRecord, EpochRecord)
         self.published = 0
-        self.failed = 0
-        self._clients: dict[str, aiomqtt.Client] = {}
+        self.links: dict[str, BandLink] = {}
+        self._next_status_ns: dict[str, int] = {}
+        self._next_motion_s: dict[str, float] = {}
         self._stack = contextlib.AsyncExitStack()
-        self._sem = asyncio.Semaphore(MAX_INFLIGHT)
+
+    # -- topics and payloads -----------------------------------------------------------
 
     def status_topic(self, band: str) -> str:
         return f"{self.cfg.prefix}/{topic_part(band)}/status"
@@ -58,74 +227,124 @@ class MqttSink:
     def event_topic(self, band: str, kind: str) -> str:
         return f"{self.cfg.prefix}/{topic_part(band)}/event/{topic_part(kind)}"
 
-    async def __aenter__(self) -> MqttSink:
-        # Fail early and clearly if the broker is not there: probe with a plain client.
-        try:
-            async with self._client(None):
-                pass
-        except aiomqtt.MqttError as e:
-            raise SinkError(f"MQTT broker {self.cfg.host}:{self.cfg.port}: {e}") from e
-        return self
+    def motion_topic(self, band: str) -> str:
+        return f"{self.cfg.prefix}/{topic_part(band)}/motion"
 
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        for band, client in list(self._clients.items()):
-            with contextlib.suppress(aiomqtt.MqttError):
-                await client.publish(self.status_topic(band), self._status("offline", band),
-                                     qos=1, retain=True)
-        await self._stack.aclose()
-        self._clients.clear()
+    def ha_event_topic(self, band: str) -> str:
+        return f"{self.cfg.prefix}/{topic_part(band)}/ha_event"
 
-    def _client(self, band: str | None) -> aiomqtt.Client:
+    def status_payload(self, state: str, band: str, **extra: Any) -> bytes:
+        return json.dumps({"state": state, "band": band, "gateway": self.cfg.gateway_id,
+                           **extra}, sort_keys=True).encode()
+
+    def client(self, band: str | None) -> aiomqtt.Client:
         c = self.cfg
         will = None
         ident = f"twitchwatch-{topic_part(c.gateway_id)}"
         if band is not None:
             ident += f"-{topic_part(band)}"
             will = aiomqtt.Will(self.status_topic(band),
-                                self._status("offline", band, reason="gateway lost"),
+                                self.status_payload("offline", band, reason="gateway lost"),
                                 qos=1, retain=True)
         return aiomqtt.Client(c.host, c.port, username=c.username, password=c.password,
                               identifier=ident[:64], will=will, timeout=CONNECT_TIMEOUT_S)
 
-    def _status(self, state: str, band: str, **extra: Any) -> bytes:
-        return json.dumps({"state": state, "band": band, "gateway": self.cfg.gateway_id,
-                           **extra}, sort_keys=True).encode()
+    def discovery_messages(self, band: str) -> list[Message]:
+        """Home Assistant MQTT discovery for one band (retained; empty unless enabled)."""
+        if not self.cfg.homeassistant:
+            return []
+        node = f"twitchwatch_{ha_id(band)}"
+        device = {"identifiers": [node], "name": f"twitchwatch {band}",
+                  "manufacturer": "twitchwatch", "model": "IMU wrist band",
+                  "via_device": f"twitchwatch_gateway_{ha_id(self.cfg.gateway_id)}"}
+        avail = {"availability_topic": self.status_topic(band),
+                 "availability_template": "{{ value_json.state }}",
+                 "payload_available": "online", "payload_not_available": "offline"}
+        comps: list[tuple[str, str, dict[str, Any]]] = [
+            ("event", "movement", {
+                "name": "Movement", "state_topic": self.ha_event_topic(band),
+                "event_types": list(EVENT_TYPES), "icon": "mdi:human-handsdown"}),
+            ("sensor", "battery", {
+                "name": "Battery", "state_topic": self.status_topic(band),
+                "value_template": "{{ value_json.link.battery_pct }}",
+                "device_class": "battery", "unit_of_measurement": "%",
+                "state_class": "measurement", "entity_category": "diagnostic"}),
+            ("sensor", "rssi", {
+                "name": "Signal strength", "state_topic": self.status_topic(band),
+                "value_template": "{{ value_json.link.rssi_dbm }}",
+                "device_class": "signal_strength", "unit_of_measurement": "dBm",
+                "state_class": "measurement", "entity_category": "diagnostic"}),
+        ]
+        if self.cfg.motion_every_s > 0:
+            comps.append(("sensor", "activity", {
+                "name": "Activity", "state_topic": self.motion_topic(band),
+                "value_template": "{{ value_json.activity_g }}", "unit_of_measurement": "g",
+                "state_class": "measurement", "icon": "mdi:run"}))
+        out: list[Message] = []
+        for component, obj, conf in comps:
+            body = {**conf, **avail, "unique_id": f"{node}_{obj}", "device": device}
+            topic = f"{self.cfg.discovery_prefix}/{component}/{node}/{obj}/config"
+            out.append((topic, json.dumps(body, sort_keys=True).encode(), 1, True))
+        return out
 
-    async def _band_client(self, band: str) -> aiomqtt.Client:
-        client = self._clients.get(band)
-        if client is None:
-            client = await self._stack.enter_async_context(self._client(band))
-            self._clients[band] = client
-            await client.publish(self.status_topic(band), self._status("online", band),
-                                 qos=1, retain=True)
-        return client
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> MqttSink:
+        # Say early and clearly if the broker refuses us (credentials); a broker that is
+        # not up yet (a reboot, compose starting) is only a warning: the links reconnect.
+        try:
+            async with self.client(None):
+                pass
+        except MqttConnectError as e:
+            raise SinkError(f"MQTT broker {self.cfg.host}:{self.cfg.port}: {e}") from e
+        except aiomqtt.MqttError as e:
+            log.warning("MQTT broker %s:%d not reachable yet (%s): will keep trying",
+                        self.cfg.host, self.cfg.port, e)
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self._stack.aclose()  # each link drains and says "offline"
+
+    async def _link(self, band: str) -> BandLink:
+        link = self.links.get(band)
+        if link is None:
+            link = await self._stack.enter_async_context(BandLink(self, band))
+            self.links[band] = link
+        return link
+
+    @property
+    def dropped(self) -> int:
+        return sum(li.dropped for li in self.links.values())
+
+    # -- records -----------------------------------------------------------------------
 
     async def write(self, batch: list[Record]) -> None:
-        msgs: list[tuple[str, str, bytes, int, bool]] = []
         for r in batch:
+            link = await self._link(r.band)
             if isinstance(r, EventRecord):
-                msgs.append((r.band, self.event_topic(r.band, r.event.type),
-                             json.dumps(event_json(r)).encode(), 1, False))
+                body = json.dumps(event_json(r)).encode()
+                link.put((self.event_topic(r.band, r.event.type), body, 1, False))
+                if self.cfg.homeassistant and r.event.final:
+                    ha = {"event_type": r.event.type, "id": r.event.id,
+                          "peak_g": r.event.peak_g, "confidence": r.event.confidence,
+                          "start_utc": utc_iso(r.start_ns)}
+                    link.put((self.ha_event_topic(r.band), json.dumps(ha).encode(), 1,
+                              False))
             elif isinstance(r, LinkRecord):
-                body = self._status("online", r.band, link={
-                    k: getattr(r, k) for k in r.__dataclass_fields__ if k != "band"})
-                msgs.append((r.band, self.status_topic(r.band), body, 1, True))
-        for band in sorted({m[0] for m in msgs}):
-            try:
-                await self._band_client(band)
-            except aiomqtt.MqttError as e:
-                log.warning("MQTT connection for band %s failed: %s", band, e)
-        if msgs:
-            await asyncio.gather(*(self._publish(*m) for m in msgs))
-
-    async def _publish(self, band: str, topic: str, payload: bytes, qos: int,
-                       retain: bool) -> None:
-        async with self._sem:
-            try:
-                client = await self._band_client(band)
-                await client.publish(topic, payload, qos=qos, retain=retain)
-                self.published += 1
-            except aiomqtt.MqttError as e:
-                self.failed += 1
-                log.warning("MQTT publish to %s failed: %s", topic, e)
+                due = self._next_status_ns.get(r.band, 0)
+                if r.reason != "periodic" or r.t_ns >= due:
+                    self._next_status_ns[r.band] = r.t_ns + int(STATUS_EVERY_S * 1e9)
+                    body = self.status_payload("online", r.band, link={
+                        k: getattr(r, k) for k in r.__dataclass_fields__ if k != "band"})
+                    link.set_status((self.status_topic(r.band), body, 1, True))
+            elif isinstance(r, EpochRecord):
+                ep = r.epoch
+                if ep.start >= self._next_motion_s.get(r.band, float("-inf")):
+                    self._next_motion_s[r.band] = ep.start + self.cfg.motion_every_s
+                    body = json.dumps({
+                        "band": r.band, "start": ep.start, "t_utc": utc_iso(r.start_ns),
+                        "activity_g": ep.activity_g, "tremor_power": ep.tremor_power,
+                        "state": ep.state, "sleep_state": STATE_CODE.get(ep.state, -1),
+                        "coverage": ep.coverage}).encode()
+                    link.set_motion((self.motion_topic(r.band), body, 0, False))
