@@ -133,3 +133,18 @@ def test_backoff_rejects_nonsense() -> None:
         Backoff(initial_s=0)
     with pytest.raises(ValueError):
         Backoff(initial_s=2, max_s=1)
+
+
+def test_run_command_glue_builds_the_source_from_its_settings(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from gateway import config
+    from gateway.commands.run_ble import ble_source
+
+    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "tests.ble.cli_world:backend")
+    settings = config.load(argparse.Namespace(config=str(write(tmp_path, GOOD))))
+    src = ble_source(settings)
+    assert [link.key for link in src.links] == ["left-wrist", "C4:DE:E2:11:1A:2B"]
+    assert src.options.watchdog_s == 2.5
+    assert src.backend is not None and src.backend.scanner.__name__ == "BumbleScanner"
