@@ -183,8 +183,9 @@ class BandLink:
                    battery_pct=self.stats.battery_pct)
         self._emit(Packet.now(self.key, Kind.META, meta))
         await self._write(client, encode_control(OP_TIME_SYNC, time.time_ns() // 1000))
-        await client.start_notify(STATUS_CHAR_UUID, self._on_status)
-        await client.start_notify(DATA_UUID, self._on_data)
+        async with asyncio.timeout(2 * self.opts.op_timeout_s):  # two CCCD writes
+            await client.start_notify(STATUS_CHAR_UUID, self._on_status)
+            await client.start_notify(DATA_UUID, self._on_data)
         # One read now: it tells the pipeline at once whether backlog is on its way, and
         # says "MTU too small" before the watchdog would.
         self._status(await self._read(client, STATUS_CHAR_UUID))
