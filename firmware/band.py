@@ -566,5 +566,10 @@ class Band:
         await self._sender()
 
 
+app = None  # the running Band, for a look from the REPL: band.app.ring.waiting
+
+
 def main():
-    asyncio.run(Band().run())
+    global app
+    app = Band()
+    asyncio.run(app.run())

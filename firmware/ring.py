@@ -141,3 +141,10 @@ class Ring:
     def rewind(self):
         """The link dropped: records sent but not committed go out again."""
         self.r = self.c
+
+    def close(self):
+        for f in (self._wf, self._rf):
+            if f is not None:
+                f.close()
+        self._wf = self._rf = None
+        self._rf_seg = -1

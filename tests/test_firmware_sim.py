@@ -13,7 +13,8 @@ from .firmware_helpers import collect, start_sim
 
 pytestmark = pytest.mark.slow  # one minute: the night is 8 h of band time
 
-QUICK = ("disconnect", "disconnect_mpu", "disconnect_mpu6886", "hangup", "window_too_small",
+QUICK = ("disconnect", "disconnect_mpu", "disconnect_mpu6886", "hangup", "mid_notify",
+         "window_too_small",
          "slow_link", "mtu23", "control", "overflow", "overflow_mpu", "no_imu", "wrong_imu",
          "alloc", "alloc_mpu_mtu100", "i2c_glitch", "gatt", "hour")
 BLOCK_SAMPLES = 18  # six-axis samples in one block / frame at MTU 247
@@ -63,6 +64,14 @@ def test_central_hang_ups_lose_nothing(runs):
     assert r["connects"] == 6
     assert r["missing"] == 0
     assert r["dup_samples"] == r["dup_backlog"] <= 5 * r["tx_window"] * BLOCK_SAMPLES
+
+
+def test_link_dying_inside_notify_loses_nothing(runs):
+    r = runs["mid_notify"]
+    _clean(r)
+    assert r["died_in_notify"] == 3 and r["connects"] == 4
+    assert r["missing"] == 0
+    assert r["dup_samples"] == r["dup_backlog"] <= 3 * r["tx_window"] * BLOCK_SAMPLES
 
 
 def test_exactly_once_count_catches_a_window_smaller_than_the_controller(runs):

@@ -30,7 +30,24 @@ central = bluetooth.central
 META_UUID = bluetooth.UUID("7a1e0003-5c2b-4d0e-9a6f-747761746368")
 
 
+_flash = []
+
+
+def teardown():
+    """Close the last run's files while its flash is still the mounted one: a littlefs file
+    finalised by a later GC would flush into a stale model, inside the collector."""
+    if _flash:
+        _flash[0].timed = False
+    import band
+    if band.app is not None:
+        band.app.ring.close()
+        band.app = None
+    del _flash[:]
+    gc.collect()
+
+
 def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None):
+    teardown()
     sim.reset()
     machine.reset_models()
     bluetooth._ble.__init__()
@@ -41,6 +58,7 @@ def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True
     except OSError:
         pass
     flash = Flash(flash_bytes, timed=timed_flash)
+    _flash.append(flash)
     vfs.VfsLfs2.mkfs(flash)
     vfs.mount(vfs.VfsLfs2(flash), "/ring")
     if imu == "icm":
@@ -154,6 +172,16 @@ def sc_hangup():
         central.hang_up((30 + 40 * k) * S + 7_000, 5 * S)
     sink = boot(260, 40_000)
     return summary("hangup", sink, dev)
+
+
+def sc_mid_notify():
+    """The link dies inside gatts_notify, three times: ENOTCONN, then the disconnect."""
+    dev, _ = setup("icm")
+    central.start(1 * S)
+    for k in range(3):
+        central.die_in_notify((20 + 30 * k) * S, 5 * S)
+    sink = boot(120, 20_000)
+    return summary("mid_notify", sink, dev, {"died_in_notify": central.died_in_notify})
 
 
 def sc_window_too_small():
@@ -316,6 +344,7 @@ def sc_alloc(imu="icm", mtu=247):
            "unlocked_file_opens": 0}
     sim.end_us = 120 * S
     b = band_mod.Band()
+    band_mod.app = b
     central.sink = Sink(20_000)
 
     def hot(_):
@@ -410,6 +439,7 @@ SCENARIOS = {
     "disconnect_mpu": lambda: sc_disconnect("mpu6050"),
     "disconnect_mpu6886": lambda: sc_disconnect("mpu6886"),
     "hangup": sc_hangup,
+    "mid_notify": sc_mid_notify,
     "window_too_small": sc_window_too_small,
     "slow_link": sc_slow_link,
     "mtu23": sc_mtu23,

@@ -211,6 +211,8 @@ class Central:
         self.lost_in_controller = 0  # packets queued when a link dropped
         self.enomem = 0
         self.max_queued = 0
+        self._die_in_notify = -1
+        self.died_in_notify = 0
         if self not in sim.sources:
             sim.sources.append(self)
 
@@ -311,9 +313,26 @@ class Central:
         self.disconnects += 1
         _ble._fire(_IRQ_CENTRAL_DISCONNECT, (conn, 0, memoryview(self._addr)))
 
+    def die_in_notify(self, at_us, away_us):
+        """The link dies inside the first gatts_notify after at_us: the disconnect IRQ runs
+        right there (a scheduled callback between two bytecodes) and the call raises
+        ENOTCONN; the central reconnects away_us later."""
+        sim.at(at_us, self._arm_death, away_us)
+
+    def _arm_death(self, away_us):
+        self._die_in_notify = away_us
+
     def _notify(self, conn, handle, data):
         if not _ble._active:
             raise OSError(errno.EPERM)
+        if self._die_in_notify >= 0 and conn == self.conn:
+            away = self._die_in_notify
+            self._die_in_notify = -1
+            self.want = False
+            self._disconnect(False)
+            sim.after(away, self._want, True)
+            self.died_in_notify += 1
+            raise OSError(errno.ENOTCONN)
         if conn != self.conn or conn < 0:
             raise OSError(errno.ENOTCONN)
         if self._n >= self.tx_queue:
