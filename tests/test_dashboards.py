@@ -1,0 +1,326 @@
+"""The Grafana dashboards without a Grafana.
+
+1. Structure: schema version of a current Grafana, unique panel ids, a non-overlapping
+   grid, every datasource reference to the provisioned uid, every query InfluxQL with the
+   time and band filters, provisioning files that match.
+2. The queries: every panel, variable and annotation query is run against the real
+   InfluxDB holding two replayed bands' nights, with ``$timeFilter``, ``$__interval`` and
+   ``$band`` substituted the way Grafana's InfluxQL datasource does, and must return the
+   series the panel is meant to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import pathlib
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+
+import dsp
+
+from gateway.config import InfluxConfig
+from gateway.pipeline import Session
+from gateway.records import EpochRecord, EventRecord, LinkRecord, Record
+from gateway.sinks.influx import InfluxSink
+from gateway.sources.sim import SimBand, SimOptions
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DASH = ROOT / "dashboards"
+T0_NS = 1_767_225_600_000_000_000  # 2026-01-01 00:00 UTC: the night starts on an hour
+NIGHT_S = 3600.0
+BANDS = {"band-a": dict(seed=3, profile="mixed", frame_loss=0.01),
+         "band-b": dict(seed=5, profile="parkinson", frame_loss=0.0)}
+
+
+def _load_builder() -> Any:
+    spec = importlib.util.spec_from_file_location("dash_build", DASH / "build.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+build = _load_builder()
+DASHBOARDS = {name: json.loads((DASH / "json" / name).read_text()) for name in build.DASHBOARDS}
+
+
+def all_panels(d: dict) -> list[dict]:
+    out = []
+    for p in d["panels"]:
+        out.append(p)
+        out += p.get("panels", [])
+    return out
+
+
+def queries(d: dict) -> list[tuple[str, str, str]]:
+    """(where, refId, query) for every panel target, annotation and variable."""
+    out = [(p["title"], t["refId"], t["query"]) for p in all_panels(d)
+           for t in p.get("targets", [])]
+    out += [(f"annotation {a['name']}", a["target"]["refId"], a["target"]["query"])
+            for a in d["annotations"]["list"] if not a.get("builtIn")]
+    out += [(f"variable {v['name']}", "var", v["query"]) for v in d["templating"]["list"]]
+    return out
+
+
+# -- structure ---------------------------------------------------------------------------
+
+def test_committed_json_is_what_the_builder_makes():
+    assert build.main(["--check"]) == 0, "run: python dashboards/build.py"
+    assert sorted(p.name for p in (DASH / "json").glob("*.json")) == sorted(build.DASHBOARDS)
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_dashboard_structure(name):
+    d = DASHBOARDS[name]
+    assert d["schemaVersion"] == 42 and d["uid"].startswith("twitchwatch-")
+    panels = all_panels(d)
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)) and all(isinstance(i, int) and i > 0 for i in ids)
+    cells: set[tuple[int, int]] = set()
+    for p in panels:
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, p["title"]
+        mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
+                for y in range(g["y"], g["y"] + g["h"])}
+        assert not mine & cells, f"{p['title']} overlaps another panel"
+        cells |= mine
+        if p["type"] == "row":
+            continue
+        assert p["datasource"] == {"type": "influxdb", "uid": build.DS_UID}, p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert refs and len(refs) == len(set(refs)), p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == p["datasource"] and t["rawQuery"] is True
+    for a in d["annotations"]["list"]:
+        if not a.get("builtIn"):
+            assert a["datasource"]["uid"] == build.DS_UID and a["enable"]
+    var = d["templating"]["list"][0]
+    assert var["name"] == "band" and var["datasource"]["uid"] == build.DS_UID
+    assert var["query"].startswith("SHOW TAG VALUES") and var["multi"] and var["includeAll"]
+    for where, _ref, q in queries(d):
+        assert "from(bucket" not in q and "|>" not in q, f"{where}: Flux is not InfluxQL"
+        if q.startswith("SELECT"):
+            assert "$timeFilter" in q and '"band" =~ /^$band$/' in q, where
+            assert ";" not in q, where
+
+
+def test_live_refreshes_and_night_spans_a_night():
+    live, night = DASHBOARDS["live.json"], DASHBOARDS["night.json"]
+    assert live["refresh"] == "5s" and live["time"]["from"] == "now-15m"
+    assert night["time"]["from"] == "now-12h"
+    titles = {p["title"] for p in all_panels(night)}
+    assert {"Activity", "Sleep / wake", "Events by type", "Events per hour",
+            "Tremor frequency", "Tremor amplitude", "Loss", "RSSI", "Battery"} <= titles
+
+
+def test_provisioning_matches_the_dashboards():
+    ds = yaml.safe_load((DASH / "provisioning/datasources/twitchwatch.yaml").read_text())
+    (src,) = ds["datasources"]
+    assert src["uid"] == build.DS_UID and src["type"] == "influxdb"
+    assert src["jsonData"]["version"] == "InfluxQL" and src["jsonData"]["httpMode"] == "POST"
+    assert src["jsonData"]["dbName"] and src["url"]
+    assert "password" not in src and "password" in src["secureJsonData"]
+    assert all(str(v).startswith("${") for v in src["secureJsonData"].values())
+    prov = yaml.safe_load((DASH / "provisioning/dashboards/twitchwatch.yaml").read_text())
+    (p,) = prov["providers"]
+    assert p["type"] == "file" and p["options"]["path"] == "/var/lib/grafana/dashboards/twitchwatch"
+
+
+# -- the queries against a replayed night ------------------------------------------------
+
+class Collect:
+    name = "collect"
+    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord)
+    queue_size = 1_000_000
+    batch_max = 10_000
+    batch_wait_s = 0.0
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    async def __aenter__(self) -> Collect:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def write(self, batch: list[Record]) -> None:
+        self.records += batch
+
+
+@dataclass
+class Night:
+    db: str
+    events: dict[str, list[EventRecord]] = field(default_factory=dict)  # final, per band
+    frames_lost: dict[str, int] = field(default_factory=dict)
+
+
+async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
+    night = Night(db)
+    for band, kw in BANDS.items():
+        collect = Collect()
+        sink = InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool)))
+        async with SimBand(SimOptions(name=band, duration_s=NIGHT_S, speed=None,
+                                      start_wall_ns=T0_NS, **kw)) as src:  # type: ignore[arg-type]
+            async with Session([sink, collect], live=False) as s:
+                await s.run(aiter(src))
+        assert sink.points_written > 3600 and sink.spool.spooled_points == 0
+        night.events[band] = [r for r in collect.records
+                              if isinstance(r, EventRecord) and r.event.final]
+        night.frames_lost[band] = s.bands[band].front.counters.frames_lost
+    # The tremor panels must be exercised whatever the classifier of the day finds: three
+    # tremor episodes in the stored schema, written through the same sink.
+    tremor = [EventRecord("band-b", dsp.Event(
+        id=f"tremor-fixture-{i}", type="tremor", start=600.0 + 900 * i, end=660.0 + 900 * i,
+        peak_g=0.05 + 0.01 * i, confidence=0.9, freq_hz=4.5 + i, tremor_type="rest"),
+        T0_NS + int((600.123 + 900 * i) * 1e9), T0_NS + int((660.123 + 900 * i) * 1e9))
+        for i in range(3)]
+    async with InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool))) as sink:
+        await sink.write(list(tremor))
+    night.events["band-b"] += tremor
+    return night
+
+
+@pytest.fixture(scope="module")
+def night(influxdb, tmp_path_factory) -> Night:
+    db = "dash_" + uuid.uuid4().hex[:8]
+    return asyncio.run(_replay(db, influxdb.url, tmp_path_factory.mktemp("spool")))
+
+
+ROUND_INTERVALS_S = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
+
+
+def grafana_interval(from_ms: int, to_ms: int, max_points: int = 1000,
+                     min_s: int = 1) -> str:
+    """$__interval as Grafana derives it: range / max data points, rounded to a nice step,
+    never below the datasource's minimum (timeInterval: 1s)."""
+    raw = (to_ms - from_ms) / 1000 / max_points
+    step = next((s for s in ROUND_INTERVALS_S if s >= raw), ROUND_INTERVALS_S[-1])
+    step = max(step, min_s)
+    return f"{step // 60}m" if step % 60 == 0 else f"{step}s"
+
+
+def escape_regex(v: str) -> str:
+    """Grafana's escapeRegex for multi-value variables in InfluxQL regexes."""
+    return re.sub(r"([\\^$*+?.()|{}\[\]/])", r"\\\1", v)
+
+
+def band_value(bands: list[str]) -> str:
+    """A multi/include-all variable in an InfluxQL regex: escaped, (a|b) when several."""
+    esc = [escape_regex(b) for b in bands]
+    return esc[0] if len(esc) == 1 else "(" + "|".join(esc) + ")"
+
+
+def substitute(q: str, from_ms: int, to_ms: int, bands: list[str]) -> str:
+    q = q.replace("$timeFilter", f"time >= {from_ms}ms and time <= {to_ms}ms")
+    q = q.replace("$__interval", grafana_interval(from_ms, to_ms))
+    q = q.replace("$band", band_value(bands))
+    assert "$" not in q.replace("$/", ""), f"unsubstituted variable in {q}"
+    return q
+
+
+def run(influxdb, q: str, db: str) -> tuple[list[dict], float]:
+    t = time.perf_counter()
+    res = influxdb.query(q, db)["results"][0]
+    elapsed = time.perf_counter() - t
+    assert "error" not in res, f"{q}: {res.get('error')}"
+    return res.get("series", []), elapsed
+
+
+def values(series: list[dict], col: int = 1) -> list[Any]:
+    return [v[col] for s in series for v in s["values"] if v[col] is not None]
+
+
+RANGES = {"night.json": (0.0, NIGHT_S), "live.json": (NIGHT_S - 900.0, NIGHT_S)}
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize("selection", [["band-a", "band-b"], ["band-a"]], ids=["all", "one"])
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_query_returns_its_series(influxdb, night, name, selection, record_property):
+    lo_s, hi_s = RANGES[name]
+    from_ms, to_ms = (T0_NS + int(lo_s * 1e9)) // 10**6, (T0_NS + int(hi_s * 1e9)) // 10**6
+    in_range = [e for b in selection for e in night.events[b]
+                if from_ms <= e.start_ns // 10**6 <= to_ms]
+    n_events = len(in_range)
+    by_type: dict[str, int] = {}
+    for e in in_range:
+        by_type[e.event.type] = by_type.get(e.event.type, 0) + 1
+    assert name == "live.json" or n_events >= 10  # the night has something to show
+    timings = []
+    for where, ref, raw in queries(DASHBOARDS[name]):
+        q = substitute(raw, from_ms, to_ms, selection)
+        series, elapsed = run(influxdb, q, night.db)
+        timings.append(elapsed)
+        tagged = [s.get("tags", {}) for s in series]
+        got_bands = {t["band"] for t in tagged if "band" in t}
+        is_event_query = 'FROM "event"' in raw
+        assert got_bands <= set(selection), (where, got_bands)  # the band filter works
+        if got_bands and not is_event_query:  # every band has per-second series
+            assert got_bands == set(selection), (where, got_bands)
+        if is_event_query and "\"type\" = 'tremor'" in raw:
+            n_tremor = by_type.get("tremor", 0)
+            assert len(values(series)) == n_tremor, where
+            if "freq_hz" in raw:
+                assert all(3.0 <= v <= 12.0 for v in values(series)), where
+            continue
+        if is_event_query and n_events == 0:
+            assert not values(series), where  # nothing in range: nothing shown
+            continue
+        assert series and values(series), f"{where} ({ref}) returned nothing: {q}"
+        if where in ("Events in range (15 min)", "Events in range", "Events (15 min)"):
+            got = {s["tags"]["type"]: s["values"][0][1] for s in series}
+            assert got == by_type, where
+        elif where == "Events per hour":
+            assert sum(values(series)) == n_events
+            hours = to_ms // 3_600_000 - from_ms // 3_600_000 + 1  # fill(0): every hour
+            assert all(len(s["values"]) == hours for s in series)
+        elif where == "Events by type":
+            assert {s["tags"]["type"] for s in series} == set(by_type)
+            assert len(values(series)) == n_events
+        elif where in ("Event list", "Latest events") or where.startswith("annotation"):
+            cols = series[0]["columns"]
+            ids = [dict(zip(cols, v, strict=True))["event_id"] for v in series[0]["values"]]
+            assert sorted(ids) == sorted(e.event.id for e in in_range), where
+            assert {"type", "band", "peak_g"} <= set(cols)
+        elif where == "variable band":
+            assert values(series) == ["band-a", "band-b"]
+        elif where in ("Sleep / wake", "State"):
+            assert set(values(series)) <= {-1, 0, 1} and len(set(values(series))) >= 1
+        elif where == "RSSI":
+            assert set(values(series)) == {-58}  # what the simulated band reports
+        elif where == "Battery":
+            assert all(0 <= v <= 100 for v in values(series))
+        elif where == "Loss" and ref == "B":
+            lost = {s["tags"]["band"]: sum(values([s])) for s in series}
+            for b in selection:  # per interval, summed: all but the first interval's share
+                assert (lost[b] > 0) == (night.frames_lost[b] > 0), (b, lost)
+                assert lost[b] <= night.frames_lost[b]
+        elif where in ("Activity", "Samples missing", "Tremor band RMS") or \
+                (where == "Tremor amplitude" and ref == "A"):
+            # one value per interval and band, none missing inside the night
+            step_s = int(re.sub(r"\D", "", grafana_interval(from_ms, to_ms))) * \
+                (60 if grafana_interval(from_ms, to_ms).endswith("m") else 1)
+            expect = (hi_s - lo_s) / step_s * len(selection)
+            assert len(values(series)) >= 0.95 * expect, (where, len(values(series)), expect)
+            assert all(v >= 0 for v in values(series))
+    record_property("query_ms_max", round(1000 * max(timings), 1))
+    print(f"{name} {selection}: {by_type}, {len(timings)} queries, "
+          f"max {1000 * max(timings):.1f} ms, total {1000 * sum(timings):.1f} ms")
+
+
+@pytest.mark.servers
+def test_band_regex_escaping_selects_exactly_that_band(influxdb, night):
+    """A band id with regex characters still selects only itself (Grafana escapes it)."""
+    q = substitute(build.Q_ACTIVITY, T0_NS // 10**6, (T0_NS + int(NIGHT_S * 1e9)) // 10**6,
+                   ["band.a"])  # '.' would match "band-a" if it were not escaped
+    series, _ = run(influxdb, q, night.db)
+    assert series == []
