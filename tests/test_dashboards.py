@@ -25,7 +25,6 @@ import pytest
 import yaml
 
 import dsp
-
 from gateway.config import InfluxConfig
 from gateway.pipeline import Session
 from gateway.records import EpochRecord, EventRecord, LinkRecord, Record
@@ -87,7 +86,7 @@ def test_dashboard_structure(name):
     cells: set[tuple[int, int]] = set()
     for p in panels:
         g = p["gridPos"]
-        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, p["title"]
+        assert g["x"] >= 0 and g["x"] + g["w"] <= 24 and g["h"] > 0, p["title"]
         mine = {(x, y) for x in range(g["x"], g["x"] + g["w"])
                 for y in range(g["y"], g["y"] + g["h"])}
         assert not mine & cells, f"{p['title']} overlaps another panel"
@@ -168,10 +167,10 @@ async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
     for band, kw in BANDS.items():
         collect = Collect()
         sink = InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool)))
-        async with SimBand(SimOptions(name=band, duration_s=NIGHT_S, speed=None,
-                                      start_wall_ns=T0_NS, **kw)) as src:  # type: ignore[arg-type]
-            async with Session([sink, collect], live=False) as s:
-                await s.run(aiter(src))
+        opts = SimOptions(name=band, duration_s=NIGHT_S, speed=None, start_wall_ns=T0_NS,
+                          **kw)  # type: ignore[arg-type]
+        async with SimBand(opts) as src, Session([sink, collect], live=False) as s:
+            await s.run(aiter(src))
         assert sink.points_written > 3600 and sink.spool.spooled_points == 0
         night.events[band] = [r for r in collect.records
                               if isinstance(r, EventRecord) and r.event.final]
