@@ -127,6 +127,7 @@ class Band:
         self.link = Link(self.wake)
         self._seen_connects = 0
         self._seen_disconnects = 0
+        self._adv_pending = False
         link = self.link
         link.write(link.h_manufacturer, config.MANUFACTURER.encode())
         link.write(link.h_firmware, ("%d.%d.%d" % config.FW_VERSION).encode())
@@ -207,15 +208,13 @@ class Band:
                     if lost < 0:
                         lost = 0
             if n:
-                # lost samples come after this batch's ones (stop-on-full FIFO)
-                self._append(n, period)
-                self._close_block()
-                self.index += lost
-                self.loss_next = True
-            else:
-                self._close_block()
-                self.index += lost
-                self.loss_next = True
+                # Stop-on-full: this batch came before the refused samples, so its last
+                # sample was taken `lost` periods ago, not now.
+                back = lost * period
+                self._append(n, period, back if back < 0x3FFFFFFF else 0x3FFFFFFF)
+            self._close_block()
+            self.index += lost
+            self.loss_next = True
             return
         if n:
             self._append(n, period)
@@ -223,7 +222,7 @@ class Band:
                 and time.ticks_diff(self._last_fetch_ms, self.fill_open_ms) >= config.LATENCY_MS):
             self._close_block()
 
-    def _append(self, n, period):
+    def _append(self, n, period, end_back_us=0):
         clk = self.clock
         imu = self.imu
         cap = self._cap()
@@ -234,9 +233,9 @@ class Band:
             if self.fill < 0:
                 if not self._open_block():
                     return
-                # The batch was read just now: its last sample is about now, the others
-                # one period apart before it.
-                sub_us(clk.hi, clk.lo, (n - 1 - j) * period, tmp)
+                # The batch was read just now: its last sample is about now (end_back_us
+                # before it after an overflow), the others one period apart before it.
+                sub_us(clk.hi, clk.lo, (n - 1 - j) * period + end_back_us, tmp)
                 self.fill_hi = tmp[0]
                 self.fill_lo = tmp[1]
             m = n - j
@@ -261,7 +260,10 @@ class Band:
             self.ram_dropped += self.slots[s][18]
             self.free.push(s)
             self.tx_off = 0
-            self.loss_next = True  # the next ready block starts after a gap; mark ours
+            if self.ready.n:  # the gap is right before the new oldest block
+                self.slots[self.ready.head()][1] |= twproto.F_LOSS
+            else:
+                self.loss_next = True
         self.fill = self.free.pop()
         self.fill_n = 0
         self.fill_first = self.index
@@ -305,11 +307,9 @@ class Band:
             self._seen_disconnects = link.disconnects
             self._set_live(False)
             self._link_lost()
-            if link.conn < 0:
-                try:
-                    link.advertise()  # NimBLE stops advertising when a central connects
-                except OSError:
-                    self.wake.set()  # stack busy: try again on the next pass
+            self._adv_pending = True  # NimBLE stops advertising when a central connects
+        if self._adv_pending and link.conn < 0:
+            self._advertise()
         if link.connects != self._seen_connects:
             self._seen_connects = link.connects
             self._set_live(False)
@@ -321,6 +321,13 @@ class Band:
                 break
             self._control(cmd)
         self._set_live(link.conn >= 0 and self.streaming and self._spf() > 0)
+
+    def _advertise(self):
+        try:
+            self.link.advertise()
+            self._adv_pending = False
+        except OSError:
+            pass  # the stack is busy: the status task tries again within a second
 
     def _control(self, cmd):
         try:
@@ -548,6 +555,8 @@ class Band:
             elif (self.imu.irq_driven and time.ticks_diff(time.ticks_ms(), self._last_fetch_ms)
                     > 2 * config.STATUS_PERIOD_MS):
                 self.imu_flag.set()  # a lost edge on the INT line must not stop sampling
+            if self._adv_pending and self.link.conn < 0:
+                self._advertise()
             pct = self._write_status()
             if pct != battery and pct <= 100:
                 battery = pct

@@ -35,6 +35,9 @@ def _clean(r: dict, paced: bool = True) -> None:
     assert r["content_errors"] == 0, r["first_content_error"]
     if paced:
         assert r["max_notify_per_s"] <= 40, r["max_notify_per_s"]  # docs/protocol.md
+    # Consecutive live frames are as far apart in device time as in samples (beyond the
+    # sensor's drift): batches are stamped at their read, back-computed per sample.
+    assert r["max_time_err_us"] < 50_000, r["max_time_err_us"]
 
 
 @pytest.mark.parametrize("name", ["disconnect_icm", "disconnect_mpu6050", "disconnect_mpu6886"])
@@ -123,6 +126,8 @@ def test_fifo_overflow_is_counted_exactly_and_flagged(runs):
     (start, n), = r["missing_runs"]
     assert n == r["imu_lost"]  # the lost-packet counter is exact
     assert [start + n, 0] in r["loss_at"]  # the first sample after the gap has LOSS
+    # The batch still in the FIFO predates the refused samples and is stamped so.
+    assert r["max_time_err_us"] < 10_000
 
 
 def test_mpu_overflow_gap_is_measured_from_the_clock(runs):

@@ -139,6 +139,7 @@ def summary(name, sink, dev, extra=None):
         "first_live": sink.first_live,
         "loss_at": sink.loss_at[:50],
         "max_notify_per_s": sink.max_per_s,
+        "max_time_err_us": sink.max_time_err_us,
         "tx_window": _tx_window(),
     }
     if extra:

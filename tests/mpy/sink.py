@@ -46,6 +46,9 @@ class Sink:
         self._sec = -1
         self._in_sec = 0
         self.max_per_s = 0  # notifications (data + status) in any one second of sim time
+        self._last_live_first = -1
+        self._last_live_t = 0
+        self.max_time_err_us = 0
 
     def on_packet(self, handle, buf, n, conn):
         sec = sim.now_us // 1_000_000
@@ -91,6 +94,16 @@ class Sink:
             if len(self.loss_at) < 1000:
                 self.loss_at.append((first, 1 if backlog else 0))
         if not backlog:
+            # Device time against the index: consecutive live frames must be as far apart
+            # in time as in samples, within the sensor's drift (docs: +/-0.2 % here).
+            if self._last_live_first >= 0 and first > self._last_live_first:
+                dt = t_us - self._last_live_t
+                want = (first - self._last_live_first) * period
+                err = abs(dt - want) - want // 300  # 0.33 % of the span is drift
+                if err > self.max_time_err_us:
+                    self.max_time_err_us = err
+            self._last_live_first = first
+            self._last_live_t = t_us
             if conn != self._live_conn:
                 self._live_conn = conn
                 self.first_live.append((conn, first))
