@@ -152,8 +152,8 @@ class Analyzer:
         cfg = self.cfg
         fs = jd.fs
         out: list[Output] = []
-        notice_n = int(round(cfg.jerk_notice_s * fs))
-        ctx_n = int(round(cfg.jerk_context_s * fs))
+        notice_n = round(cfg.jerk_notice_s * fs)
+        ctx_n = round(cfg.jerk_context_s * fs)
         keep: list[Burst] = []
         end = jd.hist.end
         for b in jd.bursts:

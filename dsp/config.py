@@ -45,6 +45,8 @@ class AnalyzerConfig:
     jerk_contrast: float = 5.0
     # a burst's core (the jerk) reaches down to this fraction of its peak envelope
     jerk_core_frac: float = 0.25
+    # the core is looked for in the last this-many seconds of a burst
+    core_search_s: float = 4.0
     # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
     jerk_max_s: float = 0.45
     # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest

@@ -80,13 +80,13 @@ class History:
         m = len(next(iter(cols.values())))
         if not self.arrays:
             for k, v in cols.items():
-                self.arrays[k] = np.empty((max(2 * self.keep, 2 * m),) + v.shape[1:], v.dtype)
+                self.arrays[k] = np.empty((max(2 * self.keep, 2 * m), *v.shape[1:]), v.dtype)
         cap = len(next(iter(self.arrays.values())))
         if self.n + m > cap:
             drop = max(0, self.n - self.keep)
             new_cap = max(cap, 2 * (self.n - drop + m))
             for k, arr in self.arrays.items():
-                fresh = arr if new_cap == cap else np.empty((new_cap,) + arr.shape[1:], arr.dtype)
+                fresh = arr if new_cap == cap else np.empty((new_cap, *arr.shape[1:]), arr.dtype)
                 fresh[: self.n - drop] = arr[drop: self.n]
                 self.arrays[k] = fresh
             self.start += drop
@@ -102,3 +102,28 @@ class History:
         if b <= a:
             return self.arrays[name][0:0]
         return self.arrays[name][a - self.start: b - self.start]
+
+
+def rolling_quantile(history: np.ndarray, new: np.ndarray, window: int, q: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """For each value of ``new``: the ``q`` quantile (an order statistic) of the ``window``
+    values before it (``history`` then ``new``); with fewer before it, of those there are
+    (NaN with none). Returns the quantiles and the history to carry on."""
+    ring = np.concatenate([history[-window:], new])
+    n_prev = len(ring) - len(new)
+    out = np.empty(len(new))
+    # rows whose window is full: one vectorised partition
+    first_full = max(0, window - n_prev)
+    if first_full < len(new):
+        starts = np.arange(first_full, len(new)) + n_prev - window
+        win = np.lib.stride_tricks.sliding_window_view(ring, window)[starts]
+        k = int(q * (window - 1))
+        out[first_full:] = np.partition(win, k, axis=1)[:, k]
+    for i in range(min(first_full, len(new))):  # the start of a stream only
+        before = ring[: n_prev + i]
+        if len(before) == 0:
+            out[i] = np.nan
+        else:
+            k = int(q * (len(before) - 1))
+            out[i] = np.partition(before, k)[k]
+    return out, ring[-window:]

@@ -9,6 +9,7 @@ and detector restarts after it and nothing spans it.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,14 +83,16 @@ class Conditioner:
 
     # -- internals
     def _start_from_probe(self) -> list[Piece]:
-        t = np.concatenate([p[0] for p in self._probe])
-        a = np.concatenate([p[1] for p in self._probe])
-        g = np.concatenate([p[2] for p in self._probe]) if self.has_gyro else None  # type: ignore[misc]
+        one = len(self._probe) == 1
+        t = self._probe[0][0] if one else np.concatenate([p[0] for p in self._probe])
+        a = self._probe[0][1] if one else np.concatenate([p[1] for p in self._probe])
+        g = np.concatenate([p[2] for p in self._probe if p[2] is not None]) if self.has_gyro else None
         self._probe = []
-        keep = _increasing(t)
-        self.n_dropped += int(len(t) - keep.sum())
-        t, a = t[keep], a[keep]
-        g = g[keep] if g is not None else None
+        if not (np.diff(t) > 0).all():
+            keep = _increasing(t)
+            self.n_dropped += int(len(t) - keep.sum())
+            t, a = t[keep], a[keep]
+            g = g[keep] if g is not None else None
         if len(t) < 2:
             return []
         # exactly the first N samples, so that the estimate never depends on chunking
@@ -103,14 +106,15 @@ class Conditioner:
         p = self.period_s
         # drop samples whose time does not advance (duplicates, clock steps back)
         prev_t = -np.inf if self._last is None else self._last[0]
-        keep = _increasing(t, prev_t)
-        if not keep.all():
+        steps = np.diff(t, prepend=prev_t)
+        if not (steps > 0).all():
+            keep = _increasing(t, prev_t)
             self.n_dropped += int(len(t) - keep.sum())
             t, a = t[keep], a[keep]
             g = g[keep] if g is not None else None
             if len(t) == 0:
                 return []
-        steps = np.diff(t, prepend=prev_t)
+            steps = np.diff(t, prepend=prev_t)
         if self._last is None:
             steps[0] = np.inf  # the very first sample starts a segment
         # a step of k periods means k-1 missing samples; jitter is well under half a period
@@ -126,10 +130,11 @@ class Conditioner:
             new_seg = k > 0  # bounds[1:] are the samples that follow a long gap
             pieces.append(self._fill(t[i0:i1], a[i0:i1], None if g is None else g[i0:i1],
                                      missing[i0:i1], new_seg))
-            k = self.cfg.fill_hold_samples
-            self._tail_a = np.concatenate([self._tail_a, a[i0:i1]])[-k:]
+            hold = self.cfg.fill_hold_samples
+            j0 = max(i0, i1 - hold)
+            self._tail_a = np.concatenate([self._tail_a, a[j0:i1]])[-hold:]
             if g is not None:
-                self._tail_g = np.concatenate([self._tail_g, g[i0:i1]])[-k:]
+                self._tail_g = np.concatenate([self._tail_g, g[j0:i1]])[-hold:]
             self._last = (float(t[i1 - 1]), a[i1 - 1].copy(),
                           None if g is None else g[i1 - 1].copy())
         return pieces
@@ -149,23 +154,22 @@ class Conditioner:
         n = len(t) + n_add
         filled = np.ones(n, dtype=bool)
         filled[pos] = False
-        idx = np.arange(n, dtype=np.float64)
-        # times: interpolate from the previous real sample (maybe in the previous chunk)
-        xp, tp = pos.astype(float), t
-        if missing[0]:
-            assert self._last is not None
-            xp = np.concatenate([[-1.0], xp])
-            tp = np.concatenate([[self._last[0]], t])
-        out_t = np.interp(idx, xp, tp)
+        out_t = np.empty(n)
+        out_t[pos] = t  # (times: cheap, one column)
         # values: a ramp from the mean of the last few real samples to the next real one.
         # Interpolating from a single noisy sample would put its noise on the whole hole,
         # holding a level would leave a step if the arm moved during the hole.
+        # copy the real samples run by run (between holes): slices, not fancy indexing
         out_a = np.empty((n, 3))
-        out_a[pos] = a
-        out_g = None
-        if g is not None:
-            out_g = np.empty((n, 3))
-            out_g[pos] = g
+        out_g = None if g is None else np.empty((n, 3))
+        holes = np.flatnonzero(missing)
+        runs = [0, *holes.tolist(), len(t)]
+        for r0, r1 in itertools.pairwise(runs):
+            if r1 > r0:
+                o0 = int(pos[r0])
+                out_a[o0: o0 + r1 - r0] = a[r0:r1]
+                if out_g is not None and g is not None:
+                    out_g[o0: o0 + r1 - r0] = g[r0:r1]
         ext_a = np.concatenate([self._tail_a, a])
         ext_g = None if g is None else np.concatenate([self._tail_g, g])
         off = len(self._tail_a)
@@ -175,6 +179,13 @@ class Conditioner:
             m = int(missing[j])
             hole = slice(int(pos[j]) - m, int(pos[j]))
             frac = (np.arange(1, m + 1) / (m + 1))[:, None]
+            # times: between the previous real sample (maybe in the previous chunk) and this
+            if j > 0:
+                t_prev = float(t[j - 1])
+            else:
+                assert self._last is not None
+                t_prev = self._last[0]
+            out_t[hole] = t_prev + frac[:, 0] * (float(t[j]) - t_prev)
             lvl = ext_a[lo: off + j].mean(axis=0) if off + j > lo else a[j]
             out_a[hole] = lvl + frac * (a[j] - lvl)
             if out_g is not None and ext_g is not None and g is not None:

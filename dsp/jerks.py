@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import AnalyzerConfig
-from .filters import History, MovingMean, butter
+from .filters import History, MovingMean, butter, rolling_quantile
 
 G_DEG = 180.0 / np.pi
 
@@ -53,14 +52,17 @@ class JerkDetector:
         self.fs = fs
         self.has_gyro = has_gyro
         self.hp = butter(2, cfg.jerk_highpass_hz, "highpass", fs, 3)
-        self.low = butter(2, (0.3, 2.0), "bandpass", fs, 3)
         self.hp4 = butter(2, 4.0, "highpass", fs, 3)
-        self.env_mean = MovingMean(int(round(cfg.jerk_env_s * fs)))
-        self.block_n = max(1, int(round(fs)))
-        ctx = int((cfg.jerk_context_s + 4.0) * fs)
-        self.hist = History(keep=ctx)
-        self.n_floor_blocks = max(1, int(round(cfg.noise_window_s)))
-        self._blk_medians: list[float] = []
+        self.env_mean = MovingMean(round(cfg.jerk_env_s * fs))
+        self.block_n = max(1, round(fs))
+        # a burst's core is looked for in its last core_search_s; features look
+        # jerk_context_s around the core. Keep enough that no window is ever clipped
+        # (clipping would make results depend on the chunking).
+        self.core_search_n = round(cfg.core_search_s * fs)
+        keep = int((2 * cfg.jerk_context_s + cfg.core_search_s + 3.0) * fs)
+        self.hist = History(keep=keep)
+        self.n_floor_blocks = max(1, round(cfg.noise_window_s))
+        self._blk_medians = np.zeros(0)
         self._floors: dict[int, float] = {}  # block index -> floor used for its samples
         self._next_block = 0  # first block whose median is not computed yet
         self.seg_start = 0
@@ -73,7 +75,6 @@ class JerkDetector:
     def new_segment(self, gi0: int) -> None:
         self.flush_segment()
         self.hp.reset()
-        self.low.reset()
         self.hp4.reset()
         self.env_mean.reset()
         self.seg_start = gi0
@@ -90,9 +91,8 @@ class JerkDetector:
         mask of samples above the burst threshold."""
         hp = self.hp(acc)
         env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hp, hp)), 0.0))
-        low = self.low(acc)
         hp4 = self.hp4(acc)
-        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, low=low, hp4=hp4)
+        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, hp4=hp4)
         floor = self._floors_for(gi0, len(t))
         thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
         seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
@@ -115,15 +115,14 @@ class JerkDetector:
                 med = np.array([np.median(self.hist.get("env", k * b, (k + 1) * b) if
                                           len(self.hist.get("env", k * b, (k + 1) * b)) else
                                           [np.nan]) for k in range(self._next_block, last_full)])
-            ring = np.array(self._blk_medians + med.tolist())
-            w = self.n_floor_blocks
-            pad = np.concatenate([np.full(max(0, w - len(self._blk_medians)), np.nan), ring])
-            win = sliding_window_view(pad, w)[-len(med):]
-            with np.errstate(all="ignore"):
-                floors = np.nanpercentile(win, self.cfg.noise_percentile, axis=1)
-            for k, f in zip(range(self._next_block + 1, last_full + 1), floors, strict=True):
+            floors, self._blk_medians = rolling_quantile(
+                self._blk_medians, med, self.n_floor_blocks, self.cfg.noise_percentile / 100)
+            # the floor of block k + 1 comes from the blocks up to k
+            for k, f in zip(range(self._next_block + 1, last_full + 1),
+                            np.concatenate([floors[1:], [_q_incl(self._blk_medians,
+                                                                 self.cfg.noise_percentile)]]),
+                            strict=True):
                 self._floors[k] = float(f)
-            self._blk_medians = ring[-w:].tolist()
             self._next_block = last_full
         first_blk = gi0 // b
         idx = np.arange(gi0, end) // b - first_blk
@@ -144,7 +143,7 @@ class JerkDetector:
 
     # ------------------------------------------------------------------ bursts
     def _track(self, gi0: int, above: np.ndarray) -> None:
-        merge = max(1, int(round(self.cfg.jerk_merge_s * self.fs)))
+        merge = max(1, round(self.cfg.jerk_merge_s * self.fs))
         idx = np.flatnonzero(above) + gi0
         end = gi0 + len(above)
         if len(idx):
@@ -167,7 +166,7 @@ class JerkDetector:
     def _close(self, b: Burst) -> None:
         h = self.hist
         fs = self.fs
-        a0 = max(b.i0, h.start)
+        a0 = max(b.i0, b.i1 + 1 - self.core_search_n)
         env = h.get("env", a0, b.i1 + 1)
         if len(env) == 0:
             return
@@ -205,14 +204,14 @@ class JerkDetector:
         """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment."""
         h = self.hist
         fs = self.fs
-        lo = max(b.seg_start, h.start)
-        n = int(round(self.cfg.jerk_context_s * fs))
-        guard = int(round(0.25 * fs))
+        lo = b.seg_start
+        n = round(self.cfg.jerk_context_s * fs)
+        guard = round(0.25 * fs)
         pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         post = h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))
         floor = max(b.floor_g, 1e-4)
-        bg_pre = float(np.median(pre)) if len(pre) > fs * 0.3 else np.nan
-        bg_post = float(np.median(post)) if len(post) > fs * 0.3 else np.nan
+        bg_pre = _median(pre) if len(pre) > fs * 0.3 else np.nan
+        bg_post = _median(post) if len(post) > fs * 0.3 else np.nan
         bgs = [x for x in (bg_pre, bg_post) if np.isfinite(x)]
         bg = min(bgs) if bgs else floor
         f: dict[str, float] = {
@@ -221,10 +220,6 @@ class JerkDetector:
             "bg_pre": bg_pre, "bg_post": bg_post, "contrast": b.peak_env / max(bg, floor),
             "filled": b.filled_frac, "burst_s": b.burst_s, "after_gap": float(b.after_gap),
         }
-        # low-frequency movement around the burst (voluntary movement context)
-        lw = int(1.5 * fs)
-        low = h.get("low", max(lo, b.i0 - lw), min(seg_end, b.i1 + lw))
-        f["low_g"] = float(np.sqrt(np.einsum("ij,ij->i", low, low).mean())) if len(low) else 0.0
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         acc_post = h.get("acc", b.i1 + int(0.8 * fs), min(seg_end, b.i1 + n))
@@ -250,7 +245,7 @@ class JerkDetector:
         else:
             f["fchar_hz"], f["zc"] = np.nan, np.nan
         # smooth voluntary strokes live below 4 Hz; a jerk's core mostly above
-        pad = int(round(0.05 * fs))
+        pad = round(0.05 * fs)
         c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
         c4 = h.get("hp4", b.i0 - pad, b.i1 + 1 + pad)
         f["hf_frac"] = float(np.einsum("ij,ij->", c4, c4) / max(np.einsum("ij,ij->", c1, c1),
@@ -258,13 +253,10 @@ class JerkDetector:
         f["busy"] = max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env
         # dominance of the core inside its burst (a jerk inside a movement dominates it;
         # a scratching stroke is one of many alike)
-        whole = h.get("env", max(lo, b.i0 - int(b.burst_s * fs) - 1),
-                      min(seg_end, b.i1 + int(b.burst_s * fs) + 2))
         outside = np.concatenate([h.get("env", max(lo, b.i0 - n), b.i0 - guard),
                                   h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))])
         f["dominance"] = b.peak_env / max(float(outside.max()) if len(outside) else 0.0,
                                           floor)
-        del whole
         if len(acc_pre):
             gdir = acc_pre.mean(0)
             gdir = gdir / max(float(np.linalg.norm(gdir)), 1e-12)
@@ -274,6 +266,21 @@ class JerkDetector:
         else:
             f["galign"] = np.nan
         return f
+
+
+def _median(x: np.ndarray) -> float:
+    """Median via partition (np.median's overhead dominates on short arrays)."""
+    k = len(x) // 2
+    p = np.partition(x, (k - 1, k) if len(x) % 2 == 0 else k)
+    return float(p[k] if len(x) % 2 else 0.5 * (p[k - 1] + p[k]))
+
+
+def _q_incl(values: np.ndarray, pct: float) -> float:
+    """The same order statistic as rolling_quantile, over all of ``values``."""
+    if len(values) == 0:
+        return float("nan")
+    k = int(pct / 100 * (len(values) - 1))
+    return float(np.partition(values, k)[k])
 
 
 def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:

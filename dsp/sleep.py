@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import butter
+from .filters import butter, rolling_quantile
 from .types import Epoch, SleepOnset
 
 # the jerk envelope of white noise sits ~1.65 sigma above zero at its per-second median
@@ -83,7 +83,7 @@ class Context:
         self.band = butter(2, cfg.tremor_band_hz, "bandpass", fs, 3)
         # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
         self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", fs, 3)
-        self._slow_hist: list[float] = []  # recent per-second slow-band RMS values
+        self._slow_hist = np.zeros(0)  # recent per-second slow-band RMS values
         self._cur: list[tuple[np.ndarray, ...]] = []  # samples of the open second
         self._cur_key: int | None = None
         self.log = SecondsLog(int(cfg.context_keep_s))
@@ -93,6 +93,7 @@ class Context:
         self.last_move_end = -np.inf
         self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
         self._sway_checked = -np.inf
+        self._last_onset = -np.inf
         self.jerk_times: deque[float] = deque(maxlen=256)
 
     def new_segment(self) -> None:
@@ -153,14 +154,9 @@ class Context:
         afrac = np.add.reduceat(active * real, starts) / safe
         slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
-        w = int(cfg.move_slow_window_s)
-        ring = np.concatenate([np.asarray(self._slow_hist[-w:]), slow])
-        pad = np.concatenate([np.full(max(0, w - len(self._slow_hist)), np.nan), ring])
-        win = np.lib.stride_tricks.sliding_window_view(pad, w)[-len(slow) - 1:-1]
-        with np.errstate(all="ignore"):
-            slow_floor = np.nanpercentile(win, 20, axis=1)
+        slow_floor, self._slow_hist = rolling_quantile(
+            self._slow_hist, slow, int(cfg.move_slow_window_s), 0.2)
         slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
-        self._slow_hist = ring[-w:].tolist()
         macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
         fl = floor[starts]
         k = keys[starts]
@@ -238,8 +234,9 @@ class Context:
             self.state = "wake"
             return []
         was, self.state = self.state, "sleep"
-        if was != "wake" or not np.isfinite(last_end):
-            return []
+        if was != "wake" or not np.isfinite(last_end) or last_end <= self._last_onset:
+            return []  # one onset per wake period (a sway-only wake spell adds none)
+        self._last_onset = last_end
         return [SleepOnset(id=f"s{round(last_end * 1000)}", start=round(last_end, 3),
                            confirmed=round(now, 3))]
 

@@ -47,16 +47,18 @@ class TremorTracker:
         self.cfg = cfg
         self.fs = fs
         self.has_gyro = has_gyro
-        self.dec = max(1, int(round(fs / cfg.tremor_rate_hz)))
+        self.dec = max(1, round(fs / cfg.tremor_rate_hz))
         self.fs_t = fs / self.dec
         hi = min(cfg.tremor_lp_hz, 0.45 * self.fs_t)
         self.bp_acc = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3)
         self.bp_gyr = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3) if has_gyro else None
-        self.hop = max(1, int(round(cfg.tremor_hop_s * self.fs_t)))
-        self.win = max(8, int(round(cfg.tremor_window_s * self.fs_t)))
+        self.hop = max(1, round(cfg.tremor_hop_s * self.fs_t))
+        self.win = max(8, round(cfg.tremor_window_s * self.fs_t))
         self.nfft = max(cfg.tremor_nfft, 1 << (self.win - 1).bit_length())
         self.hann = np.hanning(self.win + 2)[1:-1]
-        self.hist = History(keep=self.win + 4 * self.hop)
+        self.hist = History(keep=self.win + 4 * self.hop + 2)
+        self._carry: dict[str, np.ndarray] = {}
+        self._spiky_tail = np.zeros(0, dtype=np.int64)
         self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
         lo, hi_b = cfg.tremor_band_hz
         self.search = np.flatnonzero((self.freqs >= lo - 0.2) & (self.freqs <= hi_b + 0.5))
@@ -76,7 +78,8 @@ class TremorTracker:
             self.bp_gyr.reset()
         d0 = -(-gi0 // self.dec)  # first kept decimated index in the new segment
         self.seg_start_d = d0
-        self.next_frame_end = d0 + self.win
+        # a frame needs the running sum just before its window: start one sample later
+        self.next_frame_end = d0 + self.win + 1
 
     def end_segment(self) -> list[Event | Retraction]:
         return []  # an episode may bridge a short disconnect (tremor_bridge_s)
@@ -88,19 +91,39 @@ class TremorTracker:
                 filled: np.ndarray, spiky: np.ndarray) -> list[Event | Retraction]:
         xa = self.bp_acc(acc)
         xg = self.bp_gyr(gyro) if (self.bp_gyr is not None and gyro is not None) else None
-        gidx = np.arange(gi0, gi0 + len(t))
-        keep = gidx % self.dec == 0
-        if not keep.any():
+        dec = self.dec
+        first = (-gi0) % dec  # local index of the first kept sample
+        keep = slice(first, len(t), dec)
+        # a kept sample is "spiky" if any of the dec samples up to it was (carried over
+        # piece boundaries): samples of a burst make their frames neutral unless the frame
+        # is plainly tremor, since a pulse has a broad spectrum
+        ext = np.concatenate([self._spiky_tail, spiky.astype(np.int64)])
+        cs = np.concatenate([[0], np.cumsum(ext)])
+        off = len(self._spiky_tail)
+        kept = np.arange(first, len(t), dec) + off  # positions in ext
+        tr = (cs[kept + 1] - cs[np.maximum(kept + 1 - dec, 0)]) > 0
+        self._spiky_tail = ext[-(dec - 1):] if dec > 1 else ext[:0]
+        if len(kept) == 0:
             return []
-        d = gidx[keep] // self.dec
-        # samples of a burst (a jerk, a knock, a movement) make their frames neutral
-        # unless the frame is plainly tremor: a pulse has a broad spectrum
         cols = {"t": t[keep], "acc": xa[keep], "fill": filled[keep].astype(float),
-                "tr": _spread(spiky, self.dec)[keep].astype(float)}
+                "tr": tr.astype(float)}
         if xg is not None:
             cols["gyr"] = xg[keep]
+        # running sums for the frames' means, covariances, fill and burst counts
+        for name in list(cols):
+            if name == "t":
+                continue
+            x = cols[name]
+            if name in ("acc", "gyr"):
+                prods = np.stack([x[:, 0] * x[:, 0], x[:, 1] * x[:, 1], x[:, 2] * x[:, 2],
+                                  x[:, 0] * x[:, 1], x[:, 0] * x[:, 2], x[:, 1] * x[:, 2]],
+                                 axis=1)
+                cols["c1" + name] = self._cum("c1" + name, x)
+                cols["c2" + name] = self._cum("c2" + name, prods)
+            else:
+                cols["c" + name] = self._cum("c" + name, x)
         if self.hist.n == 0:
-            self.hist.start = int(d[0])
+            self.hist.start = (gi0 + first) // dec
         self.hist.append(**cols)
         ends = []
         while self.next_frame_end <= self.hist.end:
@@ -110,6 +133,15 @@ class TremorTracker:
             return []
         return self._frames(np.array(ends))
 
+    def _cum(self, name: str, x: np.ndarray) -> np.ndarray:
+        """Cumulative sum carried across pieces (sequential, so chunking never matters)."""
+        carry = self._carry.get(name)
+        if carry is None:
+            carry = np.zeros(x.shape[1:])
+        c = np.cumsum(np.concatenate([carry[None], x]), axis=0)[1:]
+        self._carry[name] = c[-1].copy()
+        return c
+
     # ------------------------------------------------------------------ frames
     def _frames(self, ends: np.ndarray) -> list[Event | Retraction]:
         out: list[Event | Retraction] = []
@@ -117,23 +149,41 @@ class TremorTracker:
             out += self._batch(ends[a:a + BATCH])
         return out
 
-    def _window(self, name: str, ends: np.ndarray) -> np.ndarray:
+    def _sums(self, name: str, ends: np.ndarray) -> np.ndarray:
+        """Sum of a running-summed column over each frame."""
         h = self.hist
         arr = h.arrays[name]
-        idx = (ends[:, None] - self.win + np.arange(self.win)[None, :]) - h.start
-        return arr[idx]
+        return arr[ends - 1 - h.start] - arr[ends - 1 - self.win - h.start]
+
+    def _project(self, name: str, ends: np.ndarray) -> np.ndarray:
+        """Frames projected on their principal axis (n, win), mean removed."""
+        h = self.hist
+        w = self.win
+        n = len(ends)
+        s1 = self._sums("c1" + name, ends)  # (n, 3)
+        s2 = self._sums("c2" + name, ends)  # (n, 6)
+        mean = s1 / w
+        cov = np.empty((n, 3, 3))
+        for k, (i, j) in enumerate(((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))):
+            cov[:, i, j] = cov[:, j, i] = s2[:, k] / w - mean[:, i] * mean[:, j]
+        v = np.linalg.eigh(cov)[1][:, :, -1]
+        # frames are hop apart: a strided view, no copy
+        view = np.lib.stride_tricks.sliding_window_view(h.arrays[name], w, axis=0)
+        s0 = int(ends[0]) - w - h.start
+        fr = view[s0: s0 + self.hop * (n - 1) + 1: self.hop]  # (n, 3, w)
+        y = fr[:, 0, :] * v[:, 0:1] + fr[:, 1, :] * v[:, 1:2] + fr[:, 2, :] * v[:, 2:3]
+        return y - (mean * v).sum(axis=1)[:, None]
 
     def _batch(self, ends: np.ndarray) -> list[Event | Retraction]:
         cfg = self.cfg
         n = len(ends)
-        acc = self._window("acc", ends)  # (n, win, 3)
-        ya = _principal(acc)
+        ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
         f_peak, prom, conc, sub, amp_acc = _spectral(pa, self.hann, self.nfft, self.freqs,
                                                      self.search, self.total)
         y = ya
         if self.has_gyro and "gyr" in self.hist.arrays:
-            y = _principal(self._window("gyr", ends))
+            y = self._project("gyr", ends)
             pg = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g
             f_peak, prom, conc, sub, amp_dps = _spectral(pg, self.hann, self.nfft, self.freqs,
@@ -142,12 +192,13 @@ class TremorTracker:
             strong = amp_dps >= cfg.tremor_min_dps
         else:
             strong = amp_acc >= cfg.tremor_min_g
-        fill = self._window("fill", ends).mean(axis=1)
+        fill = self._sums("cfill", ends) / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
         crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt((y * y).mean(axis=1)), 1e-12)
-        trans = (self._window("tr", ends).max(axis=1) > 0) | (crest > cfg.tremor_max_crest)
-        t_end = self._window("t", ends)[:, -1]
-        t_start = self._window("t", ends)[:, 0]
+        trans = (self._sums("ctr", ends) > 0) | (crest > cfg.tremor_max_crest)
+        tcol = self.hist.arrays["t"]
+        t_end = tcol[ends - 1 - self.hist.start]
+        t_start = tcol[ends - self.win - self.hist.start]
         ok = ((prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
               & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
@@ -260,10 +311,17 @@ class TremorTracker:
 def _principal(x: np.ndarray) -> np.ndarray:
     """Project each frame (n, win, 3) on its principal axis -> (n, win)."""
     xc = x - x.mean(axis=1, keepdims=True)
-    cov = (xc[:, :, :, None] * xc[:, :, None, :]).sum(axis=1)
+    a, b, c = xc[:, :, 0], xc[:, :, 1], xc[:, :, 2]
+    cov = np.empty((len(x), 3, 3))
+    cov[:, 0, 0] = (a * a).sum(axis=1)
+    cov[:, 1, 1] = (b * b).sum(axis=1)
+    cov[:, 2, 2] = (c * c).sum(axis=1)
+    cov[:, 0, 1] = cov[:, 1, 0] = (a * b).sum(axis=1)
+    cov[:, 0, 2] = cov[:, 2, 0] = (a * c).sum(axis=1)
+    cov[:, 1, 2] = cov[:, 2, 1] = (b * c).sum(axis=1)
     _, vec = np.linalg.eigh(cov)
     v = vec[:, :, -1]
-    return (xc * v[:, None, :]).sum(axis=2)
+    return a * v[:, 0:1] + b * v[:, 1:2] + c * v[:, 2:3]
 
 
 def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
@@ -283,20 +341,21 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     k = np.argmax(ps, axis=1)
     kk = search[k]
     rows = np.arange(n)
-    lp = np.log(np.maximum(p, 1e-30))
-    left = lp[rows, np.maximum(kk - 1, 0)]
-    mid = lp[rows, kk]
-    right = lp[rows, np.minimum(kk + 1, p.shape[1] - 1)]
+    left = np.log(np.maximum(p[rows, np.maximum(kk - 1, 0)], 1e-30))
+    mid = np.log(np.maximum(p[rows, kk], 1e-30))
+    right = np.log(np.maximum(p[rows, np.minimum(kk + 1, p.shape[1] - 1)], 1e-30))
     den = left - 2 * mid + right
     delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / np.where(
         np.abs(den) > 1e-12, den, 1.0), 0.0)
     df = freqs[1] - freqs[0]
     f_peak = freqs[kk] + np.clip(delta, -0.5, 0.5) * df
-    lobe = max(1, int(round(2.0 * nfft / len(hann))))
+    lobe = max(1, round(2.0 * nfft / len(hann)))
     cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
     e_peak = p[rows[:, None], cols].sum(axis=1)
-    e_tot = p[:, total].sum(axis=1)
-    med = np.median(p[:, total], axis=1)
+    pt = p[:, total]
+    e_tot = pt.sum(axis=1)
+    mk = pt.shape[1] // 2
+    med = np.partition(pt, mk, axis=1)[:, mk]
     prom = p[rows, kk] / np.maximum(med, 1e-30)
     conc = e_peak / np.maximum(e_tot, 1e-30)
     # power at half the peak frequency: the peak is then a harmonic of a slower rhythm
@@ -315,7 +374,7 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     n = len(p)
     df = freqs[1] - freqs[0]
     kk = np.clip(np.rint(f / df).astype(int), 0, p.shape[1] - 1)
-    lobe = max(1, int(round(2.0 * nfft / len(hann))))
+    lobe = max(1, round(2.0 * nfft / len(hann)))
     cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
     e = p[np.arange(n)[:, None], cols].sum(axis=1)
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
@@ -350,17 +409,6 @@ def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int) -> np.ndarra
         per = np.diff(x)
         out[i] = float(per.std() / per.mean())
     return out
-
-
-def _spread(mask: np.ndarray, n: int) -> np.ndarray:
-    """A sample marks its decimation neighbours too (so that decimation misses none)."""
-    if n <= 1 or not mask.any():
-        return mask
-    m = mask.copy()
-    for k in range(1, n):
-        m[:-k] |= mask[k:]
-        m[k:] |= mask[:-k]
-    return m
 
 
 def _tremor_type(f: float, amp_g: float, low_frac: float, cfg: AnalyzerConfig) -> str:

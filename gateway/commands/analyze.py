@@ -1,0 +1,212 @@
+"""``twitchwatch analyze PATH...``: the DSP over recordings, as fast as it goes.
+
+CSV / CSV.gz files (``t,ax,ay,az[,gx,gy,gz]``, the eval format) and the project's own
+``.twrec`` recordings. The analyzer is the streaming one the gateway runs live, fed in
+blocks, so the events are the same as live and replay. Only final events are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+SUFFIXES = (".csv.gz", ".csv", ".twrec")
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "analyze", help="detect jerks, tremor and hypnic jerks in recordings",
+        description="Analyze recordings (CSV or CSV.gz with header t,ax,ay,az and optional "
+                    "gx,gy,gz; or .twrec sessions) with the streaming DSP, offline.")
+    p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
+                   help="recording files")
+    p.add_argument("--format", choices=("table", "jsonl"), default="table",
+                   help="table: a readable summary (default); jsonl: one JSON object per "
+                        "event on stdout")
+    p.add_argument("--out", type=pathlib.Path, metavar="DIR",
+                   help="write one NAME.jsonl of events per input into DIR")
+    p.add_argument("--epochs", action="store_true",
+                   help="with --out, also write NAME.epochs.jsonl (per-second context)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=main)
+
+
+def stem(path: pathlib.Path) -> str:
+    name = path.name
+    for s in SUFFIXES:
+        if name.endswith(s):
+            return name[: -len(s)]
+    return path.stem
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return _main(args)
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    from ..errors import TwitchwatchError
+
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    failed = 0
+    for path in args.paths:
+        t0 = time.perf_counter()
+        try:
+            results = analyze_file(path, progress=show_progress, epochs=args.epochs)
+        except TwitchwatchError as err:
+            failed += 1
+            print(f"twitchwatch analyze: {err}", file=sys.stderr)
+            continue
+        elapsed = time.perf_counter() - t0
+        for band, res in results.items():
+            name = stem(path) if len(results) == 1 else f"{stem(path)}.{band}"
+            if args.out is not None:
+                _write_jsonl(args.out / f"{name}.jsonl", res["events"])
+                if args.epochs:
+                    _write_jsonl(args.out / f"{name}.epochs.jsonl", res["epochs"])
+            if args.format == "jsonl":
+                for e in res["events"]:
+                    print(json.dumps({"file": str(path), **({"band": band} if band else {}),
+                                      **e}))
+            else:
+                _table(sys.stdout, path, band, res, elapsed)
+    return 1 if failed else 0
+
+
+def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = False
+                 ) -> dict[str, dict[str, Any]]:
+    """Final events (and optionally epochs) per band of one file: {band: {...}}."""
+    from dsp import Analyzer, Epoch, Event, SleepOnset
+
+    from ..errors import RecordingError
+
+    if not path.is_file():
+        raise RecordingError(f"{path}: no such file")
+    bar = _Progress(path.name) if progress else None
+    analyzers: dict[str, Any] = {}
+    res: dict[str, dict[str, Any]] = {}
+
+    def take(band: str, outs: list[Any]) -> None:
+        r = res.setdefault(band, {"events": [], "epochs": [], "onsets": [], "samples": 0})
+        for o in outs:
+            if isinstance(o, Event):
+                if o.final:
+                    r["events"].append(o.to_dict())
+            elif isinstance(o, SleepOnset):
+                r["onsets"].append(o.to_dict())
+            elif epochs and isinstance(o, Epoch):
+                r["epochs"].append(o.to_dict())
+
+    try:
+        for band, t, acc, gyro in _samples(path, bar):
+            an = analyzers.get(band)
+            if an is None:
+                an = analyzers[band] = Analyzer()
+            res.setdefault(band, {"events": [], "epochs": [], "onsets": [], "samples": 0})
+            res[band]["samples"] += len(t)
+            take(band, an.feed(t, acc, gyro))
+        for band, an in analyzers.items():
+            take(band, an.finish())
+            res[band]["rate_hz"] = an.rate_hz
+    finally:
+        if bar is not None:
+            bar.done()
+    for r in res.values():
+        r["events"].sort(key=lambda e: (e["start"], e["type"]))
+    return res
+
+
+def _samples(path: pathlib.Path, bar: _Progress | None) -> Iterator[tuple[str, Any, Any, Any]]:
+    if path.name.endswith(".twrec"):
+        yield from _twrec_samples(path)
+        return
+    from ..csvinput import iter_csv
+
+    for c in iter_csv(path, progress=bar.update if bar else None):
+        yield "", c.t_s, c.acc_g, c.gyro_dps
+
+
+def _twrec_samples(path: pathlib.Path) -> Iterator[tuple[str, Any, Any, Any]]:
+    """A session recording through the live front end (decode, loss, ordering, axes)."""
+    from ..recording import iter_recording_samples
+
+    yield from iter_recording_samples(path)
+
+
+def _write_jsonl(path: pathlib.Path, rows: list[dict[str, Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    tmp.replace(path)
+
+
+def _table(out: TextIO, path: pathlib.Path, band: str, res: dict[str, Any],
+           elapsed: float) -> None:
+    ev = res["events"]
+    rate = res.get("rate_hz")
+    title = f"{path}" + (f" [band {band}]" if band else "")
+    counts: dict[str, int] = {}
+    for e in ev:
+        counts[e["type"]] = counts.get(e["type"], 0) + 1
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                        ("myoclonic_jerk", "hypnic_jerk", "tremor"))
+    rate_s = f"{rate:.1f} Hz" if rate else "?"
+    out.write(f"== {title}: {res['samples']:,} samples at {rate_s}, analysed in "
+              f"{elapsed:.2f} s\n   {summary}")
+    if res["onsets"]:
+        out.write("; sleep onset(s) at " + ", ".join(_hms(o["start"]) for o in res["onsets"]))
+    out.write("\n")
+    if not ev:
+        return
+    out.write(f"   {'start':>10} {'dur s':>7}  {'type':<15} {'peak g':>7} {'freq Hz':>7} "
+              f"{'conf':>5}  detail\n")
+    for e in ev:
+        dur = e["end"] - e["start"]
+        freq = f"{e['freq_hz']:.2f}" if e.get("freq_hz") is not None else ""
+        detail = (e.get("tremor_type") or "") + (f"cluster {e['cluster']}" if e.get("cluster")
+                                                  else "")
+        out.write(f"   {_hms(e['start']):>10} {dur:7.2f}  {e['type']:<15} {e['peak_g']:7.3f} "
+                  f"{freq:>7} {e['confidence']:5.2f}  {detail}\n")
+
+
+def _hms(t: float) -> str:
+    h, r = divmod(t, 3600)
+    m, s = divmod(r, 60)
+    return f"{int(h)}:{int(m):02d}:{s:05.2f}" if h else f"{int(m)}:{s:05.2f}"
+
+
+class _Progress:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name if len(name) <= 32 else "..." + name[-29:]
+        self.last = 0.0
+        self.shown = False
+
+    def update(self, frac: float) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and frac < 1.0:
+            return
+        self.last = now
+        width = 30
+        fill = round(frac * width)
+        sys.stderr.write(f"\r{self.name:<32} [{'#' * fill}{'.' * (width - fill)}] "
+                         f"{frac * 100:5.1f}%")
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 72 + "\r")
+            sys.stderr.flush()
