@@ -86,7 +86,8 @@ class Conditioner:
         one = len(self._probe) == 1
         t = self._probe[0][0] if one else np.concatenate([p[0] for p in self._probe])
         a = self._probe[0][1] if one else np.concatenate([p[1] for p in self._probe])
-        g = np.concatenate([p[2] for p in self._probe if p[2] is not None]) if self.has_gyro else None
+        gs = [p[2] for p in self._probe if p[2] is not None]
+        g = np.concatenate(gs) if self.has_gyro else None
         self._probe = []
         if not (np.diff(t) > 0).all():
             keep = _increasing(t)
