@@ -124,7 +124,7 @@ class Analyzer:
             out += self._end_segment()
             jd.new_segment(self.gi)
             ctx.new_segment()
-            tr.new_segment(self.gi)
+            tr.new_segment(self.gi, (self.t_now, float(t[0])) if self.gi else None)
         floor, above = jd.process(self.gi, t, acc, filled)
         out += self._classify_bursts(final=False)
         out += tr.process(self.gi, t, acc, gyro, filled, above)
@@ -260,6 +260,8 @@ class Analyzer:
         if not cfg.hypnic_min_s <= tau <= cfg.hypnic_max_s:
             return None
         if bout.end in self._hypnic_onsets:
+            return None
+        if ctx.bout_starting(t_j + cfg.hypnic_arousal_s, t_j + cfg.isolation_s):
             return None
         lo = max(bout.end + cfg.sway_guard_s, t_j - cfg.sway_window_s)
         sway = ctx.sway(lo, t_j - 1.0)

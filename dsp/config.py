@@ -14,8 +14,10 @@ class AnalyzerConfig:
     # ---------------------------------------------------------------- input conditioning
     # samples used to estimate the rate; 256 intervals average timestamp jitter to < 0.1 %
     rate_probe_samples: int = 256
-    # a step longer than this many periods has missing samples (jitter is < 0.5 period)
-    gap_step_periods: float = 1.5
+    # holes are counted on a centred running median of (time - index * period) over
+    # 2k+1 samples: it removes jitter up to half a period and keeps the step of a hole
+    # sharp. It delays the stream by k samples.
+    timebase_median_half: int = 3
     # a hole longer than this ends the segment: filters restart, no event spans it.
     # Shorter holes (BLE packet loss, typically 0.05-0.5 s) are filled and flagged.
     gap_reset_s: float = 1.0
@@ -125,6 +127,9 @@ class AnalyzerConfig:
     # dropout interrupts it), and frames this far apart (a disconnect) end it
     tremor_merge_s: float = 10.0
     tremor_merge_freq_hz: float = 0.5
+    # a disconnect of up to this long does not count towards those: the same tremor on
+    # both sides of it is one episode
+    tremor_gap_bridge_s: float = 60.0
     tremor_bridge_s: float = 10.0
     # rhythm regularity: median cycle-period CV of the episode's frames (tremor < 0.09,
     # scratching 0.07-0.2)
@@ -155,16 +160,18 @@ class AnalyzerConfig:
     # ... or when the 0.5-2 Hz band (gentle settling, above breathing's 0.15-0.4 Hz)
     # rises above its own floor (a low percentile of the last two minutes)
     move_slow_band_hz: tuple[float, float] = (0.5, 2.0)
-    move_slow_snr: float = 2.5
+    move_slow_snr: float = 3.0
     move_slow_min_g: float = 0.01
     move_slow_window_s: float = 120.0
     # moving seconds closer than this form one bout
     bout_merge_s: float = 2.0
     # a bout this short around an accepted jerk is the jerk, not a movement
     jerk_bout_s: float = 4.0
-    # wake: this many moving seconds within the window
+    # wake: this many moving seconds within the window (from sleep: more, since arousals
+    # in sleep last up to ~15 s)
     wake_window_s: float = 120.0
     wake_moving_s: int = 10
+    wake_from_sleep_moving_s: int = 25
     # sleep: this long without a bout, with sway below sleep_sway_g
     sleep_quiet_s: float = 120.0
     # sway: 11 s moving average removes breathing (0.15-0.4 Hz), then the median change
@@ -183,3 +190,6 @@ class AnalyzerConfig:
     # onset window ends with settled sleep.
     hypnic_min_s: float = 10.0
     hypnic_max_s: float = 900.0
+    # a sleep start may wake the sleeper briefly (an arousal within seconds); movement
+    # resuming later within the isolation window means the person is still settling
+    hypnic_arousal_s: float = 5.0

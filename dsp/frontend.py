@@ -1,10 +1,15 @@
 """Input conditioning: sample rate from the timestamps, gaps, and a uniform sample stream.
 
-The band's samples are regular; only their timestamps jitter (a few ms) and rows go missing.
-So the analyzer works on sample counts, not on timestamps: a step of k periods is k-1
-missing samples. Short holes are filled by linear interpolation (flagged, so that no event
-is built on them) and the filters run on; a long hole ends the *segment*: every filter
-and detector restarts after it and nothing spans it.
+The band's samples are regular; only their timestamps jitter (a few ms) and rows go
+missing. So the analyzer works on sample counts, not on timestamps. With ``u_i = t_i - i p``
+(``i`` counts received samples, ``p`` is the period), ``u`` is flat plus jitter and steps
+up by ``m p`` where ``m`` samples are missing. A centred running median of ``u`` keeps that
+step sharp and removes the jitter, so gaps are counted reliably even when the jitter is
+close to half a period (consecutive differences fail at 200 Hz with +/-2 ms of jitter).
+
+Short holes are filled (flagged, so that no event is built on them) and the filters run
+on; a long hole ends the *segment*: every filter and detector restarts after it and
+nothing spans it.
 """
 
 from __future__ import annotations
@@ -34,20 +39,38 @@ class Piece:
 
 
 class Conditioner:
-    """Turns arbitrary chunks into :class:`Piece` objects; chunking never changes them."""
+    """Turns arbitrary chunks into :class:`Piece` objects; chunking never changes them.
+
+    A sample is released once the ``median_half`` samples after it are known (or its
+    segment ended), so that its gap decision always sees the same window.
+    """
 
     def __init__(self, cfg: AnalyzerConfig) -> None:
         self.cfg = cfg
+        self.k = cfg.timebase_median_half
+        # samples held back: the median's right half, and the real samples after a hole
+        self.hold_n = max(self.k, cfg.fill_hold_samples)
         self.period_s: float | None = None
         self.has_gyro: bool | None = None
         self._probe: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         self._probe_n = 0
-        self._last: tuple[float, np.ndarray, np.ndarray | None] | None = None
+        # samples received but not released yet (at most k, plus a probe's worth)
+        self._hold_t = np.zeros(0)
+        self._hold_a = np.zeros((0, 3))
+        self._hold_g: np.ndarray | None = None
+        self._hold_i0 = 0  # received index of the first held sample
+        self._n_recv = 0
+        # the current segment's released context
+        self._u_left = np.zeros(0)  # u of the last k released samples of the segment
+        self._s_last: float | None = None  # smoothed u of the last released sample
+        self._t_last: float | None = None  # time of the last received sample
+        self._last_real: tuple[float, np.ndarray, np.ndarray | None] | None = None
+        self._tail_a = np.zeros((0, 3))  # the last real samples, for filling holes
+        self._tail_g = np.zeros((0, 3))
+        self._seg_open = False
         self.n_dropped = 0  # samples whose time did not advance
         self.n_filled = 0
         self.n_segments = 0
-        self._tail_a = np.zeros((0, 3))  # the last real samples, for filling holes
-        self._tail_g = np.zeros((0, 3))
 
     @property
     def rate_hz(self) -> float | None:
@@ -67,85 +90,141 @@ class Conditioner:
                   else np.asarray(gyro_dps, dtype=np.float64).reshape(-1, 3))
             if len(gy) != len(t_s):
                 raise ValueError("t_s and gyro_dps differ in length")
+        if len(t_s) == 0:
+            return []
         if self.period_s is None:
             self._probe.append((t_s, acc_g, gy))
             self._probe_n += len(t_s)
             if self._probe_n < self.cfg.rate_probe_samples:
                 return []
-            return self._start_from_probe()
-        return self._condition(t_s, acc_g, gy)
+            return self._start_from_probe(final=False)
+        return self._receive(t_s, acc_g, gy, final=False)
 
     def flush(self) -> list[Piece]:
-        """At the end: a recording shorter than the probe still gets analysed."""
-        if self.period_s is None and self._probe_n >= 2:
-            return self._start_from_probe()
-        return []
+        """At the end: release what is held (a recording shorter than the probe too)."""
+        if self.period_s is None:
+            if self._probe_n >= 2:
+                return self._start_from_probe(final=True)
+            return []
+        return self._receive(np.zeros(0), np.zeros((0, 3)),
+                             np.zeros((0, 3)) if self.has_gyro else None, final=True)
 
     # -- internals
-    def _start_from_probe(self) -> list[Piece]:
+    def _start_from_probe(self, final: bool) -> list[Piece]:
         one = len(self._probe) == 1
         t = self._probe[0][0] if one else np.concatenate([p[0] for p in self._probe])
         a = self._probe[0][1] if one else np.concatenate([p[1] for p in self._probe])
         gs = [p[2] for p in self._probe if p[2] is not None]
-        g = np.concatenate(gs) if self.has_gyro else None
+        g = (gs[0] if one else np.concatenate(gs)) if self.has_gyro else None
         self._probe = []
-        if not (np.diff(t) > 0).all():
-            keep = _increasing(t)
-            self.n_dropped += int(len(t) - keep.sum())
-            t, a = t[keep], a[keep]
-            g = g[keep] if g is not None else None
-        if len(t) < 2:
+        keep = _increasing(t)
+        t0 = t[keep][: self.cfg.rate_probe_samples]
+        if len(t0) < 2:
             return []
         # exactly the first N samples, so that the estimate never depends on chunking
-        self.period_s = estimate_period(t[:self.cfg.rate_probe_samples])
-        return self._condition(t, a, g)
+        self.period_s = estimate_period(t0)
+        return self._receive(t, a, g, final=final)
 
-    def _condition(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None) -> list[Piece]:
-        if len(t) == 0:
-            return []
-        assert self.period_s is not None
-        p = self.period_s
+    def _receive(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, final: bool
+                 ) -> list[Piece]:
         # drop samples whose time does not advance (duplicates, clock steps back)
-        prev_t = -np.inf if self._last is None else self._last[0]
-        steps = np.diff(t, prepend=prev_t)
-        if not (steps > 0).all():
-            keep = _increasing(t, prev_t)
+        prev = -np.inf if self._t_last is None else self._t_last
+        if len(t) and not (np.diff(t, prepend=prev) > 0).all():
+            keep = _increasing(t, prev)
             self.n_dropped += int(len(t) - keep.sum())
             t, a = t[keep], a[keep]
             g = g[keep] if g is not None else None
-            if len(t) == 0:
-                return []
-            steps = np.diff(t, prepend=prev_t)
-        if self._last is None:
-            steps[0] = np.inf  # the very first sample starts a segment
-        # a step of k periods means k-1 missing samples; jitter is well under half a period
-        gap = (steps > self.cfg.gap_step_periods * p) & (steps <= self.cfg.gap_reset_s)
-        missing = np.where(gap, np.rint(np.where(gap, steps, p) / p).astype(np.int64) - 1, 0)
-        reset_at = np.flatnonzero(steps > self.cfg.gap_reset_s)
+        if len(t):
+            self._t_last = float(t[-1])
+        # append to what is held
+        ht = np.concatenate([self._hold_t, t])
+        ha = np.concatenate([self._hold_a, a])
+        hg = None
+        if self.has_gyro:
+            hg = np.concatenate([self._hold_g if self._hold_g is not None else np.zeros((0, 3)),
+                                 g if g is not None else np.zeros((0, 3))])
+        i0 = self._hold_i0
+        self._n_recv += len(t)
+        if len(ht) == 0:
+            return []
+        p = self.period_s
+        assert p is not None
+        # long holes end segments: unambiguous from consecutive times
+        steps = np.diff(ht)
+        resets = (np.flatnonzero(steps > self.cfg.gap_reset_s) + 1).tolist()
+        bounds = [0, *resets, len(ht)]
         pieces: list[Piece] = []
-        bounds = [0, *reset_at.tolist(), len(t)]
-        for k in range(len(bounds) - 1):
-            i0, i1 = bounds[k], bounds[k + 1]
-            if i0 == i1:
-                continue
-            new_seg = k > 0  # bounds[1:] are the samples that follow a long gap
-            pieces.append(self._fill(t[i0:i1], a[i0:i1], None if g is None else g[i0:i1],
-                                     missing[i0:i1], new_seg))
-            hold = self.cfg.fill_hold_samples
-            j0 = max(i0, i1 - hold)
-            self._tail_a = np.concatenate([self._tail_a, a[j0:i1]])[-hold:]
-            if g is not None:
-                self._tail_g = np.concatenate([self._tail_g, g[j0:i1]])[-hold:]
-            self._last = (float(t[i1 - 1]), a[i1 - 1].copy(),
-                          None if g is None else g[i1 - 1].copy())
+        release_to = 0
+        for b0, b1 in itertools.pairwise(bounds):
+            closed = b1 < len(ht) or final
+            if b0 > 0 or not self._seg_open:
+                # a new segment starts at b0 (after a long hole, or the very first one)
+                self._start_segment()
+            stop = b1 if closed else max(b0, b1 - self.hold_n)
+            if stop > b0:
+                pieces.append(self._release(ht, ha, hg, i0, b0, stop, b1))
+            release_to = stop
+            if not closed:
+                break
+        # keep the unreleased tail
+        self._hold_t = ht[release_to:]
+        self._hold_a = ha[release_to:]
+        self._hold_g = None if hg is None else hg[release_to:]
+        self._hold_i0 = i0 + release_to
+        if final:
+            self._seg_open = False
         return pieces
 
+    def _start_segment(self) -> None:
+        self._seg_open = True
+        self._u_left = np.zeros(0)
+        self._s_last = None
+
+    def _release(self, ht: np.ndarray, ha: np.ndarray, hg: np.ndarray | None, i0: int,
+                 b0: int, stop: int, seg_end: int) -> Piece:
+        """Release samples [b0, stop) of the held arrays; the segment's known samples end
+        at ``seg_end`` (right context for the median)."""
+        p = self.period_s
+        assert p is not None
+        k = self.k
+        idx = np.arange(b0, seg_end) + i0
+        u = ht[b0:seg_end] - idx * p
+        left = self._u_left
+        # centred median of u over 2k+1 samples, the window clipped (edge-padded) at the
+        # segment's ends
+        ext = np.concatenate([left, u])
+        pad_l = k - len(left)
+        right_have = seg_end - stop
+        pad_r = max(0, k - right_have)
+        ext = np.pad(ext, (max(0, pad_l), pad_r), mode="edge")
+        off = max(0, pad_l) + len(left)
+        n = stop - b0
+        win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n]
+        s = np.partition(win, k, axis=1)[:, k]
+        prev_s = self._s_last
+        steps = np.diff(s, prepend=s[0] if prev_s is None else prev_s)
+        missing = np.maximum(0, np.rint(steps / p)).astype(np.int64)
+        new_seg = prev_s is None
+        if new_seg:
+            missing[0] = 0
+        self._s_last = float(s[-1])
+        self._u_left = np.concatenate([left, u[:n]])[-k:]
+        t, a = ht[b0:stop], ha[b0:stop]
+        g = None if hg is None else hg[b0:stop]
+        piece = self._fill(t, a, g, missing, new_seg, ha[b0:seg_end],
+                           None if hg is None else hg[b0:seg_end])
+        hold = self.cfg.fill_hold_samples
+        j0 = max(0, len(t) - hold)
+        self._tail_a = np.concatenate([self._tail_a, a[j0:]])[-hold:]
+        if g is not None:
+            self._tail_g = np.concatenate([self._tail_g, g[j0:]])[-hold:]
+        self._last_real = (float(t[-1]), a[-1].copy(), None if g is None else g[-1].copy())
+        return piece
+
     def _fill(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, missing: np.ndarray,
-              new_seg: bool) -> Piece:
+              new_seg: bool, a_right: np.ndarray, g_right: np.ndarray | None) -> Piece:
         if new_seg:
             self.n_segments += 1
-            missing = missing.copy()
-            missing[0] = 0
         n_add = int(missing.sum())
         if n_add == 0:
             return Piece(t, a, g, np.zeros(len(t), dtype=bool), new_seg)
@@ -156,10 +235,7 @@ class Conditioner:
         filled = np.ones(n, dtype=bool)
         filled[pos] = False
         out_t = np.empty(n)
-        out_t[pos] = t  # (times: cheap, one column)
-        # values: a ramp from the mean of the last few real samples to the next real one.
-        # Interpolating from a single noisy sample would put its noise on the whole hole,
-        # holding a level would leave a step if the arm moved during the hole.
+        out_t[pos] = t
         # copy the real samples run by run (between holes): slices, not fancy indexing
         out_a = np.empty((n, 3))
         out_g = None if g is None else np.empty((n, 3))
@@ -171,11 +247,15 @@ class Conditioner:
                 out_a[o0: o0 + r1 - r0] = a[r0:r1]
                 if out_g is not None and g is not None:
                     out_g[o0: o0 + r1 - r0] = g[r0:r1]
+        # values: a ramp between the means of the few real samples on either side.
+        # Interpolating between single noisy samples would put their noise on the whole
+        # hole (which the filters then see), holding a level would leave a step if the
+        # arm moved during the hole.
         ext_a = np.concatenate([self._tail_a, a])
         ext_g = None if g is None else np.concatenate([self._tail_g, g])
         off = len(self._tail_a)
         k = self.cfg.fill_hold_samples
-        for j in np.flatnonzero(missing).tolist():
+        for j in holes.tolist():
             lo = max(0, off + j - k)
             m = int(missing[j])
             hole = slice(int(pos[j]) - m, int(pos[j]))
@@ -184,14 +264,16 @@ class Conditioner:
             if j > 0:
                 t_prev = float(t[j - 1])
             else:
-                assert self._last is not None
-                t_prev = self._last[0]
+                assert self._last_real is not None
+                t_prev = self._last_real[0]
             out_t[hole] = t_prev + frac[:, 0] * (float(t[j]) - t_prev)
-            lvl = ext_a[lo: off + j].mean(axis=0) if off + j > lo else a[j]
-            out_a[hole] = lvl + frac * (a[j] - lvl)
-            if out_g is not None and ext_g is not None and g is not None:
-                lvg = ext_g[lo: off + j].mean(axis=0) if off + j > lo else g[j]
-                out_g[hole] = lvg + frac * (g[j] - lvg)
+            nxt = a_right[j: j + k].mean(axis=0)
+            lvl = ext_a[lo: off + j].mean(axis=0) if off + j > lo else nxt
+            out_a[hole] = lvl + frac * (nxt - lvl)
+            if out_g is not None and ext_g is not None and g_right is not None:
+                nxg = g_right[j: j + k].mean(axis=0)
+                lvg = ext_g[lo: off + j].mean(axis=0) if off + j > lo else nxg
+                out_g[hole] = lvg + frac * (nxg - lvg)
         return Piece(out_t, out_a, out_g, filled, new_seg)
 
 
@@ -204,16 +286,16 @@ def _increasing(t: np.ndarray, prev: float = -np.inf) -> np.ndarray:
 def estimate_period(t: np.ndarray) -> float:
     """Sample period from timestamps with jitter and gaps.
 
-    The median step is robust to gaps; a straight-line fit of time against sample index
-    (gaps counted in whole periods) then averages the jitter away.
+    The median step is robust to gaps but carries the jitter of two samples; the median of
+    16-step spans (those without a gap) divides that error by 16.
     """
     d = np.diff(t)
     p0 = float(np.median(d))
     if p0 <= 0:
         raise ValueError("timestamps do not advance")
-    idx = np.concatenate([[0], np.cumsum(np.maximum(1, np.rint(d / p0)))])
-    span = idx[-1] - idx[0]
-    if span < 8:
+    span = 16
+    if len(t) <= 2 * span:
         return p0
-    slope = float(np.polyfit(idx, t, 1)[0])
-    return slope if 0.5 * p0 < slope < 2 * p0 else p0
+    s = (t[span:] - t[:-span]) / span
+    s = s[s < 1.25 * p0]  # spans with a hole in them are longer
+    return float(np.median(s)) if len(s) else p0

@@ -218,7 +218,8 @@ class Context:
         moving_s = len(self._moving_recent)
         last_end = now if self._open_bout is not None else self.last_move_end
         quiet = now - last_end
-        if self.state != "wake" and moving_s >= cfg.wake_moving_s:
+        need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
+        if self.state != "wake" and moving_s >= need:
             self.state = "wake"
             return []
         if self.state == "sleep" or quiet < cfg.sleep_quiet_s:
@@ -272,6 +273,13 @@ class Context:
         if self._open_bout is not None and self._open_bout.end <= t:
             return self._open_bout
         return None
+
+    def bout_starting(self, a: float, b: float) -> bool:
+        """Did a movement bout start in (a, b]?"""
+        bouts = list(self.bouts)
+        if self._open_bout is not None:
+            bouts.append(self._open_bout)
+        return any(a < bt.start <= b for bt in bouts)
 
     def moving_seconds(self, a: float, b: float) -> int:
         return int(self.log.moving[self.log.span(a, b)].sum())

@@ -68,11 +68,16 @@ class TremorTracker:
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.ep: _Episode | None = None  # the running episode
         self.closing: _Episode | None = None  # ended, waiting for a continuation
+        self.gaps: list[tuple[float, float]] = []  # recent data gaps (disconnects)
         self.frame_no = 0
         self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
 
     # ------------------------------------------------------------------ stream
-    def new_segment(self, gi0: int) -> None:
+    def new_segment(self, gi0: int, gap: tuple[float, float] | None = None) -> None:
+        """A new segment starts at sample gi0; ``gap`` is the data gap before it."""
+        if gap is not None:
+            self.gaps.append(gap)
+            self.gaps = self.gaps[-8:]
         self.bp_acc.reset()
         if self.bp_gyr is not None:
             self.bp_gyr.reset()
@@ -219,7 +224,7 @@ class TremorTracker:
             k = self.frame_no
             self.frame_no += 1
             t0, t1 = float(t_start[i]), float(t_end[i])
-            if self.ep is not None and t0 - self.ep.t_last > cfg.tremor_bridge_s:
+            if self.ep is not None and self._silence(self.ep.t_last, t0) > cfg.tremor_bridge_s:
                 out += self._end_run()  # a long gap in the data
             if ok[i]:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
@@ -232,7 +237,8 @@ class TremorTracker:
                 if (self.ep.misses > cfg.tremor_max_misses
                         or self.ep.neutral > cfg.tremor_max_neutral):
                     out += self._end_run()
-            if self.closing is not None and t1 - self.closing.t_last > cfg.tremor_merge_s:
+            if (self.closing is not None
+                    and self._silence(self.closing.t_last, t1) > cfg.tremor_merge_s):
                 out += self._finalize(self.closing)
                 self.closing = None
         return out
@@ -249,7 +255,8 @@ class TremorTracker:
         if ep is None:
             c = self.closing
             if (c is not None and abs(f - float(np.median(c.freqs[-6:])))
-                    <= cfg.tremor_merge_freq_hz and t1 - c.t_last <= cfg.tremor_merge_s):
+                    <= cfg.tremor_merge_freq_hz
+                    and self._silence(c.t_last, t1) <= cfg.tremor_merge_s):
                 ep = self.ep = c  # the same tremor after an interruption
                 self.closing = None
             else:
@@ -264,6 +271,12 @@ class TremorTracker:
             ep.id = f"t{round(self._start(ep) * 1000)}"
             out.append(self._event(ep, final=False))
         return out
+
+    def _silence(self, a: float, b: float) -> float:
+        """Time in (a, b) that had data: a disconnect is not evidence that tremor stopped
+        (up to tremor_gap_bridge_s of it)."""
+        lost = sum(max(0.0, min(b, g1) - max(a, g0)) for g0, g1 in self.gaps)
+        return b - a - min(lost, self.cfg.tremor_gap_bridge_s)
 
     def _end_run(self) -> list[Event | Retraction]:
         """The current run stops; a confirmed one waits tremor_merge_s for a sequel."""
