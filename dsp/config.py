@@ -52,8 +52,9 @@ class AnalyzerConfig:
     # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
     jerk_max_s: float = 0.45
     # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest
-    # jerks of interest are ~0.15 g, scrolling and fidgeting stay below ~0.1 g
-    jerk_min_peak_g: float = 0.12
+    # jerks of interest are ~0.15 g (they read 0.17-0.2 g here), scrolling and fidgeting
+    # stay below ~0.1 g, small taps and knocks ~0.13 g
+    jerk_min_peak_g: float = 0.14
     # taps through the bed and knocks are impacts: their energy sits in <= 3 samples of
     # a 100 Hz stream (participation-ratio duration); a moving limb spreads it over more
     impulse_max_s: float = 0.031
@@ -67,10 +68,14 @@ class AnalyzerConfig:
     # the surroundings of a jerk are quiet: the busier side's median envelope stays under
     # this fraction of the peak (scratching, tremor and walking fail it)
     jerk_busy_frac: float = 0.25
-    # a core inside a long burst must dominate it (a jerk inside a voluntary movement);
-    # scratching strokes are many alike
+    # a core inside a long burst must dominate the rest of it (peak / median envelope of
+    # the rest), and be its only excursion to half its peak: a jerk inside a voluntary
+    # movement does (dev: >= 3.9, alone), scratching strokes, many alike, do not
+    # (dev: 1.7-4.0, with 1-12 other strokes); two jerks of a cluster in one burst have a
+    # quiet stretch between them (a high ratio)
     movement_burst_s: float = 0.5
-    jerk_dominance: float = 2.5
+    jerk_dominance: float = 3.0
+    jerk_dominance_alone: float = 6.0
     # smooth voluntary strokes keep their energy below 4 Hz; only a large slow pulse
     # (a long hypnic jerk) is kept
     smooth_hf_frac: float = 0.35

@@ -35,6 +35,8 @@ class Burst:
     filled_frac: float = 0.0
     floor_g: float = 0.0
     burst_s: float = 0.0
+    rest_env: float = 0.0
+    n_strong: int = 0
     after_gap: bool = False
     feats: dict[str, float] = field(default_factory=dict)
     stage: int = 0  # 0 closed, 1 noticed (early checks done), 2 classified
@@ -180,6 +182,14 @@ class JerkDetector:
         c0 = int(left[-1]) + 1 if len(left) else 0
         c1 = k + int(right[0]) - 1 if len(right) else len(env) - 1
         b.burst_s = (b.i1 - b.i0 + 1) / fs
+        # the rest of the burst (within the searched span): a movement's level, or the
+        # other strokes of a scratching bout
+        rest = np.concatenate([env[:max(0, c0 - 2)], env[c1 + 3:]])
+        b.rest_env = _median(rest) if len(rest) >= 3 else 0.0
+        # other excursions of the burst to half the peak: strokes of a scratching bout
+        strong = np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]]) > 0.5 * env[k]
+        b.n_strong = int(np.count_nonzero(np.diff(strong.astype(np.int8)) == 1)
+                         + (1 if len(strong) and strong[0] else 0))
         b.i0, b.i1 = a0 + c0, a0 + c1
         env = env[c0: c1 + 1]
         k -= c0
@@ -219,6 +229,7 @@ class JerkDetector:
             "pr_s": b.pr_s, "floor_g": floor, "snr": b.peak_env / floor,
             "bg_pre": bg_pre, "bg_post": bg_post, "contrast": b.peak_env / max(bg, floor),
             "filled": b.filled_frac, "burst_s": b.burst_s, "after_gap": float(b.after_gap),
+            "dom_burst": b.peak_env / max(b.rest_env, floor), "n_strong": float(b.n_strong),
         }
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
@@ -303,7 +314,9 @@ def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
         return "impact"
     if f["busy"] > cfg.jerk_busy_frac:
         return "busy"
-    if f["burst_s"] > cfg.movement_burst_s and f["dominance"] < cfg.jerk_dominance:
+    if f["burst_s"] > cfg.movement_burst_s and (
+            f["dom_burst"] < cfg.jerk_dominance
+            or (f["n_strong"] >= 1 and f["dom_burst"] < cfg.jerk_dominance_alone)):
         return "movement"
     if f["hf_frac"] < cfg.smooth_hf_frac and f["peak_g"] < cfg.smooth_max_g:
         return "smooth"
