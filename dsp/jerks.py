@@ -17,6 +17,8 @@ from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile
 
 G_DEG = 180.0 / np.pi
+# the envelope of white noise sits ~1.65 sigma above zero at its per-second median
+ENV_FLOOR_PER_SIGMA = 1.65
 
 
 @dataclass
@@ -259,8 +261,12 @@ class JerkDetector:
         pad = round(0.05 * fs)
         c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
         c4 = h.get("hp4", b.i0 - pad, b.i1 + 1 + pad)
-        f["hf_frac"] = float(np.einsum("ij,ij->", c4, c4) / max(np.einsum("ij,ij->", c1, c1),
-                                                                   1e-18))
+        # minus the sensor noise's share (white noise is mostly above 4 Hz, which would
+        # make a faint smooth movement in a noisy stream look sharp)
+        var = 3.0 * (floor / ENV_FLOOR_PER_SIGMA) ** 2 * len(c1)
+        e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.jerk_highpass_hz / fs)
+        e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 8.0 / fs)
+        f["hf_frac"] = max(0.0, e4) / max(e1, 1e-18)
         f["busy"] = max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env
         # dominance of the core inside its burst (a jerk inside a movement dominates it;
         # a scratching stroke is one of many alike)

@@ -28,10 +28,8 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import butter, rolling_quantile
+from .jerks import ENV_FLOOR_PER_SIGMA
 from .types import Epoch, SleepOnset
-
-# the jerk envelope of white noise sits ~1.65 sigma above zero at its per-second median
-ENV_FLOOR_PER_SIGMA = 1.65
 
 
 @dataclass

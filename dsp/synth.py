@@ -449,7 +449,7 @@ class _Scene:
 # angle deg lo-hi). Peak accelerations of everyday reaching are 0.05-0.3 g at the wrist.
 _VOLUNTARY = {
     "reach": ((1, 2), (0.6, 1.6), (0.05, 0.25), (10, 40)),
-    "fidget": ((1, 3), (0.3, 0.7), (0.03, 0.15), (3, 15)),
+    "fidget": ((1, 3), (0.4, 1.0), (0.03, 0.12), (2, 8)),
     "blanket": ((3, 8), (0.5, 1.5), (0.05, 0.3), (10, 45)),
     "settle": ((1, 3), (0.5, 1.2), (0.05, 0.3), (5, 25)),
     "arousal": ((1, 6), (0.5, 1.5), (0.05, 0.3), (5, 30)),
@@ -615,16 +615,37 @@ def _knock(sc: _Scene, t0: float) -> float:
 
 # ---------------------------------------------------------------------- event makers
 
-def _add_jerk(sc: _Scene, t0: float, kind: str, peak_g: float, dur: float,
-              cluster: int | None = None) -> None:
+def _jerk_pulse(sc: _Scene, t0: float, dur: float, peak_g: float, ring: bool = True) -> None:
     r = sc.rng
     axis = _rand_unit(r)
     dirn = _perp_unit(r, axis)
     sc.comps.append(_Jerk(t0, t0 + dur, axis=axis, dirn=dirn, peak_g=peak_g,
                           radius_m=r.uniform(0.25, 0.4),
                           shape="bi" if r.random() < 0.6 else "tri",
-                          ring_hz=r.uniform(8, 15), ring_frac=r.uniform(0.0, 0.15),
+                          ring_hz=r.uniform(8, 15),
+                          ring_frac=r.uniform(0.0, 0.15) if ring else 0.0,
                           back_s=r.uniform(0.4, 1.5)))
+
+
+def _add_jerk(sc: _Scene, t0: float, kind: str, peak_g: float, dur: float,
+              cluster: int | None = None) -> None:
+    r = sc.rng
+    if kind == "hypnic_jerk":
+        # a whole-body start: a sharp main pulse and one or two smaller ones from other
+        # muscle groups within the 150-450 ms of the event (multiphasic, abrupt onset)
+        main = min(dur, r.uniform(0.08, 0.2))
+        _jerk_pulse(sc, t0, main, peak_g)
+        end = t0 + main
+        while end < t0 + dur - 0.04:  # contiguous sub-pulses up to the event's end
+            d2 = min(r.uniform(0.05, 0.15), t0 + dur - end)
+            a2 = end - r.uniform(0.0, 0.3) * d2
+            _jerk_pulse(sc, a2, d2, peak_g * r.uniform(0.3, 0.7), ring=False)
+            end = a2 + d2
+    else:
+        _jerk_pulse(sc, t0, dur, peak_g)
+    if kind == "hypnic_jerk" or r.random() < 0.3:
+        # the body's start often leaves the arm in a slightly different posture
+        sc.posture_change(t0 + 0.2 * dur, 0.8 * dur, math.radians(r.uniform(3, 15)))
     e: dict[str, object] = {"type": kind, "start": round(float(t0), 3),
                             "end": round(float(t0 + dur), 3), "peak_g": round(float(peak_g), 3),
                             "freq_hz": None}
@@ -672,7 +693,7 @@ def _wake_bout(sc: _Scene, t0: float, t1: float, profile: str, lying: bool = Tru
     """Fill [t0, t1) with awake activity: voluntary movements, scrolling, scratching..."""
     r = sc.rng
     t = t0 + r.uniform(1, 10)
-    sc.comps.append(_Wobble(t0, t1, amp_rad=math.radians(r.uniform(0.3, 1.5)),
+    sc.comps.append(_Wobble(t0, t1, amp_rad=math.radians(r.uniform(0.8, 2.0)),
                             seed=int(r.integers(1 << 31))))
     while t < t1 - 15:
         x = r.random()
@@ -778,7 +799,7 @@ def _plan(sc: _Scene, profile: str, segment: str) -> None:
                 sc.onsets.append({"start": round(onset_start, 3), "end": round(wend, 3)})
                 sc.busy.append((onset_start + 0.5, wend))  # keep the onset window quiet
                 sc.comps.append(_Wobble(a - 200, onset_start, amp_rad=math.radians(
-                    r.uniform(0.2, 0.8)), seed=int(r.integers(1 << 31))))
+                    r.uniform(0.8, 2.0)), seed=int(r.integers(1 << 31))))
             _sleep_bout(sc, onset_start + 1, b, wend)
     # merge the state intervals so that they tile [0, dur)
     tiles: list[dict] = []
