@@ -26,8 +26,11 @@ from .packets import Kind, Packet
 
 log = logging.getLogger(__name__)
 
-HOLD_S = 120.0  # wait this long (device time of live data) for backlog to fill a hole
-MAX_PENDING_SAMPLES = 200 * 150  # memory bound of the hold: 150 s at 200 Hz
+# How much live data may wait for backlog to fill a hole. The band replays its ring at
+# ~2.6x real time beside a 200 Hz live stream (40 notifications/s, MTU 247), so 10 minutes
+# of holding covers a ~25-minute outage; the DSP's live output is late by that much.
+HOLD_S = 600.0
+MAX_PENDING_SAMPLES = 200 * 660  # memory bound of the hold: 11 min at 200 Hz, ~2 MB
 REBOOT_BACKSTEP = 1000  # a live index this far behind the stream means the band restarted
 
 
@@ -72,18 +75,28 @@ class _Reorder:
         self.pending: list[codec.Frame] = []
         self.pending_samples = 0
         self.backlog_until: int | None = None  # first live index after a reconnect
-        self.last_t_s = 0.0
+        # The band had samples in its ring before this session's first frame: start from
+        # the oldest of them (the first backlog frame), not from the first live frame.
+        self.start_with_backlog = False
 
     def expect_backlog(self) -> None:
         self.backlog_until = -1  # set by the first live frame after the reconnect
 
     def no_backlog(self) -> list[codec.Frame]:
         self.backlog_until = None
+        if self.next_index is None and self.start_with_backlog:
+            self.start_with_backlog = False
+            if self.pending:
+                self.next_index = self.pending[0].first_index
         return self._release()
 
     def push(self, f: codec.Frame) -> list[codec.Frame]:
         if self.next_index is None:
+            if self.start_with_backlog and not f.backlog:
+                return self._hold_before_start(f)
             self.next_index = f.first_index
+            if self.pending:  # live frames held for this backlog: the hole up to them
+                self.backlog_until = self.pending[0].first_index
         if self.backlog_until == -1 and not f.backlog:
             self.backlog_until = f.first_index
         end = f.first_index + f.count
@@ -98,6 +111,23 @@ class _Reorder:
         self.pending.insert(i, f)
         self.pending_samples += f.count
         return self._release()
+
+    def _hold_before_start(self, f: codec.Frame) -> list[codec.Frame]:
+        """Keep live frames until the ring's oldest frame says where the stream starts."""
+        keys = [p.first_index for p in self.pending]
+        i = bisect.bisect_left(keys, f.first_index)
+        if i < len(keys) and keys[i] == f.first_index:
+            self.c.samples_duplicate += f.count
+            return []
+        self.pending.insert(i, f)
+        self.pending_samples += f.count
+        first, newest = self.pending[0], self.pending[-1]
+        span_s = (newest.t_us - first.t_us) / 1e6
+        if span_s > HOLD_S or self.pending_samples > MAX_PENDING_SAMPLES:
+            self.start_with_backlog = False  # no backlog after all: start from live data
+            self.next_index = first.first_index
+            return self._release()
+        return []
 
     def _stale(self, n: int, backlog: bool) -> None:
         if backlog:
@@ -125,7 +155,6 @@ class _Reorder:
                     f = _trim(f, nxt - f.first_index)
                 out.append(f)
                 self.next_index = f.first_index + f.count
-                self.last_t_s = (f.t_us + (f.count - 1) * f.period_us) / 1e6
                 if self.backlog_until is not None and self.next_index >= self.backlog_until >= 0:
                     self.backlog_until = None  # the reconnect's hole is closed
                 continue
@@ -136,12 +165,16 @@ class _Reorder:
         return out
 
     def _wait_for(self, head: codec.Frame) -> bool:
-        """Hold the hole before ``head`` open? Only while the band's backlog may fill it."""
+        """Hold the hole before ``head`` open? Only while the band's backlog may fill it.
+
+        The budget is what holding costs: the span of live data held back (the DSP's
+        latency) and its size (memory), not the size of the hole.
+        """
         if self.backlog_until is None or head.backlog:
             return False  # no backlog coming, or the ring (oldest first) no longer has it
         newest = self.pending[-1]
-        newest_t_s = (newest.t_us + newest.count * newest.period_us) / 1e6
-        if newest_t_s - self.last_t_s > HOLD_S or self.pending_samples > MAX_PENDING_SAMPLES:
+        held_s = (newest.t_us + newest.count * newest.period_us - head.t_us) / 1e6
+        if held_s > HOLD_S or self.pending_samples > MAX_PENDING_SAMPLES:
             self.backlog_until = None
             return False
         return True
@@ -149,6 +182,8 @@ class _Reorder:
     def drain(self) -> list[codec.Frame]:
         """End of stream: release everything, holes counted as missing."""
         self.backlog_until = None
+        if self.next_index is None and self.pending:
+            self.next_index = self.pending[0].first_index
         return self._release()
 
 
@@ -295,6 +330,8 @@ class BandFrontEnd:
             self._log_once("status", "band %s: unusable status (%s)", self.band, e)
             return []
         self.status = st
+        if self._reorder.next_index is None and st.ring_waiting > 0:
+            self._reorder.start_with_backlog = True
         if st.mtu_too_small:
             self._log_once("mtu", "band %s reports MTU %d: no data can flow until the "
                            "central exchanges a larger MTU", self.band, st.mtu)

@@ -149,7 +149,8 @@ class BandPipeline:
         mtu = link.get("mtu")
         return LinkRecord(
             band=self.band, t_ns=t_ns, reason=reason,
-            connected=link.get("event") != "disconnected", frames=c.frames,
+            connected=bool(link.get("connected", link.get("event") != "disconnected")),
+            frames=c.frames,
             frames_lost=c.frames_lost, samples=c.samples, samples_backlog=c.samples_backlog,
             samples_missing=c.samples_missing, samples_late=c.samples_late,
             rejected=c.rejected_total, reconnects=max(0, c.connects - 1),

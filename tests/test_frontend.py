@@ -72,6 +72,39 @@ def test_backlog_fills_the_hole_of_a_disconnect_in_time_order():
     assert c.samples_backlog == 1800 and c.samples_missing == 0 and c.samples_late == 0
 
 
+def test_a_ring_full_before_the_first_connection_is_analysed_from_its_oldest_sample():
+    acc = jerky_signal(40)
+    fe = BandFrontEnd("b1")
+    out = _feed(fe, [link("connected", 0), packet(Kind.STATUS, status(ring_waiting=2000), 0)])
+    live = _data(acc[2000:], first_index=2000, t0_us=20_000_000)
+    ring = _data(acc[:2000], first_index=0, t0_us=0, backlog=True, seq0=500)
+    mixed = []
+    for i in range(max(len(live), len(ring))):
+        mixed += live[i:i + 1] + ring[i:i + 1]
+    out += _feed(fe, mixed) + fe.drain()
+    np.testing.assert_array_equal(_indices(out), np.arange(4000))
+    assert fe.counters.samples_late == 0 and fe.counters.samples_backlog == 2000
+
+
+def test_a_long_outage_is_waited_for_while_its_backlog_streams_in():
+    """A 20-minute hole: the ring replays it (faster than real time) while live data waits."""
+    acc = jerky_signal(1500)
+    fe = BandFrontEnd("b1")
+    out = _feed(fe, [link("connected", 0), *_data(acc[:10000])])
+    out += _feed(fe, [link("disconnected", 100), link("connected", 1300)])
+    live = _data(acc[130_000:], first_index=130_000, t0_us=1_300_000_000)
+    ring = _data(acc[10_000:130_000], first_index=10_000, t0_us=100_000_000, backlog=True)
+    mixed = []
+    for i in range(len(ring)):  # ~3 backlog frames for every live one
+        if i % 3 == 0 and i // 3 < len(live):
+            mixed.append(live[i // 3])
+        mixed.append(ring[i])
+    mixed += live[len(ring) // 3 + 1:]
+    out += _feed(fe, mixed) + fe.drain()
+    np.testing.assert_array_equal(_indices(out), np.arange(150_000))
+    assert fe.counters.samples_missing == 0 and fe.counters.samples_late == 0
+
+
 def test_no_backlog_coming_releases_the_hole_at_once():
     acc = jerky_signal(20)
     fe = BandFrontEnd("b1")
