@@ -58,6 +58,8 @@ class Analyzer:
     def __init__(self, config: AnalyzerConfig | None = None) -> None:
         self.cfg = config or AnalyzerConfig()
         self.cond = Conditioner(self.cfg)
+        self._in: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._in_n = 0
         self.gi = 0
         self.t_now = -math.inf
         self._jd: JerkDetector | None = None
@@ -76,13 +78,35 @@ class Analyzer:
     # ------------------------------------------------------------------ API
     def feed(self, t_s: np.ndarray, acc_g: np.ndarray, gyro_dps: np.ndarray | None = None
              ) -> list[Output]:
+        # tiny chunks (a BLE frame) are gathered to ~feed_batch_s first: the stages then
+        # run a few times a second instead of per frame (results do not depend on it)
+        self._in.append((t_s, acc_g, gyro_dps))
+        self._in_n += len(t_s)
+        rate = self.cond.rate_hz
+        need = max(1, round(self.cfg.feed_batch_s * rate)) if rate else 1
+        if self._in_n < need:
+            return []
+        return self._drain()
+
+    def _drain(self) -> list[Output]:
+        chunks, self._in, self._in_n = self._in, [], 0
+        if len(chunks) == 1:
+            t, a, g = chunks[0]
+        else:
+            t = np.concatenate([np.asarray(c[0], dtype=np.float64).reshape(-1) for c in chunks])
+            a = np.concatenate([np.asarray(c[1], dtype=np.float64).reshape(-1, 3)
+                                for c in chunks])
+            gs = [c[2] for c in chunks]
+            g = (None if all(x is None for x in gs) else np.concatenate(
+                [np.zeros((len(c[0]), 3)) if c[2] is None else
+                 np.asarray(c[2], dtype=np.float64).reshape(-1, 3) for c in chunks]))
         out: list[Output] = []
-        for p in self.cond.feed(t_s, acc_g, gyro_dps):
+        for p in self.cond.feed(t, a, g):
             out += self._piece(p)
         return out
 
     def finish(self) -> list[Output]:
-        out: list[Output] = []
+        out: list[Output] = self._drain() if self._in_n else []
         for p in self.cond.flush():
             out += self._piece(p)
         if self._jd is None:
@@ -160,7 +184,9 @@ class Analyzer:
             seg_done = final or b.seg_start != jd.seg_start
             if b.stage == 0 and (seg_done or end >= b.i1 + 1 + notice_n):
                 f = jd.features(b, min(end, b.i1 + 1 + notice_n))
-                b.local_ok = _plausible(f, cfg) and not self._is_tail(b)
+                # (only what is known at this point whatever the chunking: not whether the
+                # burst before was accepted, which waits for its context)
+                b.local_ok = _plausible(f, cfg)
                 b.stage = 1
                 if b.local_ok:
                     b.noticed = True

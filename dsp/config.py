@@ -26,6 +26,9 @@ class AnalyzerConfig:
     # after a restart the filters settle for this long before anything is detected
     settle_s: float = 1.0
 
+    # chunks are gathered to this much before the stages run (latency vs CPU per band)
+    feed_batch_s: float = 0.2
+
     # ------------------------------------------------------------------------ jerks
     # a jerk lives at 2-25 Hz (40-400 ms pulses); 1 Hz keeps hypnic jerks whole while
     # removing posture and breathing

@@ -10,13 +10,24 @@ import numpy as np
 from scipy import signal
 
 
+try:  # the compiled kernel behind scipy.signal.sosfilt, without its per-call checks
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
+except ImportError:  # pragma: no cover - a scipy that moved it: the public path below
+    _sosfilt_kernel = None
+
+
 class Sos:
-    """A second-order-sections filter over ``width`` channels (columns)."""
+    """A second-order-sections filter over ``width`` channels (columns).
+
+    The state is kept in the kernel's own layout (channel, section, 2). Small pieces are
+    the streaming case, where the public ``sosfilt``'s argument checking would cost more
+    than the filtering; both paths run the same compiled recursion.
+    """
 
     def __init__(self, sos: np.ndarray, width: int) -> None:
-        self.sos = sos
+        self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.width = width
-        self._zi_unit = signal.sosfilt_zi(sos)  # steady state for a unit step
+        self._zi_unit = signal.sosfilt_zi(self.sos)  # steady state for a unit step
         self.zi: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -27,8 +38,15 @@ class Sos:
             return x.copy()
         if self.zi is None:
             # start as if the first value had always been there: no start-up transient
-            self.zi = self._zi_unit[:, :, None] * x[0].reshape(1, 1, -1)
-        y, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
+            self.zi = np.ascontiguousarray(
+                self._zi_unit[None, :, :] * np.asarray(x[0], dtype=np.float64).reshape(-1, 1, 1))
+        if _sosfilt_kernel is not None:
+            xt = np.array(x.T, dtype=np.float64, order="C")  # a copy, filtered in place
+            _sosfilt_kernel(self.sos, xt, self.zi)
+            return xt.T
+        zi = np.moveaxis(self.zi, 0, -2)  # (sections, width, 2) -> public layout
+        y, zo = signal.sosfilt(self.sos, x, axis=0, zi=np.moveaxis(zi, -1, 1))
+        self.zi = np.ascontiguousarray(np.moveaxis(np.moveaxis(zo, 1, -1), -2, 0))
         return y
 
 
@@ -45,22 +63,28 @@ def butter(order: int, cut_hz: float | tuple[float, float], kind: str, fs: float
 
 
 class MovingMean:
-    """Causal moving average over ``n`` samples (an FIR, so chunk-exact)."""
+    """Causal moving average over ``n`` samples, as a sum of shifted copies (chunk-exact:
+    every output adds the same values in the same order)."""
 
     def __init__(self, n: int) -> None:
-        self.b = np.full(max(1, n), 1.0 / max(1, n))
-        self.zi: np.ndarray | None = None
+        self.n = max(1, n)
+        self.tail: np.ndarray | None = None
 
     def reset(self) -> None:
-        self.zi = None
+        self.tail = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return x.copy()
-        if self.zi is None:
-            self.zi = signal.lfiltic(self.b, [1.0], np.full(len(self.b) - 1, x[0]))
-        y, self.zi = signal.lfilter(self.b, [1.0], x, zi=self.zi)
-        return y
+        if self.tail is None:
+            self.tail = np.full(self.n - 1, x[0])
+        ext = np.concatenate([self.tail, x])
+        m = len(x)
+        y = ext[0:m].copy()
+        for k in range(1, self.n):
+            y += ext[k: k + m]
+        self.tail = ext[len(ext) - (self.n - 1):] if self.n > 1 else ext[:0]
+        return y * (1.0 / self.n)
 
 
 class History:

@@ -422,6 +422,7 @@ class _Scene:
     onsets: list[dict] = field(default_factory=list)
     busy: list[tuple[float, float]] = field(default_factory=list)  # voluntary-ish spans
     spans: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # comps' [t0, end]
+    passive: list[tuple[float, float]] = field(default_factory=list)  # holding still
 
     # ---- helpers to add movements
     def posture_change(self, t0: float, dur: float, angle: float) -> None:
@@ -441,8 +442,11 @@ class _Scene:
         if kind != "bed_tap" and kind != "sensor_knock":
             self.busy.append((t0, t1))
 
-    def free(self, t0: float, t1: float, margin: float = 1.0) -> bool:
-        return all(b < t0 - margin or a > t1 + margin for a, b in self.busy)
+    def free(self, t0: float, t1: float, margin: float = 1.0, passive: bool = False) -> bool:
+        spans = self.busy
+        if passive:  # scrolling (holding still) does not count
+            spans = [s for s in spans if s not in self.passive]
+        return all(b < t0 - margin or a > t1 + margin for a, b in spans)
 
 
 # voluntary movement kinds: (strokes lo-hi, stroke dur s lo-hi, peak acceleration g lo-hi,
@@ -559,6 +563,7 @@ def _scrolling(sc: _Scene, t0: float, dur: float) -> float:
                             seed=int(r.integers(1 << 31))))
     sc.posture_change(t0 + dur - 1.2, 1.0, math.radians(r.uniform(40, 100)))
     sc.confound("scrolling", t0, t0 + dur)
+    sc.passive.append(sc.busy[-1])
     return t0 + dur
 
 
@@ -737,6 +742,8 @@ def _settle(sc: _Scene, t0: float, t1: float) -> float:
     n = int(r.integers(2, 5))
     t = t0
     end = t0
+    if t1 - t0 < 5:
+        return max(t0, t1)
     for _ in range(n):
         if t > t1 - 3:
             break
@@ -775,7 +782,7 @@ def _plan(sc: _Scene, profile: str, segment: str) -> None:
     for i, (state, a, b) in enumerate(bouts):
         if state == "wake":
             followed = i + 1 < len(bouts)
-            quiet_end = b - 200 if followed else b  # room to settle before sleep
+            quiet_end = max(a, b - 200) if followed else b  # room to settle before sleep
             t = a
             if i > 0:  # out of bed: to the bathroom, or up in the morning
                 t = _big_posture(sc, a + 1, "get_up", (60, 120))
@@ -791,7 +798,7 @@ def _plan(sc: _Scene, profile: str, segment: str) -> None:
             onset_start = a
             if i > 0:
                 # settling before sleep: the last settle ends the wake period
-                onset_start = _settle(sc, a - 190, a - 5)
+                onset_start = _settle(sc, max(bouts[i - 1][1] + 1.0, a - 190), a - 5)
             sleep_intervals.append(("sleep", onset_start, b))
             wend = onset_start
             if i > 0:
@@ -867,21 +874,26 @@ def _plan_events(sc: _Scene, profile: str) -> None:
     kinds = {"parkinson": ["rest"], "essential": ["essential"], "mixed": ["essential", "rest",
              "physiological"], "myoclonus": ["physiological"], "healthy": ["physiological"]}
     trate = {"parkinson": 12.0, "essential": 15.0, "mixed": 4.0, "myoclonus": 1.0, "healthy": 0.5}
-    n_tr = int(r.poisson(trate[profile] * dur / 3600))
+    wake_s = sum(max(0.0, float(x["end"]) - float(x["start"])) for x in sc.sleep
+                 if x["state"] == "wake")
+    n_tr = int(r.poisson(trate[profile] * wake_s / 3600))
     placed: list[tuple[float, float]] = []
     for _ in range(n_tr):
         kind = str(r.choice(kinds[profile]))
-        length = float(np.clip(r.lognormal(math.log(40), 0.7), 8, 400))
-        t0 = r.uniform(0, max(1.0, dur - length))
-        t1 = t0 + length
-        if _state_at(sc, t0) != "wake" or _state_at(sc, t1) != "wake":
-            continue
-        if any(not (t1 + 5 < a or t0 - 5 > b) for a, b in placed):
-            continue
-        if kind == "rest" and not sc.free(t0, t1, 0.0):
-            continue  # rest tremor fades with voluntary movement
-        placed.append((t0, t1))
-        _add_tremor(sc, t0, t1, kind)
+        for _attempt in range(30):
+            length = float(np.clip(r.lognormal(math.log(40), 0.7), 8, 400))
+            t0 = r.uniform(0, max(1.0, dur - length))
+            t1 = t0 + length
+            if _state_at(sc, t0) != "wake" or _state_at(sc, t1) != "wake":
+                continue
+            if any(not (t1 + 5 < a or t0 - 5 > b) for a, b in placed):
+                continue
+            if kind == "rest" and not sc.free(t0, t1, 0.0, passive=True):
+                continue  # rest tremor fades with voluntary movement (holding a phone is
+                # not one)
+            placed.append((t0, t1))
+            _add_tremor(sc, t0, t1, kind)
+            break
     sc.events.sort(key=lambda e: e["start"])
     # label rule of the eval set: a hypnic jerk has no other jerk within 30 s
     jerks = [e for e in sc.events if e["type"] != "tremor"]

@@ -69,13 +69,16 @@ def iter_csv(path: str | pathlib.Path, *, block_bytes: int = BLOCK_BYTES,
                                  f"{', '.join(gyro_cols)}")
         has_gyro = len(gyro_cols) == 3
         wanted = ["t", *ACC, *(GYRO if has_gyro else ())]
-        reader = pcsv.open_csv(
-            stream,
-            read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False),
-            parse_options=pcsv.ParseOptions(),
-            convert_options=pcsv.ConvertOptions(
-                column_types={c: pa.float64() for c in wanted}, include_columns=wanted,
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        try:  # the reader parses its first block here already
+            reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(block_size=block_bytes, use_threads=False),
+                parse_options=pcsv.ParseOptions(),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={c: pa.float64() for c in wanted}, include_columns=wanted,
+                    strings_can_be_null=False, quoted_strings_can_be_null=False))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+            raise CsvFormatError(_locate(path, wanted, str(e))) from None
         line = 2
         last_t = -math.inf
         while True:

@@ -1,0 +1,182 @@
+"""The streaming analyzer: chunking, rates, gaps, mounting, gyroscope, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dsp import Analyzer, Epoch, Event, Retraction, SleepOnset, synth_night
+from tests.dsp_helpers import JERKS, finals, match_jerks, overlaps, run
+
+
+def _key(o: object) -> tuple[str, str]:
+    return type(o).__name__, repr(o)
+
+
+@pytest.fixture(scope="module")
+def mixed() -> object:
+    # jerks, tremor, scratching, taps, gaps and a sleep onset in ten minutes
+    return synth_night(seed=21, duration_s=900, rate_hz=100, profile="mixed",
+                       segment="onset", dropouts_per_min=2.0, disconnects_per_h=8.0)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+def test_chunked_equals_whole(mixed, chunk: int) -> None:
+    n = 30000 if chunk == 1 else len(mixed.t)  # chunks of 1: a shorter stretch (speed)
+    t, a, g = mixed.t[:n], mixed.acc_g[:n], mixed.gyro_dps[:n]
+    whole = run(t, a, g)
+    parts = run(t, a, g, chunk=chunk)
+    assert sorted(parts, key=_key) == sorted(whole, key=_key)
+
+
+def test_random_chunks_and_ids(mixed) -> None:
+    rng = np.random.default_rng(0)
+    an = Analyzer()
+    out: list = []
+    i = 0
+    while i < len(mixed.t):
+        k = int(rng.integers(1, 300))
+        out += an.feed(mixed.t[i:i + k], mixed.acc_g[i:i + k], mixed.gyro_dps[i:i + k])
+        i += k
+    out += an.finish()
+    whole = run(mixed.t, mixed.acc_g, mixed.gyro_dps)
+    assert sorted(out, key=_key) == sorted(whole, key=_key)
+    # every final jerk/tremor had an early notice with the same id, emitted before it
+    pos = {}
+    for k, o in enumerate(out):
+        if isinstance(o, Event):
+            pos.setdefault((o.id, o.final), k)
+    for (eid, final), k in pos.items():
+        if final:
+            assert (eid, False) in pos and pos[(eid, False)] < k, eid
+    # ids are unique among final events and retractions refer to notices
+    ids = [e.id for e in finals(out)]
+    assert len(ids) == len(set(ids))
+    notices = {o.id for o in out if isinstance(o, Event) and not o.final}
+    assert all(r.id in notices for r in out if isinstance(r, Retraction))
+
+
+def test_epochs_cover_the_recording(mixed) -> None:
+    out = run(mixed.t, mixed.acc_g, mixed.gyro_dps)
+    ep = [o for o in out if isinstance(o, Epoch)]
+    keys = [e.start for e in ep]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    assert all(0.0 <= e.coverage <= 1.0 and e.state in ("wake", "sleep", "unknown") for e in ep)
+    # seconds inside a long disconnect have no epoch at all
+    for g0, g1 in mixed.labels["gaps"]:
+        if g1 - g0 > 3:
+            assert not any(g0 + 1 <= k < g1 - 1 for k in keys)
+    # the sleep onset is found near the labelled one
+    onsets = [o for o in out if isinstance(o, SleepOnset)]
+    true = mixed.labels["sleep_onsets"]
+    assert onsets and true
+    assert min(abs(o.start - true[0]["start"]) for o in onsets) < 15
+
+
+def test_no_event_across_a_long_gap(mixed) -> None:
+    ev = finals(run(mixed.t, mixed.acc_g, mixed.gyro_dps))
+    for g0, g1 in mixed.labels["gaps"]:
+        if g1 - g0 <= 1.0:
+            continue
+        for e in ev:
+            if e.type in JERKS:
+                assert not (e.start < g1 and e.end > g0), (e, g0, g1)
+                # no jerk made of the restart at the edges
+                assert not (g1 <= e.start < g1 + 1.0), (e, g0, g1)
+
+
+def test_disconnect_edges_invent_nothing() -> None:
+    """A still wrist with disconnects (a posture step across each) yields no event."""
+    fs = 100.0
+    rng = np.random.default_rng(3)
+    t = np.arange(0, 600, 1 / fs)
+    acc = np.tile([0.1, 0.2, 0.97], (len(t), 1)) + rng.normal(0, 0.01, (len(t), 3))
+    keep = np.ones(len(t), bool)
+    for k, (a, b) in enumerate([(100, 105), (200, 230), (300, 300.4), (400, 402)]):
+        keep &= ~((t >= a) & (t < b))
+        acc[t >= b] += [0.05 * (-1) ** k, 0.0, -0.01]  # the arm moved while unseen
+    out = run(t[keep], acc[keep])
+    assert finals(out) == []
+
+
+@pytest.mark.parametrize("rate", [50.0, 100.0, 200.0])
+def test_rates(rate: float) -> None:
+    r = synth_night(seed=31, duration_s=900, rate_hz=rate, profile="myoclonus",
+                    segment="wake", noise_g=0.008)
+    out = run(r.t, r.acc_g, r.gyro_dps)
+    an = Analyzer()
+    an.feed(r.t, r.acc_g)
+    assert an.rate_hz == pytest.approx(rate, rel=0.01)
+    true = [e for e in r.labels["events"] if e["type"] in JERKS]
+    pred = [e for e in finals(out) if e.type in JERKS]
+    tp, fp, fn = match_jerks(true, pred)
+    assert len(true) >= 10
+    assert tp >= 0.8 * len(true), (tp, fp, fn)
+    assert fp <= max(2, 0.1 * len(true)), (tp, fp, fn)
+
+
+def test_mounting_does_not_matter() -> None:
+    """The same night, turned by a random rotation: the same events (within rounding)."""
+    r = synth_night(seed=41, duration_s=900, profile="mixed", segment="wake")
+    q = np.linalg.qr(np.random.default_rng(5).normal(size=(3, 3)))[0]
+    base = finals(run(r.t, r.acc_g, r.gyro_dps))
+    turned = finals(run(r.t, r.acc_g @ q.T, r.gyro_dps @ q.T))
+    assert len(base) > 5
+    assert [(e.type, round(e.start, 1)) for e in base] == \
+        [(e.type, round(e.start, 1)) for e in turned]
+
+
+def test_tremor_with_and_without_gyro() -> None:
+    r = synth_night(seed=8, duration_s=1800, rate_hz=100, profile="parkinson",
+                    segment="wake", noise_g=0.006)
+    true = [e for e in r.labels["events"] if e["type"] == "tremor"]
+    assert true
+    for gyro in (r.gyro_dps, None):
+        pred = [e for e in finals(run(r.t, r.acc_g, gyro)) if e.type == "tremor"]
+        hit = 0
+        for e in true:
+            m = [p for p in pred if overlaps(e["start"], e["end"], p.start, p.end)
+                 >= 0.5 * (e["end"] - e["start"])]
+            if m:
+                hit += 1
+                assert m[0].freq_hz is not None
+                assert abs(m[0].freq_hz - e["freq_hz"]) <= 0.2
+                assert m[0].tremor_type in ("rest", "essential", "physiological")
+        assert hit >= 0.8 * len(true)
+        assert len(pred) <= len(true) + 1
+
+
+def test_hypnic_jerks_at_sleep_onset() -> None:
+    found = 0
+    wrong = 0
+    total = 0
+    for seed in (3, 5, 11, 12):
+        r = synth_night(seed=seed, duration_s=1800, profile="healthy", segment="onset")
+        true = [e for e in r.labels["events"] if e["type"] == "hypnic_jerk"]
+        ev = finals(run(r.t, r.acc_g, r.gyro_dps))
+        hyp = [e for e in ev if e.type == "hypnic_jerk"]
+        total += len(true)
+        found += sum(1 for e in true if any(abs(p.start - e["start"]) <= 0.5 for p in hyp))
+        wrong += sum(1 for p in hyp if not any(abs(p.start - e["start"]) <= 0.5 for e in true))
+    assert total >= 3
+    assert found >= total - 1 and wrong <= 1
+
+
+def test_short_input_and_empty() -> None:
+    an = Analyzer()
+    assert an.feed(np.zeros(0), np.zeros((0, 3))) == []
+    assert an.finish() == []
+    t = np.arange(50) / 50.0
+    out = run(t, np.tile([0, 0, 1.0], (50, 1)))
+    assert all(not isinstance(o, Event) for o in out)
+
+
+def test_time_going_backwards_is_dropped() -> None:
+    t = np.arange(0, 60, 0.01)
+    acc = np.tile([0, 0, 1.0], (len(t), 1)) + np.random.default_rng(1).normal(0, 0.005,
+                                                                             (len(t), 3))
+    t2 = t.copy()
+    t2[3000:3005] = t2[2990]  # a stuck clock
+    an = Analyzer()
+    run(t2, acc, analyzer=an)
+    assert an.cond.n_dropped == 5

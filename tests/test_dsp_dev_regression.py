@@ -1,0 +1,51 @@
+"""Accuracy on the shared dev set, scored by the shared scorer (skipped without it).
+
+Reproduce by hand: docs/dsp.md, "Accuracy".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+
+import pytest
+
+from gateway.commands.analyze import analyze_file, stem
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DEV = ROOT.parent / "shared" / "eval" / "dev"
+SCORER = ROOT.parent / "shared" / "eval" / "score.py"
+
+pytestmark = pytest.mark.skipif(not SCORER.is_file() or not DEV.is_dir(),
+                                reason="../shared/eval is not available")
+
+
+def _scorer():
+    spec = importlib.util.spec_from_file_location("twitchwatch_eval_score", SCORER)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_dev_set_accuracy(tmp_path: pathlib.Path) -> None:
+    score = _scorer()
+    pooled = score.empty_counts()
+    files = sorted(DEV.glob("*.csv.gz"))
+    assert files
+    for f in files:
+        res = analyze_file(f)[""]
+        pred = tmp_path / f"{stem(f)}.jsonl"
+        pred.write_text("".join(json.dumps(e) + "\n" for e in res["events"]))
+        labels = json.loads((DEV / f"{stem(f)}.labels.json").read_text())
+        preds, _ = score.read_predictions(str(pred))
+        score.score_pair(labels, preds, pooled)
+    s = score.summarise(pooled)
+    per = {c: s["per_class"][c]["f1"] for c in score.CLASSES}
+    assert s["macro_f1"] >= 0.95, per
+    assert all(v >= 0.90 for v in per.values()), per
+    assert s["tremor_freq_mae_hz"] <= 0.2
+    fp_conf = sum(v["count"] for k, v in s["fp_by_confounder"].items()
+                  if not k.startswith("event:") and k != "none")
+    assert fp_conf / s["hours"] <= 0.5
