@@ -18,6 +18,9 @@ class AnalyzerConfig:
     # 2k+1 samples: it removes jitter up to half a period and keeps the step of a hole
     # sharp. It delays the stream by k samples.
     timebase_median_half: int = 3
+    # a candidate hole: the median steps by this fraction of a period (the step's size is
+    # then measured on the means of fill_hold_samples samples on either side)
+    timebase_step_frac: float = 0.3
     # a hole longer than this ends the segment: filters restart, no event spans it.
     # Shorter holes (BLE packet loss, typically 0.05-0.5 s) are filled and flagged.
     gap_reset_s: float = 1.0

@@ -68,6 +68,7 @@ class Conditioner:
         self._tail_a = np.zeros((0, 3))  # the last real samples, for filling holes
         self._tail_g = np.zeros((0, 3))
         self._seg_open = False
+        self._since_hole = 0  # released samples since the last hole
         self.n_dropped = 0  # samples whose time did not advance
         self.n_filled = 0
         self.n_segments = 0
@@ -179,6 +180,7 @@ class Conditioner:
         self._seg_open = True
         self._u_left = np.zeros(0)
         self._s_last = None
+        self._since_hole = 0
 
     def _release(self, ht: np.ndarray, ha: np.ndarray, hg: np.ndarray | None, i0: int,
                  b0: int, stop: int, seg_end: int) -> Piece:
@@ -191,24 +193,43 @@ class Conditioner:
         u = ht[b0:seg_end] - idx * p
         left = self._u_left
         # centred median of u over 2k+1 samples, the window clipped (edge-padded) at the
-        # segment's ends
-        ext = np.concatenate([left, u])
-        pad_l = k - len(left)
+        # segment's ends: it locates a hole exactly (a median keeps a step sharp)
+        kl = left[-k:] if k else left[:0]
+        ext = np.concatenate([kl, u])
+        pad_l = k - len(kl)
         right_have = seg_end - stop
         pad_r = max(0, k - right_have)
         ext = np.pad(ext, (max(0, pad_l), pad_r), mode="edge")
-        off = max(0, pad_l) + len(left)
+        off = max(0, pad_l) + len(kl)
         n = stop - b0
         win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n]
         s = np.partition(win, k, axis=1)[:, k]
         prev_s = self._s_last
         steps = np.diff(s, prepend=s[0] if prev_s is None else prev_s)
-        missing = np.maximum(0, np.rint(steps / p)).astype(np.int64)
+        missing = np.zeros(n, dtype=np.int64)
+        # ... but the median at a step is biased by the jitter's extremes, so the size of
+        # each candidate step is measured between the means of the samples on either side
+        cand = np.flatnonzero(steps > self.cfg.timebase_step_frac * p)
+        if len(cand):
+            w = self.cfg.fill_hold_samples
+            full = np.concatenate([left, u])  # left context, then this segment's samples
+            lo_seg = max(0, len(left) - self._since_hole)  # not across an earlier hole
+            bounds = [int(c) + len(left) for c in cand]
+            for q, c in enumerate(bounds):
+                lo = max(lo_seg, c - w, bounds[q - 1] if q else 0)
+                hi = min(len(full), c + w, bounds[q + 1] if q + 1 < len(bounds) else len(full))
+                if c - lo < 1 or hi - c < 1:
+                    continue
+                m = round((float(full[c:hi].mean()) - float(full[lo:c].mean())) / p)
+                missing[int(cand[q])] = max(0, m)
         new_seg = prev_s is None
         if new_seg:
             missing[0] = 0
+        holes_at = np.flatnonzero(missing)
+        self._since_hole = (n - int(holes_at[-1]) if len(holes_at)
+                            else self._since_hole + n)
         self._s_last = float(s[-1])
-        self._u_left = np.concatenate([left, u[:n]])[-k:]
+        self._u_left = np.concatenate([left, u[:n]])[-max(k, self.cfg.fill_hold_samples):]
         t, a = ht[b0:stop], ha[b0:stop]
         g = None if hg is None else hg[b0:stop]
         piece = self._fill(t, a, g, missing, new_seg, ha[b0:seg_end],
