@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-
 try:  # the compiled kernel behind scipy.signal.sosfilt, without its per-call checks
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
 except ImportError:  # pragma: no cover - a scipy that moved it: the public path below
