@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .frontend import Conditioner, Piece
-from .jerks import Burst, JerkDetector, classify
+from .jerks import Burst, JerkDetector, classify, classify_basic
 from .sleep import Context
 from .tremor import TremorTracker
 from .types import Event, Output, Retraction
@@ -55,8 +55,9 @@ class Analyzer:
     ``finish()`` decides whatever is still open.
     """
 
-    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+    def __init__(self, config: AnalyzerConfig | None = None, *, epochs: bool = True) -> None:
         self.cfg = config or AnalyzerConfig()
+        self.epochs = epochs
         self.cond = Conditioner(self.cfg)
         self._in: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
         self._in_n = 0
@@ -126,6 +127,7 @@ class Analyzer:
         self._jd = JerkDetector(self.cfg, fs, has_gyro)
         self._tremor = TremorTracker(self.cfg, fs, has_gyro)
         self._ctx = Context(self.cfg, fs)
+        self._ctx.epochs = self.epochs
 
     def _piece(self, p: Piece) -> list[Output]:
         if self._jd is None:
@@ -151,8 +153,10 @@ class Analyzer:
             tr.new_segment(self.gi, (self.t_now, float(t[0])) if self.gi else None)
         floor, above = jd.process(self.gi, t, acc, filled)
         out += self._classify_bursts(final=False)
-        out += tr.process(self.gi, t, acc, gyro, filled, above)
-        out += ctx.process(t, acc, filled, jd.hist.get("env", self.gi, self.gi + len(t)), floor)
+        hp = jd.hist.get("hp", self.gi, self.gi + len(t))
+        out += tr.process(self.gi, t, hp, gyro, filled, above)
+        out += ctx.process(t, acc, filled, jd.hist.get("env", self.gi, self.gi + len(t)), floor,
+                           np.sqrt(np.einsum("ij,ij->i", hp, hp)))
         self.gi += len(t)
         self.t_now = float(t[-1])
         out += self._decide_finals(self.t_now)
@@ -183,7 +187,7 @@ class Analyzer:
         for b in jd.bursts:
             seg_done = final or b.seg_start != jd.seg_start
             if b.stage == 0 and (seg_done or end >= b.i1 + 1 + notice_n):
-                f = jd.features(b, min(end, b.i1 + 1 + notice_n))
+                f = jd.features(b, min(end, b.i1 + 1 + notice_n), full=False)
                 # (only what is known at this point whatever the chunking: not whether the
                 # burst before was accepted, which waits for its context)
                 b.local_ok = _plausible(f, cfg)
@@ -194,8 +198,12 @@ class Analyzer:
                                      start=round(b.t_start, 3), end=round(b.t_end, 3),
                                      peak_g=round(b.peak_g, 4), confidence=0.5, final=False))
             if b.stage == 1 and (seg_done or end >= b.i1 + 1 + ctx_n):
-                f = jd.features(b, min(end, b.i1 + 1 + ctx_n))
-                verdict = classify(f, fs, cfg) if b.local_ok else "not_plausible"
+                stop = min(end, b.i1 + 1 + ctx_n)
+                f = jd.features(b, stop, full=self.trace is not None)
+                verdict = classify_basic(f, cfg) if b.local_ok else "not_plausible"
+                if verdict is None:
+                    f = jd.features(b, stop)
+                    verdict = classify(f, fs, cfg)
                 if verdict == "jerk" and self._is_tail(b):
                     verdict = "rebound"
                 b.is_jerk = verdict == "jerk"

@@ -33,9 +33,6 @@ class AnalyzerConfig:
     feed_batch_s: float = 0.2
 
     # ------------------------------------------------------------------------ jerks
-    # a jerk lives at 2-25 Hz (40-400 ms pulses); 1 Hz keeps hypnic jerks whole while
-    # removing posture and breathing
-    jerk_highpass_hz: float = 1.0
     # envelope smoothing: shorter than the shortest jerk (40 ms)
     jerk_env_s: float = 0.03
     # noise floor: a low percentile of per-second envelope medians over the last minute,
@@ -101,10 +98,13 @@ class AnalyzerConfig:
     jerk_final_s: float = 33.0
 
     # ----------------------------------------------------------------------- tremor
-    # spectra at ~50 Hz: the 3-12 Hz band and its second harmonic up to 25 Hz
-    tremor_rate_hz: float = 50.0
+    # spectra at >= 30 Hz (33 Hz from 100 or 200 Hz, 50 Hz from 50 Hz): the 3-12 Hz band
+    # fits below the 15 Hz analysis low-pass
+    tremor_rate_hz: float = 30.0
     tremor_band_hz: tuple[float, float] = (3.0, 12.0)
-    # analysis band: above posture and breathing, below the decimated Nyquist
+    # the high-pass shared by the jerk and tremor stages: above posture and breathing,
+    # below every jerk (2-25 Hz, 40-400 ms pulses: 1 Hz keeps hypnic jerks whole) and
+    # every tremor
     tremor_hp_hz: float = 1.0
     tremor_lp_hz: float = 20.0
     # analysis window 4 s (12+ cycles at 3 Hz), hop 0.5 s; 256 points (0.2 Hz bins,
@@ -159,6 +159,8 @@ class AnalyzerConfig:
     physiological_max_g: float = 0.06
 
     # ------------------------------------------------------------------------ sleep
+    # per-second context runs on block means at about this rate
+    context_rate_hz: float = 50.0
     # per-second records kept (sway and onset queries look back up to this far)
     context_keep_s: float = 1800.0
     # a second moves when this fraction of it is above the movement threshold ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import signal
 
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile
@@ -55,8 +56,10 @@ class JerkDetector:
         self.cfg = cfg
         self.fs = fs
         self.has_gyro = has_gyro
-        self.hp = butter(2, cfg.jerk_highpass_hz, "highpass", fs, 3)
-        self.hp4 = butter(2, 4.0, "highpass", fs, 3)
+        self.hp = butter(2, cfg.tremor_hp_hz, "highpass", fs, 3)
+        # the 4 Hz high-pass of a burst is computed on demand, from its high-passed
+        # samples starting ``hp4_lead_s`` before it (time for the filter to settle)
+        self.hp4_sos = butter(2, 4.0, "highpass", fs, 3).sos
         self.env_mean = MovingMean(round(cfg.jerk_env_s * fs))
         self.block_n = max(1, round(fs))
         # a burst's core is looked for in its last core_search_s; features look
@@ -79,7 +82,6 @@ class JerkDetector:
     def new_segment(self, gi0: int) -> None:
         self.flush_segment()
         self.hp.reset()
-        self.hp4.reset()
         self.env_mean.reset()
         self.seg_start = gi0
 
@@ -95,8 +97,7 @@ class JerkDetector:
         mask of samples above the burst threshold."""
         hp = self.hp(acc)
         env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hp, hp)), 0.0))
-        hp4 = self.hp4(acc)
-        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, hp4=hp4)
+        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
         floor = self._floors_for(gi0, len(t))
         thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
         seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
@@ -212,8 +213,9 @@ class JerkDetector:
         self.bursts.append(b)
 
     # ------------------------------------------------------------------ features
-    def features(self, b: Burst, seg_end: int) -> dict[str, float]:
-        """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment."""
+    def features(self, b: Burst, seg_end: int, full: bool = True) -> dict[str, float]:
+        """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment.
+        ``full=False``: only the cheap ones that most bursts already fail."""
         h = self.hist
         fs = self.fs
         lo = b.seg_start
@@ -232,7 +234,10 @@ class JerkDetector:
             "bg_pre": bg_pre, "bg_post": bg_post, "contrast": b.peak_env / max(bg, floor),
             "filled": b.filled_frac, "burst_s": b.burst_s, "after_gap": float(b.after_gap),
             "dom_burst": b.peak_env / max(b.rest_env, floor), "n_strong": float(b.n_strong),
+            "busy": max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env,
         }
+        if not full:
+            return f
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         acc_post = h.get("acc", b.i1 + int(0.8 * fs), min(seg_end, b.i1 + n))
@@ -260,20 +265,15 @@ class JerkDetector:
         # smooth voluntary strokes live below 4 Hz; a jerk's core mostly above
         pad = round(0.05 * fs)
         c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
-        c4 = h.get("hp4", b.i0 - pad, b.i1 + 1 + pad)
+        lead = round(0.5 * fs)
+        src = h.get("hp", max(lo, b.i0 - pad - lead), b.i1 + 1 + pad)
+        c4 = signal.sosfilt(self.hp4_sos, src, axis=0)[len(src) - len(c1):]
         # minus the sensor noise's share (white noise is mostly above 4 Hz, which would
         # make a faint smooth movement in a noisy stream look sharp)
         var = 3.0 * (floor / ENV_FLOOR_PER_SIGMA) ** 2 * len(c1)
-        e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.jerk_highpass_hz / fs)
+        e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.tremor_hp_hz / fs)
         e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 8.0 / fs)
         f["hf_frac"] = max(0.0, e4) / max(e1, 1e-18)
-        f["busy"] = max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env
-        # dominance of the core inside its burst (a jerk inside a movement dominates it;
-        # a scratching stroke is one of many alike)
-        outside = np.concatenate([h.get("env", max(lo, b.i0 - n), b.i0 - guard),
-                                  h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))])
-        f["dominance"] = b.peak_env / max(float(outside.max()) if len(outside) else 0.0,
-                                          floor)
         if len(acc_pre):
             gdir = acc_pre.mean(0)
             gdir = gdir / max(float(np.linalg.norm(gdir)), 1e-12)
@@ -300,8 +300,8 @@ def _q_incl(values: np.ndarray, pct: float) -> float:
     return float(np.partition(values, k)[k])
 
 
-def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
-    """'jerk' or the reason a burst is not one. Order: cheapest and surest first."""
+def classify_basic(f: dict[str, float], cfg: AnalyzerConfig) -> str | None:
+    """The reason a burst is not a jerk from its cheap features, or None."""
     if f["filled"] > 0.5 or f["after_gap"]:
         return "missing_data"
     if f["peak_g"] < cfg.jerk_min_peak_g:
@@ -310,6 +310,14 @@ def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
         return "low_contrast"
     if f["dur_s"] > cfg.jerk_max_s:
         return "long"
+    return None
+
+
+def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
+    """'jerk' or the reason a burst is not one. Order: cheapest and surest first."""
+    basic = classify_basic(f, cfg)
+    if basic is not None:
+        return basic
     angle = f["angle_deg"] if np.isfinite(f["angle_deg"]) else 0.0
     galign = f["galign"] if np.isfinite(f["galign"]) else 0.0
     if f["pr_s"] <= max(cfg.impulse_max_s, 1.5 / fs):

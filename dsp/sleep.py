@@ -77,10 +77,14 @@ class Context:
     def __init__(self, cfg: AnalyzerConfig, fs: float) -> None:
         self.cfg = cfg
         self.fs = fs
-        self.grav = butter(2, 0.5, "lowpass", fs, 3)
-        self.band = butter(2, cfg.tremor_band_hz, "bandpass", fs, 3)
+        # per-second context needs no more than ~50 Hz: work on block means of ``dec``
+        # samples (a boxcar, which also keeps aliased noise out of the bands below)
+        self.dec = max(1, round(fs / cfg.context_rate_hz))
+        self.fs_c = fs / self.dec
+        self._carry: list[np.ndarray] | None = None
+        self.band = butter(2, cfg.tremor_band_hz, "bandpass", self.fs_c, 3)
         # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
-        self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", fs, 3)
+        self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", self.fs_c, 3)
         self._slow_hist = np.zeros(0)  # recent per-second slow-band RMS values
         self._cur: list[tuple[np.ndarray, ...]] = []  # samples of the open second
         self._cur_key: int | None = None
@@ -93,23 +97,38 @@ class Context:
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
         self.jerk_times: deque[float] = deque(maxlen=256)
+        self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
 
     def new_segment(self) -> None:
-        self.grav.reset()
         self.band.reset()
         self.slow.reset()
 
     # ------------------------------------------------------------------ epochs
     def process(self, t: np.ndarray, acc: np.ndarray, filled: np.ndarray, env: np.ndarray,
-                floor: np.ndarray) -> list[Epoch | SleepOnset]:
+                floor: np.ndarray, hp_mag: np.ndarray) -> list[Epoch | SleepOnset]:
+        """One piece at the full rate; ``hp_mag`` is the high-passed acceleration's norm
+        (gravity removed), ``env``/``floor`` the jerk stage's envelope and noise floor."""
         if len(t) == 0:
             return []
-        dyn = acc - self.grav(acc)
-        dmag = np.sqrt(np.einsum("ij,ij->i", dyn, dyn))
-        bp = self.band(acc)
-        bp2 = np.einsum("ij,ij->i", bp, bp)
         thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
         active = (env > thr).astype(float)
+        cols_in = [t, acc, filled.astype(float), active, floor, hp_mag]
+        if self._carry is not None:
+            cols_in = [np.concatenate([c, x]) for c, x in zip(self._carry, cols_in, strict=True)]
+        d = self.dec
+        m = (len(cols_in[0]) // d) * d
+        self._carry = [c[m:] for c in cols_in]
+        if m == 0:
+            return []
+        t_in, acc_in, fill_in, act_in, floor_in, hpm_in = cols_in
+        t = t_in[d - 1:m:d]
+        acc = _block_mean(acc_in[:m], d)
+        filled = _block_mean(fill_in[:m], d) > 0
+        active = _block_mean(act_in[:m], d)
+        floor = floor_in[0:m:d]
+        dmag = _block_mean(hpm_in[:m], d)
+        bp = self.band(acc)
+        bp2 = np.einsum("ij,ij->i", bp, bp)
         sl = self.slow(acc)
         slow2 = np.einsum("ij,ij->i", sl, sl)
         keys = np.floor(t).astype(np.int64)
@@ -174,10 +193,11 @@ class Context:
         out: list[Epoch | SleepOnset] = []
         for i in range(len(k)):
             out += self._step(int(k[i]), bool(moving[i]))
-            out.append(Epoch(start=float(k[i]), duration_s=1.0,
-                             activity_g=round(float(act[i]), 6),
-                             tremor_power=float(f"{tpw[i]:.6g}"), state=self.state,
-                             coverage=round(min(1.0, float(n_real[i]) / self.fs), 3)))
+            if self.epochs:
+                out.append(Epoch(start=float(k[i]), duration_s=1.0,
+                                 activity_g=round(float(act[i]), 6),
+                                 tremor_power=float(f"{tpw[i]:.6g}"), state=self.state,
+                                 coverage=round(min(1.0, float(n_real[i]) / self.fs_c), 3)))
         return out
 
     # ------------------------------------------------------------------ state
@@ -284,6 +304,14 @@ class Context:
 
     def note_jerk(self, t: float) -> None:
         self.jerk_times.append(t)
+
+
+def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
+    """Means of consecutive blocks of d samples (strided sums: fast, same order always)."""
+    y = x[0::d].copy()
+    for k in range(1, d):
+        y += x[k::d]
+    return y * (1.0 / d) if d > 1 else y
 
 
 def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

