@@ -35,6 +35,14 @@ def test_run_records_and_replay_gives_the_same_events(tmp_path):
     assert replayed.read_text() == live.read_text()
     assert live.read_text().strip(), "a synthetic night with events gave none"
 
+    # analyze of the same recording: the same events (it has no wall clock to add).
+    r = _cli("analyze", str(recs[0]), "--format", "jsonl", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    keys = ("id", "type", "start", "end", "peak_g", "freq_hz")
+    offline = [{k: e.get(k) for k in keys} for e in map(json.loads, r.stdout.splitlines())]
+    online = [{k: e.get(k) for k in keys} for e in map(json.loads, live.read_text().splitlines())]
+    assert sorted(offline, key=lambda e: e["start"]) == sorted(online, key=lambda e: e["start"])
+
 
 def test_replay_of_a_cut_recording_warns_and_still_works(tmp_path):
     r = _cli("run", "--hours", "0.05", "--fast", "--quiet", "--out", str(tmp_path), cwd=tmp_path)
