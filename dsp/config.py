@@ -87,7 +87,7 @@ class AnalyzerConfig:
     tail_s: float = 0.4
     tail_frac: float = 0.25
     # early notice after the burst ends (the budget is 1 s)
-    jerk_notice_s: float = 0.5
+    jerk_notice_s: float = 0.25
     # context needed to reject trains and movements
     jerk_context_s: float = 2.5
     # a jerk with a neighbour within this is not isolated (eval rule, hypnic jerks)
@@ -126,7 +126,7 @@ class AnalyzerConfig:
     tremor_max_filled: float = 0.2
     # confirmed after 4 frames (2 s more than one window: several cycles), so that the
     # episode is reported ~4-5 s after it starts
-    tremor_confirm_frames: int = 4
+    tremor_confirm_frames: int = 3
     # an episode survives 3 non-tremor frames (1.5 s) and 16 neutral ones (a jerk, a
     # movement in the window: 8 s)
     tremor_max_misses: int = 3
