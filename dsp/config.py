@@ -145,8 +145,15 @@ class AnalyzerConfig:
     # rhythm regularity: median cycle-period CV of the episode's frames (tremor < 0.09,
     # scratching 0.07-0.2)
     tremor_max_period_cv: float = 0.075
-    # the frequency may wander this much between frames (it wanders 0.1-0.3 Hz)
-    tremor_freq_jump_hz: float = 0.5
+    # ... a small (acceleration amplitude <= 50 mg), lasting (>= 8 s) oscillation may wander
+    # more: real rest tremor has period CVs of 0.1-0.25 (../shared/real); scratching is
+    # vigorous (>= 150 mg) and short
+    tremor_irregular_max_g: float = 0.05
+    tremor_irregular_min_s: float = 8.0
+    tremor_max_period_cv_small: float = 0.3
+    # the frequency may wander this much between consecutive frames (synthetic tremor
+    # wanders 0.1-0.3 Hz, real Parkinsonian tremor up to ~1 Hz: ../shared/real)
+    tremor_freq_jump_hz: float = 1.0
     # shortest episode: tremor lasts seconds to minutes; scratching bouts are 2-10 s
     tremor_min_s: float = 5.0
     # the first/last tremor-like window holds the onset/offset this far into it

@@ -252,7 +252,11 @@ class TremorTracker:
         cfg = self.cfg
         out: list[Event | Retraction] = []
         ep = self.ep
-        if ep is not None and abs(f - float(np.median(ep.freqs[-6:]))) > cfg.tremor_freq_jump_hz:
+        # the frequency may wander between consecutive tremor-like frames; after a break
+        # (frames in between that were not) it must be the same tremor
+        tol = cfg.tremor_freq_jump_hz if ep is not None and k - ep.last == 1 \
+            else cfg.tremor_merge_freq_hz
+        if ep is not None and abs(f - float(np.median(ep.freqs[-6:]))) > tol:
             out += self._end_run()
             ep = None
         if ep is None:
@@ -294,7 +298,13 @@ class TremorTracker:
 
     def _finalize(self, ep: _Episode) -> list[Event | Retraction]:
         cfg = self.cfg
-        regular = float(np.nanmedian(ep.pcvs)) <= cfg.tremor_max_period_cv
+        # rhythm: regular, or - for a small oscillation that lasts - a real tremor's
+        # cycle-to-cycle wander; scratching is both irregular and vigorous (>= 0.15 g)
+        pcv = float(np.nanmedian(ep.pcvs))
+        small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
+                      and ep.t_last - ep.t_first - cfg.tremor_window_s >= cfg.tremor_irregular_min_s)
+        regular = pcv <= cfg.tremor_max_period_cv or (
+            small_long and pcv <= cfg.tremor_max_period_cv_small)
         long_enough = ep.t_last - ep.t_first - cfg.tremor_window_s >= cfg.tremor_min_s
         if regular and long_enough:
             return [self._event(ep, final=True)]
