@@ -301,11 +301,12 @@ class TremorTracker:
         # rhythm: regular, or - for a small oscillation that lasts - a real tremor's
         # cycle-to-cycle wander; scratching is both irregular and vigorous (>= 0.15 g)
         pcv = float(np.nanmedian(ep.pcvs))
+        span = ep.t_last - ep.t_first - cfg.tremor_window_s
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
-                      and ep.t_last - ep.t_first - cfg.tremor_window_s >= cfg.tremor_irregular_min_s)
+                      and span >= cfg.tremor_irregular_min_s)
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
-        long_enough = ep.t_last - ep.t_first - cfg.tremor_window_s >= cfg.tremor_min_s
+        long_enough = span >= cfg.tremor_min_s
         if regular and long_enough:
             return [self._event(ep, final=True)]
         return [Retraction(id=ep.id, time=round(ep.t_last, 3))]
