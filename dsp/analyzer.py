@@ -200,7 +200,9 @@ class Analyzer:
             if b.stage == 1 and (seg_done or end >= b.i1 + 1 + ctx_n):
                 stop = min(end, b.i1 + 1 + ctx_n)
                 f = jd.features(b, stop, full=self.trace is not None)
-                verdict = classify_basic(f, cfg) if b.local_ok else "not_plausible"
+                # (the early check only gates the notice: a jerk right after a movement
+                # fails it, and is still judged with its full context)
+                verdict = classify_basic(f, cfg)
                 if verdict is None:
                     f = jd.features(b, stop)
                     verdict = classify(f, fs, cfg)
@@ -213,6 +215,12 @@ class Analyzer:
                 if self.trace is not None:
                     self.trace.append({"t": b.t_start, "verdict": verdict, **f})
                 if b.is_jerk:
+                    if not b.noticed:  # a late notice: still well before the final
+                        b.noticed = True
+                        out.append(Event(id=_jerk_id(b), type="myoclonic_jerk",
+                                         start=round(b.t_start, 3), end=round(b.t_end, 3),
+                                         peak_g=round(b.peak_g, 4), confidence=0.5,
+                                         final=False))
                     out += self._accept(b, f)
                 elif b.noticed:
                     self.stats["retracted"] += 1

@@ -27,7 +27,7 @@ class AnalyzerConfig:
     # a short hole holds the mean of this many real samples before it
     fill_hold_samples: int = 8
     # after a restart the filters settle for this long before anything is detected
-    settle_s: float = 1.0
+    settle_s: float = 0.3
 
     # chunks are gathered to this much before the stages run (latency vs CPU per band)
     feed_batch_s: float = 0.2
@@ -50,8 +50,10 @@ class AnalyzerConfig:
     jerk_contrast: float = 5.0
     # a burst's core (the jerk) reaches down to this fraction of its peak envelope
     jerk_core_frac: float = 0.25
-    # the core is looked for in the last this-many seconds of a burst
+    # the core is looked for in the last this-many seconds of a burst, and a burst
+    # longer than max_burst_s is cut into pieces (each may hold a jerk)
     core_search_s: float = 4.0
+    max_burst_s: float = 2.0
     # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
     jerk_max_s: float = 0.45
     # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest
@@ -84,7 +86,7 @@ class AnalyzerConfig:
     smooth_hf_frac: float = 0.35
     smooth_max_g: float = 0.8
     # a small burst right after a jerk is its rebound
-    tail_s: float = 0.4
+    tail_s: float = 0.2
     tail_frac: float = 0.25
     # early notice after the burst ends (the budget is 1 s)
     jerk_notice_s: float = 0.25

@@ -66,6 +66,7 @@ class JerkDetector:
         # jerk_context_s around the core. Keep enough that no window is ever clipped
         # (clipping would make results depend on the chunking).
         self.core_search_n = round(cfg.core_search_s * fs)
+        self.max_burst_n = max(1, round(cfg.max_burst_s * fs))
         keep = int((2 * cfg.jerk_context_s + cfg.core_search_s + 3.0) * fs)
         self.hist = History(keep=keep)
         self.n_floor_blocks = max(1, round(cfg.noise_window_s))
@@ -164,6 +165,13 @@ class JerkDetector:
                     if self._open is not None:
                         self._close(self._open)
                     self._open = Burst(i0=a, i1=z, seg_start=self.seg_start)
+                # a long movement is cut into pieces, each judged on its own: a jerk
+                # during walking or a reach is the core of its piece
+                o = self._open
+                while o.i1 - o.i0 + 1 > self.max_burst_n:
+                    self._close(Burst(i0=o.i0, i1=o.i0 + self.max_burst_n - 1,
+                                      seg_start=o.seg_start))
+                    o.i0 += self.max_burst_n
         if self._open is not None and end - 1 - self._open.i1 >= merge:
             self._close(self._open)
             self._open = None

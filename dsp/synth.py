@@ -601,9 +601,10 @@ def _bed_tap(sc: _Scene, t0: float) -> float:
         sc.comps.append(_Impulse(t, t + 0.1, peak_g=r.uniform(0.05, 0.4), ring_hz=ring,
                                  decay_s=decay))
         t += r.uniform(0.4, 2.0)
-    sc.comps.append(_Oscillation(t0, t, axis=_rand_unit(r), freq_hz=r.uniform(1.0, 3.0),
-                                 amp_rad=math.radians(0.2), fade_s=0.3, radius_m=0.0,
-                                 seed=int(r.integers(1 << 31))))
+    # the mattress sways a little after the first bump and settles within a second or two
+    sc.comps.append(_Oscillation(t0, min(t, t0 + r.uniform(0.8, 2.0)), axis=_rand_unit(r),
+                                 freq_hz=r.uniform(1.0, 3.0), amp_rad=math.radians(0.2),
+                                 fade_s=0.4, radius_m=0.0, seed=int(r.integers(1 << 31))))
     sc.confound("bed_tap", t0, t, "bump")
     return t
 

@@ -70,7 +70,8 @@ class TremorTracker:
         self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.ep: _Episode | None = None  # the running episode
-        self.closing: _Episode | None = None  # ended, waiting for a continuation
+        # ended episodes waiting for a continuation (another rhythm may come between)
+        self.closing: list[_Episode] = []
         self.gaps: list[tuple[float, float]] = []  # recent data gaps (disconnects)
         self.frame_no = 0
         self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
@@ -240,10 +241,10 @@ class TremorTracker:
                 if (self.ep.misses > cfg.tremor_max_misses
                         or self.ep.neutral > cfg.tremor_max_neutral):
                     out += self._end_run()
-            if (self.closing is not None
-                    and self._silence(self.closing.t_last, t1) > cfg.tremor_merge_s):
-                out += self._finalize(self.closing)
-                self.closing = None
+            for c in [c for c in self.closing
+                      if self._silence(c.t_last, t1) > cfg.tremor_merge_s]:
+                out += self._finalize(c)
+                self.closing.remove(c)
         return out
 
     # ------------------------------------------------------------------ episodes
@@ -260,12 +261,12 @@ class TremorTracker:
             out += self._end_run()
             ep = None
         if ep is None:
-            c = self.closing
-            if (c is not None and abs(f - float(np.median(c.freqs[-6:])))
-                    <= cfg.tremor_merge_freq_hz
-                    and self._silence(c.t_last, t1) <= cfg.tremor_merge_s):
-                ep = self.ep = c  # the same tremor after an interruption
-                self.closing = None
+            same = [c for c in self.closing
+                    if abs(f - float(np.median(c.freqs[-6:]))) <= cfg.tremor_merge_freq_hz
+                    and self._silence(c.t_last, t1) <= cfg.tremor_merge_s]
+            if same:
+                ep = self.ep = same[-1]  # the same tremor after an interruption
+                self.closing.remove(ep)
             else:
                 ep = self.ep = _Episode(first=k, last=k, t_first=t0, t_last=t1)
         ep.last, ep.t_last, ep.misses, ep.neutral = k, t1, 0, 0
@@ -290,11 +291,8 @@ class TremorTracker:
         ep, self.ep = self.ep, None
         if ep is None or not ep.confirmed:
             return []
-        out: list[Event | Retraction] = []
-        if self.closing is not None:
-            out += self._finalize(self.closing)
-        self.closing = ep
-        return out
+        self.closing.append(ep)
+        return []
 
     def _finalize(self, ep: _Episode) -> list[Event | Retraction]:
         cfg = self.cfg
@@ -313,9 +311,9 @@ class TremorTracker:
 
     def _close(self, final: bool) -> list[Event | Retraction]:
         out = self._end_run()
-        if self.closing is not None:
-            out += self._finalize(self.closing)
-            self.closing = None
+        for c in self.closing:
+            out += self._finalize(c)
+        self.closing = []
         return out
 
     def _start(self, ep: _Episode) -> float:
