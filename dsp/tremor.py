@@ -72,6 +72,7 @@ class TremorTracker:
         self.ep: _Episode | None = None  # the running episode
         # ended episodes waiting for a continuation (another rhythm may come between)
         self.closing: list[_Episode] = []
+        self.finals: list[_Episode] = []  # recent final episodes
         self.gaps: list[tuple[float, float]] = []  # recent data gaps (disconnects)
         self.frame_no = 0
         self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
@@ -189,14 +190,16 @@ class TremorTracker:
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
         f_peak, prom, conc, sub, amp_acc = _spectral(pa, self.hann, self.nfft, self.freqs,
-                                                     self.search, self.total)
+                                                     self.search, self.total,
+                                                     cfg.tremor_band_hz[0])
         y = ya
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
             pg = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g
             f_peak, prom, conc, sub, amp_dps = _spectral(pg, self.hann, self.nfft, self.freqs,
-                                                         self.search, self.total)
+                                                         self.search, self.total,
+                                                         cfg.tremor_band_hz[0])
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
         else:
@@ -305,7 +308,15 @@ class TremorTracker:
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
         long_enough = span >= cfg.tremor_min_s
-        if regular and long_enough:
+        # two rhythms interleaved in one stretch of time: the one seen longer stands
+        rivals = [o for o in [*self.finals[-8:], *self.closing,
+                              *([self.ep] if self.ep is not None else [])]
+                  if o is not ep and len(o.freqs) > len(ep.freqs)]
+        dur = max(ep.t_last - ep.t_first, 1e-9)
+        shadowed = any(min(o.t_last, ep.t_last) - max(o.t_first, ep.t_first) > 0.5 * dur
+                       for o in rivals)
+        if regular and long_enough and not shadowed:
+            self.finals.append(ep)
             return [self._event(ep, final=True)]
         return [Retraction(id=ep.id, time=round(ep.t_last, 3))]
 
@@ -376,37 +387,66 @@ def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
     return (np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2)[:n]
 
 
-def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
-              search: np.ndarray, total: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Peak frequency, prominence, concentration, subharmonic ratio and amplitude."""
-    n = len(p)
-    ps = p[:, search]
-    k = np.argmax(ps, axis=1)
-    kk = search[k]
-    rows = np.arange(n)
+def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
+    """Parabolic interpolation of each row's peak at bin kk, on log power."""
+    rows = np.arange(len(p))
     left = np.log(np.maximum(p[rows, np.maximum(kk - 1, 0)], 1e-30))
     mid = np.log(np.maximum(p[rows, kk], 1e-30))
     right = np.log(np.maximum(p[rows, np.minimum(kk + 1, p.shape[1] - 1)], 1e-30))
     den = left - 2 * mid + right
-    delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / np.where(
-        np.abs(den) > 1e-12, den, 1.0), 0.0)
+    safe = np.where(np.abs(den) > 1e-12, den, 1.0)
+    delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / safe, 0.0)
+    return freqs[kk] + np.clip(delta, -0.5, 0.5) * (freqs[1] - freqs[0])
+
+
+def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray:
+    """Bin of the largest power within +/- half_width bins of each row's centre."""
+    cols = np.clip(centre[:, None] + np.arange(-half_width, half_width + 1)[None, :], 0,
+                   p.shape[1] - 1)
+    return cols[np.arange(len(p)), np.argmax(p[np.arange(len(p))[:, None], cols], axis=1)]
+
+
+def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
+              search: np.ndarray, total: np.ndarray, band_lo_hz: float = 3.0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude.
+
+    Acceleration weighs harmonics by frequency squared, so a tremor's second harmonic
+    can be the strongest peak: when half its frequency holds comparable power inside the
+    band, that is the fundamental. Below the band, it marks the harmonic of a slower
+    rhythm (gait, scratching), reported as the subharmonic ratio.
+    """
+    n = len(p)
+    rows = np.arange(n)
     df = freqs[1] - freqs[0]
-    f_peak = freqs[kk] + np.clip(delta, -0.5, 0.5) * df
+    kk = search[np.argmax(p[:, search], axis=1)]
+    f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
-    cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
-    e_peak = p[rows[:, None], cols].sum(axis=1)
+
+    def lobe_energy(k: np.ndarray) -> np.ndarray:
+        cols = np.clip(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
+        return p[rows[:, None], cols].sum(axis=1)
+
+    e_peak = lobe_energy(kk)
+    # power near half and a third of the peak frequency
+    kh = _local_max(p, np.rint((f_peak / 2) / df).astype(int), 1)
+    k3 = _local_max(p, np.rint((f_peak / 3) / df).astype(int), 1)
+    ph = p[rows, kh] / np.maximum(p[rows, kk], 1e-30)
+    p3 = p[rows, k3] / np.maximum(p[rows, kk], 1e-30)
+    fund = (ph >= 0.5) & (f_peak / 2 >= band_lo_hz)
+    if fund.any():
+        e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
+        f_peak = np.where(fund, _refine(p, kh, freqs), f_peak)
+        kk = np.where(fund, kh, kk)
+    sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= 1.2, ph, 0.0),
+                                         np.where(f_peak / 3 >= 1.2, p3, 0.0)))
     pt = p[:, total]
     e_tot = pt.sum(axis=1)
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
-    prom = p[rows, kk] / np.maximum(med, 1e-30)
+    prom = np.maximum(p[rows, kk], p[rows, search[np.argmax(p[:, search], axis=1)]] * fund
+                      ) / np.maximum(med, 1e-30)
     conc = e_peak / np.maximum(e_tot, 1e-30)
-    # power at half the peak frequency: the peak is then a harmonic of a slower rhythm
-    half = np.rint((f_peak / 2) / df).astype(int)
-    hc = np.clip(half[:, None] + np.arange(-1, 2)[None, :], 0, p.shape[1] - 1)
-    sub = np.where(f_peak / 2 >= 1.2, p[rows[:, None], hc].max(axis=1) / np.maximum(
-        p[rows, kk], 1e-30), 0.0)
     # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
     amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
     return f_peak, prom, conc, sub, amp
