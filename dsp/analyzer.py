@@ -320,7 +320,7 @@ def _plausible(f: dict[str, float], cfg: AnalyzerConfig) -> bool:
     """The early check: big, short and standing out of what came before it."""
     pre = f["bg_pre"] if np.isfinite(f["bg_pre"]) else f["floor_g"]
     return (f["peak_g"] >= cfg.jerk_min_peak_g and f["dur_s"] <= cfg.jerk_max_s
-            and f["peak_env"] >= cfg.jerk_contrast * max(pre, f["floor_g"]))
+            and f["peak_env"] >= cfg.jerk_notice_contrast * max(pre, f["floor_g"]))
 
 
 def _jerk_confidence(f: dict[str, float]) -> float:

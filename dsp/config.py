@@ -88,8 +88,11 @@ class AnalyzerConfig:
     # a small burst right after a jerk is its rebound
     tail_s: float = 0.2
     tail_frac: float = 0.25
-    # early notice after the burst ends (the budget is 1 s)
+    # early notice after the burst ends (the budget is 1 s), for a burst standing
+    # this far above what came before it (lenient: the final check sees both sides, and a
+    # jerk right after a movement must not wait for it)
     jerk_notice_s: float = 0.25
+    jerk_notice_contrast: float = 3.0
     # context needed to reject trains and movements
     jerk_context_s: float = 2.5
     # a jerk with a neighbour within this is not isolated (eval rule, hypnic jerks)
