@@ -96,3 +96,29 @@ def test_reader_rejects_non_finite(tmp_path: pathlib.Path) -> None:
     bad = _csv(tmp_path / "nan.csv", "t,ax,ay,az\n0.00,0,0,1\n0.01,nan,0,1\n")
     with pytest.raises(CsvFormatError, match=r"nan.csv:3: ax is not a finite number"):
         list(iter_csv(bad))
+
+
+async def test_twrec_live_replay_and_analyze_agree(tmp_path: pathlib.Path) -> None:
+    """The same session through the live pipeline, packet by packet, and through
+    ``analyze`` of its recording: the same final events."""
+    from gateway.commands.analyze import analyze_file
+    from gateway.pipeline import BandPipeline
+    from gateway.records import EventRecord
+    from gateway.recording import RecordingWriter
+    from gateway.sources.sim import SimBand
+
+    path = tmp_path / "session.twrec"
+    live = BandPipeline("sim-band")
+    records = []
+    async with SimBand(duration_s=600.0, speed=None, seed=3, profile="myoclonus") as band:
+        with RecordingWriter(path) as w:
+            async for p in band:
+                w.write(p)
+                records += live.push(p)
+    records += live.finish()
+    live_events = sorted((r.event.id, r.event.type, r.event.start) for r in records
+                         if isinstance(r, EventRecord) and r.event.final)
+    res = analyze_file(path)
+    assert list(res) == ["sim-band"]
+    offline = sorted((e["id"], e["type"], e["start"]) for e in res["sim-band"]["events"])
+    assert live_events and live_events == offline
