@@ -103,8 +103,8 @@ async def test_twrec_live_replay_and_analyze_agree(tmp_path: pathlib.Path) -> No
     ``analyze`` of its recording: the same final events."""
     from gateway.commands.analyze import analyze_file
     from gateway.pipeline import BandPipeline
-    from gateway.records import EventRecord
     from gateway.recording import RecordingWriter
+    from gateway.records import EventRecord
     from gateway.sources.sim import SimBand
 
     path = tmp_path / "session.twrec"
