@@ -70,6 +70,9 @@ class AnalyzerConfig:
     impact_max_angle_deg: float = 2.0
     impact_galign: float = 0.6
     impact_small_g: float = 0.3
+    # a bump through the mattress reaches the wrist at a few tenths of a g at most (dev:
+    # <= 0.4 g); a vertical pulse larger than this is the limb's own
+    impact_vertical_max_g: float = 0.5
     # the surroundings of a jerk are quiet: the busier side's median envelope stays under
     # this fraction of the peak (scratching, tremor and walking fail it)
     jerk_busy_frac: float = 0.25

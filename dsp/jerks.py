@@ -332,7 +332,8 @@ def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
         return "impact"
     if (f["fchar_hz"] >= min(cfg.impact_fchar_hz, 0.3 * fs) and f["pr_s"] <= cfg.impact_max_s
             and angle < cfg.impact_max_angle_deg
-            and (galign >= cfg.impact_galign or f["peak_g"] < cfg.impact_small_g)):
+            and ((galign >= cfg.impact_galign and f["peak_g"] < cfg.impact_vertical_max_g)
+                 or f["peak_g"] < cfg.impact_small_g)):
         return "impact"
     if f["busy"] > cfg.jerk_busy_frac:
         return "busy"
