@@ -159,6 +159,9 @@ class AnalyzerConfig:
     tremor_irregular_max_g: float = 0.05
     tremor_irregular_min_s: float = 8.0
     tremor_max_period_cv_small: float = 0.3
+    # ... provided its peak stands clear of the noise (white noise alone makes the odd
+    # irregular run of frames just above tremor_prominence)
+    tremor_irregular_prominence: float = 30.0
     # the frequency may wander this much between consecutive frames (synthetic tremor
     # wanders 0.1-0.3 Hz, real Parkinsonian tremor up to ~1 Hz: ../shared/real)
     tremor_freq_jump_hz: float = 1.0

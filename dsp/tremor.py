@@ -36,6 +36,7 @@ class _Episode:
     amps: list[float] = field(default_factory=list)
     rest: list[float] = field(default_factory=list)
     pcvs: list[float] = field(default_factory=list)
+    proms: list[float] = field(default_factory=list)
     misses: int = 0
     neutral: int = 0
     confirmed: bool = False
@@ -235,7 +236,7 @@ class TremorTracker:
                 out += self._end_run()  # a long gap in the data
             if ok[i]:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
-                                      float(rest[i]), float(pcv[i]))
+                                      float(rest[i]), float(pcv[i]), float(prom[i]))
             elif self.ep is not None:
                 if trans[i]:
                     self.ep.neutral += 1  # neutral: a pulse in the window, but not forever
@@ -252,7 +253,7 @@ class TremorTracker:
 
     # ------------------------------------------------------------------ episodes
     def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float,
-                  pcv: float) -> list[Event | Retraction]:
+                  pcv: float, prom: float) -> list[Event | Retraction]:
         cfg = self.cfg
         out: list[Event | Retraction] = []
         ep = self.ep
@@ -277,6 +278,7 @@ class TremorTracker:
         ep.amps.append(amp)
         ep.rest.append(rest)
         ep.pcvs.append(pcv)
+        ep.proms.append(prom)
         if not ep.confirmed and len(ep.freqs) >= cfg.tremor_confirm_frames:
             ep.confirmed = True
             ep.id = f"t{round(self._start(ep) * 1000)}"
@@ -304,7 +306,8 @@ class TremorTracker:
         pcv = float(np.nanmedian(ep.pcvs))
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
-                      and span >= cfg.tremor_irregular_min_s)
+                      and span >= cfg.tremor_irregular_min_s
+                      and float(np.median(ep.proms)) >= cfg.tremor_irregular_prominence)
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
         long_enough = span >= cfg.tremor_min_s
