@@ -289,7 +289,11 @@ class Analyzer:
         jerk_times = [j.burst.t_start for j in self._jerks]
         bout = None
         for bt in reversed(ctx.bouts):
+            if bt.n_clear == 0:
+                continue  # (a bout of faint slow rises only may be noise)
             if bt.end > t_j - 1.5:
+                if bt.start < t_j - 1.5:
+                    return None  # the jerk comes in the middle of moving about
                 continue
             if bt.end - bt.start <= cfg.jerk_bout_s and any(
                     bt.start - 1.0 <= tj <= bt.end for tj in jerk_times):
@@ -304,6 +308,9 @@ class Analyzer:
         if bout.end in self._hypnic_onsets:
             return None
         if ctx.bout_starting(t_j + cfg.hypnic_arousal_s, t_j + cfg.isolation_s):
+            return None
+        assert self._tremor is not None
+        if self._tremor.seen_between(t_j - cfg.hypnic_tremor_free_s, t_j):
             return None
         lo = max(bout.end + cfg.sway_guard_s, t_j - cfg.sway_window_s)
         sway = ctx.sway(lo, t_j - 1.0)

@@ -189,10 +189,15 @@ class AnalyzerConfig:
     # sway turn it by < 1 deg; HDCZA's angle-change idea) ...
     move_angle_deg: float = 2.5
     # ... or when the 0.5-2 Hz band (gentle settling, above breathing's 0.15-0.4 Hz)
-    # rises above its own floor (a low percentile of the last two minutes)
+    # rises above its own floor (a low percentile of the last two minutes, mostly noise):
+    # power beyond the floor's worth at least max(10 mg, 1.3 floor) of RMS
     move_slow_band_hz: tuple[float, float] = (0.5, 2.0)
-    move_slow_snr: float = 3.0
+    move_slow_snr: float = 1.3
     move_slow_min_g: float = 0.01
+    # a slow rise to 3x the floor is clear of any noise fluctuation (a settling movement
+    # in a quiet stream); fainter ones count for the sleep state but do not mark the end
+    # of a wake period
+    move_slow_clear: float = 3.0
     move_slow_window_s: float = 120.0
     # moving seconds closer than this form one bout
     bout_merge_s: float = 2.0
@@ -224,3 +229,7 @@ class AnalyzerConfig:
     # a sleep start may wake the sleeper briefly (an arousal within seconds); movement
     # resuming later within the isolation window means the person is still settling
     hypnic_arousal_s: float = 5.0
+    # rest tremor fades with drowsiness and is gone in sleep (movement-clinical notes;
+    # Fish et al., Arch Neurol 1991): a tremor seen this shortly before a jerk means the
+    # wearer is still awake, so the jerk is no sleep start
+    hypnic_tremor_free_s: float = 30.0

@@ -40,6 +40,7 @@ class Bout:
     end: float
     n_moving: int
     state_before: str
+    n_clear: int = 0  # seconds whose movement is clear of the noise (not just a slow rise)
 
 
 class SecondsLog:
@@ -186,13 +187,18 @@ class Context:
         refc = np.maximum(ref, 0)
         near = ok & (k - pk[refc] <= 3)
         turned = np.where(near, _angles_deg(pa[refc], macc), 0.0)
-        slow_move = slow > np.maximum(cfg.move_slow_snr * slow_floor, cfg.move_slow_min_g)
+        # the band's floor is mostly sensor noise: what rises above it, in power, moves;
+        # a clear rise is one well above any noise fluctuation
+        excess = np.maximum(cfg.move_slow_min_g, cfg.move_slow_snr * slow_floor)
+        slow_move = slow * slow > slow_floor * slow_floor + excess * excess
+        clear = ((afrac >= cfg.move_active_frac) | (turned >= cfg.move_angle_deg)
+                 | (slow > np.maximum(cfg.move_slow_clear * slow_floor, cfg.move_slow_min_g)))
         moving = (n_real > 0) & ((afrac >= cfg.move_active_frac) | (turned >= cfg.move_angle_deg)
                                  | slow_move)
         self.log.extend(k, n_real, moving, fl, macc)
         out: list[Epoch | SleepOnset] = []
         for i in range(len(k)):
-            out += self._step(int(k[i]), bool(moving[i]))
+            out += self._step(int(k[i]), bool(moving[i]), bool(clear[i]))
             if self.epochs:
                 out.append(Epoch(start=float(k[i]), duration_s=1.0,
                                  activity_g=round(float(act[i]), 6),
@@ -201,7 +207,7 @@ class Context:
         return out
 
     # ------------------------------------------------------------------ state
-    def _step(self, key: int, moving: bool) -> list[SleepOnset]:
+    def _step(self, key: int, moving: bool, clear: bool = True) -> list[SleepOnset]:
         cfg = self.cfg
         t = float(key)
         if moving:
@@ -210,9 +216,11 @@ class Context:
             if b is not None and t - b.end <= cfg.bout_merge_s:
                 b.end = t + 1.0
                 b.n_moving += 1
+                b.n_clear += int(clear)
             else:
                 self._close_bout()
-                self._open_bout = Bout(start=t, end=t + 1.0, n_moving=1, state_before=self.state)
+                self._open_bout = Bout(start=t, end=t + 1.0, n_moving=1, state_before=self.state,
+                                       n_clear=int(clear))
         elif self._open_bout is not None and t - self._open_bout.end > cfg.bout_merge_s:
             self._close_bout()
         while self._moving_recent and self._moving_recent[0] <= key - cfg.wake_window_s:
@@ -277,6 +285,9 @@ class Context:
         k = np.ones(smooth) / smooth
         ma = np.stack([np.convolve(m[:, j], k, mode="valid") for j in range(3)], axis=1)
         d = ma[lag:] - ma[:-lag]
+        # a steady drift (a settling limb relaxing) is not sway: remove the typical change
+        # (a median, so that a posture step from a twitch does not tilt it as a fitted line would)
+        d = d - np.median(d, axis=0)
         med = float(np.median(np.sqrt(np.einsum("ij,ij->i", d, d))))
         sigma = float(np.median(self.log.floor[sl][still])) / ENV_FLOOR_PER_SIGMA
         # noise: each smoothed axis has variance sigma^2 / (fs * smooth); the norm of a

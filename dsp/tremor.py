@@ -251,6 +251,11 @@ class TremorTracker:
                 self.closing.remove(c)
         return out
 
+    def seen_between(self, t0: float, t1: float) -> bool:
+        """Whether a confirmed tremor ran at some time in (t0, t1)."""
+        eps = [*self.finals[-8:], *self.closing, *([self.ep] if self.ep is not None else [])]
+        return any(e.confirmed and e.t_last > t0 and e.t_first < t1 for e in eps)
+
     # ------------------------------------------------------------------ episodes
     def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float,
                   pcv: float, prom: float) -> list[Event | Retraction]:
