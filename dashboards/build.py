@@ -170,6 +170,7 @@ Q_TREMOR_FREQ = (f'SELECT "freq_hz" FROM "event" WHERE "type" = \'tremor\' AND {
 Q_TREMOR_PEAK = (f'SELECT "peak_g" FROM "event" WHERE "type" = \'tremor\' AND {BAND} '
                  'AND $timeFilter GROUP BY "band"')
 Q_ANNOTATIONS = f'SELECT "type", "band", "peak_g", "event_id" FROM "event" {WHERE}'
+Q_ONSETS = f'SELECT "onset_id", "band" FROM "sleep_onset" {WHERE}'
 Q_BANDS = 'SHOW TAG VALUES FROM "motion" WITH KEY = "band"'
 
 
@@ -190,6 +191,11 @@ def annotations() -> dict[str, Any]:
          "target": {"refId": "Anno", "query": Q_ANNOTATIONS, "rawQuery": True,
                     "fromAnnotations": True, "textEditor": True,
                     "textColumn": "type", "tagsColumn": "band"}},
+        {"name": "Sleep onsets", "datasource": DS, "enable": True, "hide": False,
+         "iconColor": "blue",
+         "target": {"refId": "Onsets", "query": Q_ONSETS, "rawQuery": True,
+                    "fromAnnotations": True, "textEditor": True,
+                    "textColumn": "onset_id", "tagsColumn": "band"}},
     ]}
 
 

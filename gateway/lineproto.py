@@ -6,7 +6,7 @@ sets), everything else is a field, and no field shares a name with a tag (Influx
 
 from __future__ import annotations
 
-from .records import EpochRecord, EventRecord, LinkRecord, Record
+from .records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 
 STATE_CODE = {"wake": 0, "sleep": 1, "unknown": -1}
 
@@ -56,6 +56,13 @@ def epoch_line(r: EpochRecord) -> str:
     return f"motion,band={_tag(r.band)} {fields} {r.start_ns // 1_000_000}"
 
 
+def sleep_onset_line(r: SleepOnsetRecord) -> str:
+    o = r.onset
+    fields = _fields([("onset_id", o.id), ("device_start_s", float(o.start)),
+                      ("confirmed_after_s", round(float(o.confirmed - o.start), 3))])
+    return f"sleep_onset,band={_tag(r.band)} {fields} {r.start_ns // 1_000_000}"
+
+
 def link_line(r: LinkRecord) -> str:
     fields = _fields([
         ("connected", r.connected), ("frames", r.frames), ("frames_lost", r.frames_lost),
@@ -75,4 +82,6 @@ def to_line(r: Record) -> str | None:
         return epoch_line(r)
     if isinstance(r, LinkRecord):
         return link_line(r)
+    if isinstance(r, SleepOnsetRecord):
+        return sleep_onset_line(r)
     return None

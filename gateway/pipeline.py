@@ -24,7 +24,14 @@ from .channel import Channel, Closed, Policy
 from .frontend import BandFrontEnd, SampleBlock
 from .packets import Kind, Packet
 from .recording import RecordingWriter
-from .records import EpochRecord, EventRecord, LinkRecord, Record
+from .records import (
+    EpochRecord,
+    EventRecord,
+    LinkRecord,
+    Record,
+    RetractionRecord,
+    SleepOnsetRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +148,11 @@ class BandPipeline:
                 recs.append(EventRecord(self.band, o, _ms(wall(o.start)), _ms(wall(o.end))))
             elif isinstance(o, dsp.Epoch):
                 recs.append(EpochRecord(self.band, o, _ms(wall(o.start))))
+            elif isinstance(o, dsp.SleepOnset):
+                self.event_counts["sleep_onset"] = self.event_counts.get("sleep_onset", 0) + 1
+                recs.append(SleepOnsetRecord(self.band, o, _ms(wall(o.start))))
+            elif isinstance(o, dsp.Retraction):
+                recs.append(RetractionRecord(self.band, o, _ms(wall(o.time))))
         return recs
 
     def _link_record(self, reason: str, t_ns: int) -> LinkRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dsp import Epoch, Event
+from dsp import Epoch, Event, Retraction, SleepOnset
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +14,24 @@ class EventRecord:
     event: Event
     start_ns: int  # sensor-derived wall time, rounded to the ms: a resend overwrites
     end_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class SleepOnsetRecord:
+    """A wake-to-sleep transition: ``start_ns`` is when the wake period's movement ended."""
+
+    band: str
+    onset: SleepOnset
+    start_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetractionRecord:
+    """An early notice that the DSP's decision turned down (live consumers drop it)."""
+
+    band: str
+    retraction: Retraction
+    t_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,4 +62,4 @@ class LinkRecord:
     mtu: int | None
 
 
-Record = EventRecord | EpochRecord | LinkRecord
+Record = EventRecord | EpochRecord | LinkRecord | SleepOnsetRecord | RetractionRecord

@@ -27,7 +27,7 @@ import yaml
 import dsp
 from gateway.config import InfluxConfig
 from gateway.pipeline import Session
-from gateway.records import EpochRecord, EventRecord, LinkRecord, Record
+from gateway.records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 from gateway.sinks.influx import InfluxSink
 from gateway.sources.sim import SimBand, SimOptions
 
@@ -137,7 +137,7 @@ def test_provisioning_matches_the_dashboards():
 
 class Collect:
     name = "collect"
-    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord)
+    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord, SleepOnsetRecord)
     queue_size = 1_000_000
     batch_max = 10_000
     batch_wait_s = 0.0
@@ -159,6 +159,7 @@ class Collect:
 class Night:
     db: str
     events: dict[str, list[EventRecord]] = field(default_factory=dict)  # final, per band
+    onsets: dict[str, list[SleepOnsetRecord]] = field(default_factory=dict)
     frames_lost: dict[str, int] = field(default_factory=dict)
 
 
@@ -174,6 +175,7 @@ async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
         assert sink.points_written > 3600 and sink.spool.spooled_points == 0
         night.events[band] = [r for r in collect.records
                               if isinstance(r, EventRecord) and r.event.final]
+        night.onsets[band] = [r for r in collect.records if isinstance(r, SleepOnsetRecord)]
         night.frames_lost[band] = s.bands[band].front.counters.frames_lost
     # The tremor panels must be exercised whatever the classifier of the day finds: three
     # tremor episodes in the stored schema, written through the same sink.
@@ -254,6 +256,7 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
     for e in in_range:
         by_type[e.event.type] = by_type.get(e.event.type, 0) + 1
     assert name == "live.json" or n_events >= 10  # the night has something to show
+    assert name == "live.json" or any(night.onsets[b] for b in selection)
     timings = []
     for where, ref, raw in queries(DASHBOARDS[name]):
         q = substitute(raw, from_ms, to_ms, selection)
@@ -270,6 +273,13 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
             assert len(values(series)) == n_tremor, where
             if "freq_hz" in raw:
                 assert all(3.0 <= v <= 12.0 for v in values(series)), where
+            continue
+        if where == "annotation Sleep onsets":
+            onsets = [o for b in selection for o in night.onsets[b]
+                      if from_ms <= o.start_ns // 10**6 <= to_ms]
+            ids = [dict(zip(s["columns"], v, strict=True))["onset_id"]
+                   for s in series for v in s["values"]]
+            assert sorted(ids) == sorted(o.onset.id for o in onsets), where
             continue
         if is_event_query and n_events == 0:
             assert not values(series), where  # nothing in range: nothing shown

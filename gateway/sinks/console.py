@@ -14,12 +14,15 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TextIO
 
-from ..records import EventRecord, Record
+from ..records import EventRecord, Record, SleepOnsetRecord
 
 LABELS = {"myoclonic_jerk": "myoclonic jerk", "hypnic_jerk": "hypnic jerk", "tremor": "tremor"}
 
 
-def describe(r: EventRecord) -> str:
+def describe(r: EventRecord | SleepOnsetRecord) -> str:
+    if isinstance(r, SleepOnsetRecord):
+        when = dt.datetime.fromtimestamp(r.start_ns / 1e9).strftime("%H:%M:%S")
+        return f"{when}  {r.band:<10} {'sleep onset':<15}"
     e = r.event
     when = dt.datetime.fromtimestamp(r.start_ns / 1e9).strftime("%H:%M:%S")
     text = f"{when}  {r.band:<10} {LABELS.get(e.type, e.type):<15} {e.end - e.start:6.2f} s" \
@@ -35,7 +38,7 @@ def describe(r: EventRecord) -> str:
 
 class ConsoleSink:
     name = "console"
-    accepts: tuple[type, ...] = (EventRecord,)
+    accepts: tuple[type, ...] = (EventRecord, SleepOnsetRecord)
     queue_size = 1_000
     batch_max = 50
     batch_wait_s = 0.0
@@ -83,7 +86,9 @@ class ConsoleSink:
             self._line_len = 0
 
     async def write(self, batch: list[Record]) -> None:
-        lines = [describe(r) for r in batch if isinstance(r, EventRecord) and r.event.final]
+        lines = [describe(r) for r in batch
+                 if isinstance(r, SleepOnsetRecord)
+                 or (isinstance(r, EventRecord) and r.event.final)]
         if lines:
             self._clear()
             self.out.write("\n".join(lines) + "\n")

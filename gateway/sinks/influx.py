@@ -43,7 +43,7 @@ import aiohttp
 from ..config import InfluxConfig
 from ..errors import SinkError
 from ..lineproto import to_line
-from ..records import EpochRecord, EventRecord, LinkRecord, Record
+from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 from ..sources.backoff import Backoff
 from ..spool import Spool
 
@@ -199,7 +199,7 @@ class ClientTransport:
 
 class InfluxSink:
     name = "influxdb"
-    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord)
+    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord, SleepOnsetRecord)
     # The session's channel for this sink: drop-oldest in live mode. ``write`` returns in
     # milliseconds whether or not InfluxDB is up (it spools), so the channel only fills if
     # the disk itself stalls; 50,000 records are ~4 h of one band's per-second points.

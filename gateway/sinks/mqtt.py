@@ -37,7 +37,14 @@ from aiomqtt.exceptions import MqttConnectError
 from ..config import MqttConfig
 from ..errors import SinkError
 from ..lineproto import STATE_CODE
-from ..records import EpochRecord, EventRecord, LinkRecord, Record
+from ..records import (
+    EpochRecord,
+    EventRecord,
+    LinkRecord,
+    Record,
+    RetractionRecord,
+    SleepOnsetRecord,
+)
 from ..sources.backoff import Backoff
 from .jsonl import event_json, utc_iso
 
@@ -201,7 +208,7 @@ def _reason(fut: asyncio.Future[None]) -> str:
 
 class MqttSink:
     name = "mqtt"
-    accepts: tuple[type, ...] = (EventRecord, LinkRecord)
+    accepts: tuple[type, ...] = (EventRecord, LinkRecord, SleepOnsetRecord, RetractionRecord)
     queue_size = 10_000  # the session's channel; write() never waits on the network
     batch_max = 100
     batch_wait_s = 0.05  # events are live: hardly wait to batch them
@@ -212,7 +219,7 @@ class MqttSink:
             raise SinkError(f"MQTT: motion_every_s {cfg.motion_every_s} < 0 or queue_max "
                             f"{cfg.queue_max} < 1")
         if cfg.motion_every_s > 0:
-            self.accepts = (EventRecord, LinkRecord, EpochRecord)
+            self.accepts = (*self.accepts, EpochRecord)
         self.published = 0
         self.links: dict[str, BandLink] = {}
         self._next_status_ns: dict[str, int] = {}
@@ -226,6 +233,12 @@ class MqttSink:
 
     def event_topic(self, band: str, kind: str) -> str:
         return f"{self.cfg.prefix}/{topic_part(band)}/event/{topic_part(kind)}"
+
+    def sleep_onset_topic(self, band: str) -> str:
+        return f"{self.cfg.prefix}/{topic_part(band)}/sleep_onset"
+
+    def retraction_topic(self, band: str) -> str:
+        return f"{self.cfg.prefix}/{topic_part(band)}/retraction"
 
     def motion_topic(self, band: str) -> str:
         return f"{self.cfg.prefix}/{topic_part(band)}/motion"
@@ -338,6 +351,15 @@ class MqttSink:
                     body = self.status_payload("online", r.band, link={
                         k: getattr(r, k) for k in r.__dataclass_fields__ if k != "band"})
                     link.set_status((self.status_topic(r.band), body, 1, True))
+            elif isinstance(r, SleepOnsetRecord):
+                body = json.dumps({"band": r.band, "id": r.onset.id, "start": r.onset.start,
+                                   "confirmed": r.onset.confirmed,
+                                   "start_utc": utc_iso(r.start_ns)}).encode()
+                link.put((self.sleep_onset_topic(r.band), body, 1, False))
+            elif isinstance(r, RetractionRecord):
+                body = json.dumps({"band": r.band, "id": r.retraction.id,
+                                   "time": r.retraction.time}).encode()
+                link.put((self.retraction_topic(r.band), body, 1, False))
             elif isinstance(r, EpochRecord):
                 ep = r.epoch
                 if ep.start >= self._next_motion_s.get(r.band, float("-inf")):
