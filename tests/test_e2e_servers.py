@@ -118,3 +118,32 @@ async def test_replayed_night_lands_in_influxdb_and_mqtt(tmp_path, influxdb, mos
     await _replay_cli(path, influxdb, mosquitto, db, prefix, tmp_path)
     again = influxdb.rows('SELECT count("event_id") FROM "event"', db)
     assert again[0]["count"] == len(expected)
+
+
+async def test_sleep_onsets_and_retractions_reach_mqtt(mosquitto):
+    from gateway.config import MqttConfig
+    from gateway.records import RetractionRecord, SleepOnsetRecord
+    from gateway.sinks.mqtt import MqttSink
+
+    prefix = "tw-ctx-" + uuid.uuid4().hex[:8]
+    onset = SleepOnsetRecord("b 1", dsp.SleepOnset(id="s697075", start=697.075,
+                                                    confirmed=817.5), 1_764_000_697_075_000_000)
+    retraction = RetractionRecord("b 1", dsp.Retraction(id="j25020", time=26.0),
+                                  1_764_000_026_000_000_000)
+    got: dict[str, dict] = {}
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as sub:
+        await sub.subscribe(f"{prefix}/#", qos=1)
+        cfg = MqttConfig(host=mosquitto.host, port=mosquitto.port, prefix=prefix)
+        async with MqttSink(cfg) as sink:
+            await sink.write([onset, retraction])
+
+        async def collect():
+            async for m in sub.messages:
+                got[str(m.topic)] = json.loads(m.payload)
+                if f"{prefix}/b_1/sleep_onset" in got and f"{prefix}/b_1/retraction" in got:
+                    return
+
+        await asyncio.wait_for(collect(), 20)
+    assert got[f"{prefix}/b_1/sleep_onset"]["id"] == "s697075"
+    assert got[f"{prefix}/b_1/sleep_onset"]["start_utc"].endswith(":11:37.075+00:00")
+    assert got[f"{prefix}/b_1/retraction"] == {"band": "b 1", "id": "j25020", "time": 26.0}
