@@ -35,6 +35,15 @@ class AnalyzerConfig:
     # ------------------------------------------------------------------------ jerks
     # envelope smoothing: shorter than the shortest jerk (40 ms)
     jerk_env_s: float = 0.03
+    # the detection envelope is low-passed here first: a 40-500 ms pulse has its energy
+    # below ~25 Hz, while sensor noise is white up to fs/2; at 100 Hz this halves the noise
+    # power under the envelope (at 200 Hz, quarters it). Skipped below 2.5x this rate.
+    jerk_lp_hz: float = 25.0
+    # after a strong peak the burst ends once the envelope falls below this fraction of
+    # it (held for jerk_release_s): a big jerk's ringing and posture settling must not
+    # swallow the next jerk of a cluster a few hundred ms later
+    jerk_release_frac: float = 0.1
+    jerk_release_s: float = 0.3
     # noise floor: a low percentile of per-second envelope medians over the last minute,
     # so that movements and tremor (which raise the median) do not raise it
     noise_window_s: float = 60.0

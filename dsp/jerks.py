@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import signal
+from scipy.ndimage import maximum_filter1d
 
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile
@@ -57,6 +58,11 @@ class JerkDetector:
         self.fs = fs
         self.has_gyro = has_gyro
         self.hp = butter(2, cfg.tremor_hp_hz, "highpass", fs, 3)
+        lp_hz = cfg.jerk_lp_hz
+        self.lp = butter(2, lp_hz, "lowpass", fs, 3) if fs > 2.5 * lp_hz else None
+        # the low-pass delays the envelope (~0.23/fc s): the raw peak may precede the core
+        self.lp_lag = int(np.ceil(0.25 / lp_hz * fs)) if self.lp is not None else 0
+        self.release_n = max(1, round(cfg.jerk_release_s * fs))
         # the 4 Hz high-pass of a burst is computed on demand, from its high-passed
         # samples starting ``hp4_lead_s`` before it (time for the filter to settle)
         self.hp4_sos = butter(2, 4.0, "highpass", fs, 3).sos
@@ -83,6 +89,8 @@ class JerkDetector:
     def new_segment(self, gi0: int) -> None:
         self.flush_segment()
         self.hp.reset()
+        if self.lp is not None:
+            self.lp.reset()
         self.env_mean.reset()
         self.seg_start = gi0
 
@@ -97,11 +105,18 @@ class JerkDetector:
         """Detect bursts in this piece; returns the per-sample noise floor (g) and the
         mask of samples above the burst threshold."""
         hp = self.hp(acc)
-        env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hp, hp)), 0.0))
+        hpl = self.lp(hp) if self.lp is not None else hp
+        env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hpl, hpl)), 0.0))
         self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
         floor = self._floors_for(gi0, len(t))
         thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
         seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
+        # a peak-hold over the last release_n samples (this piece's and the history's)
+        w = self.release_n
+        ext = np.concatenate([self.hist.get("env", max(gi0 - w + 1, self.seg_start), gi0), env])
+        hold = maximum_filter1d(ext, size=w, mode="constant", cval=0.0,
+                                origin=(w - 1) // 2)[len(ext) - len(env):]
+        thr = np.maximum(thr, self.cfg.jerk_release_frac * hold)
         above = (env > thr) & (seg_pos >= int(self.cfg.settle_s * self.fs))
         self._track(gi0, above)
         return floor, above
@@ -209,6 +224,10 @@ class JerkDetector:
         b.peak_env = float(env[k])
         mag = np.sqrt(np.einsum("ij,ij->i", hp, hp))
         b.peak_g = float(mag.max())
+        if self.lp_lag:
+            pre = h.get("hp", max(b.i0 - self.lp_lag, b.seg_start), b.i0)
+            if len(pre):
+                b.peak_g = max(b.peak_g, float(np.sqrt(np.einsum("ij,ij->i", pre, pre)).max()))
         b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
         pad = 2
         seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
