@@ -126,7 +126,7 @@ class Analyzer:
         has_gyro = bool(self.cond.has_gyro)
         self._jd = JerkDetector(self.cfg, fs, has_gyro)
         self._tremor = TremorTracker(self.cfg, fs, has_gyro)
-        self._ctx = Context(self.cfg, fs)
+        self._ctx = Context(self.cfg, fs, env_noise_gain=self._jd.noise_gain)
         self._ctx.epochs = self.epochs
 
     def _piece(self, p: Piece) -> list[Output]:

@@ -63,6 +63,8 @@ class JerkDetector:
         # the low-pass delays the envelope (~0.23/fc s): the raw peak may precede the core
         self.lp_lag = int(np.ceil(0.25 / lp_hz * fs)) if self.lp is not None else 0
         self.release_n = max(1, round(cfg.jerk_release_s * fs))
+        # the envelope reads white sensor noise this much lower than the raw signal
+        self.noise_gain = _white_noise_gain(self.lp.sos, fs) if self.lp is not None else 1.0
         # the 4 Hz high-pass of a burst is computed on demand, from its high-passed
         # samples starting ``hp4_lead_s`` before it (time for the filter to settle)
         self.hp4_sos = butter(2, 4.0, "highpass", fs, 3).sos
@@ -297,7 +299,7 @@ class JerkDetector:
         c4 = signal.sosfilt(self.hp4_sos, src, axis=0)[len(src) - len(c1):]
         # minus the sensor noise's share (white noise is mostly above 4 Hz, which would
         # make a faint smooth movement in a noisy stream look sharp)
-        var = 3.0 * (floor / ENV_FLOOR_PER_SIGMA) ** 2 * len(c1)
+        var = 3.0 * (floor / (ENV_FLOOR_PER_SIGMA * self.noise_gain)) ** 2 * len(c1)
         e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.tremor_hp_hz / fs)
         e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 8.0 / fs)
         f["hf_frac"] = max(0.0, e4) / max(e1, 1e-18)
@@ -310,6 +312,12 @@ class JerkDetector:
         else:
             f["galign"] = np.nan
         return f
+
+
+def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
+    """RMS gain of a filter for white noise: the root energy of its impulse response."""
+    h = signal.sosfilt(sos, np.r_[1.0, np.zeros(max(64, int(2 * fs)))])
+    return float(np.sqrt(np.sum(h * h)))
 
 
 def _median(x: np.ndarray) -> float:

@@ -75,9 +75,10 @@ class SecondsLog:
 class Context:
     """Consumes pieces of the conditioned stream; emits Epochs and SleepOnsets."""
 
-    def __init__(self, cfg: AnalyzerConfig, fs: float) -> None:
+    def __init__(self, cfg: AnalyzerConfig, fs: float, env_noise_gain: float = 1.0) -> None:
         self.cfg = cfg
         self.fs = fs
+        self.env_noise_gain = env_noise_gain  # of the jerk stage's envelope, for white noise
         # per-second context needs no more than ~50 Hz: work on block means of ``dec``
         # samples (a boxcar, which also keeps aliased noise out of the bands below)
         self.dec = max(1, round(fs / cfg.context_rate_hz))
@@ -289,7 +290,8 @@ class Context:
         # (a median, so that a posture step from a twitch does not tilt it as a fitted line would)
         d = d - np.median(d, axis=0)
         med = float(np.median(np.sqrt(np.einsum("ij,ij->i", d, d))))
-        sigma = float(np.median(self.log.floor[sl][still])) / ENV_FLOOR_PER_SIGMA
+        sigma = (float(np.median(self.log.floor[sl][still]))
+                 / (ENV_FLOOR_PER_SIGMA * self.env_noise_gain))
         # noise: each smoothed axis has variance sigma^2 / (fs * smooth); the norm of a
         # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that
         noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
@@ -304,11 +306,11 @@ class Context:
         return None
 
     def bout_starting(self, a: float, b: float) -> bool:
-        """Did a movement bout start in (a, b]?"""
+        """Did a movement bout clear of the noise start in (a, b]?"""
         bouts = list(self.bouts)
         if self._open_bout is not None:
             bouts.append(self._open_bout)
-        return any(a < bt.start <= b for bt in bouts)
+        return any(a < bt.start <= b and bt.n_clear > 0 for bt in bouts)
 
     def moving_seconds(self, a: float, b: float) -> int:
         return int(self.log.moving[self.log.span(a, b)].sum())
