@@ -103,24 +103,25 @@ class _Reorder:
         if end <= self.next_index:
             self._stale(f.count, f.backlog)
             return []
+        if not self._insert(f):
+            return []
+        return self._release()
+
+    def _insert(self, f: codec.Frame) -> bool:
+        """Into ``pending`` in index order; False (and counted) if that frame is there."""
         keys = [p.first_index for p in self.pending]
         i = bisect.bisect_left(keys, f.first_index)
         if i < len(keys) and keys[i] == f.first_index:
             self.c.samples_duplicate += f.count
-            return []
+            return False
         self.pending.insert(i, f)
         self.pending_samples += f.count
-        return self._release()
+        return True
 
     def _hold_before_start(self, f: codec.Frame) -> list[codec.Frame]:
         """Keep live frames until the ring's oldest frame says where the stream starts."""
-        keys = [p.first_index for p in self.pending]
-        i = bisect.bisect_left(keys, f.first_index)
-        if i < len(keys) and keys[i] == f.first_index:
-            self.c.samples_duplicate += f.count
+        if not self._insert(f):
             return []
-        self.pending.insert(i, f)
-        self.pending_samples += f.count
         first, newest = self.pending[0], self.pending[-1]
         span_s = (newest.t_us - first.t_us) / 1e6
         if span_s > HOLD_S or self.pending_samples > MAX_PENDING_SAMPLES:

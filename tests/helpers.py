@@ -7,6 +7,14 @@ import json
 import numpy as np
 
 from gateway.packets import Kind, Packet
+from gateway.records import (
+    EpochRecord,
+    EventRecord,
+    LinkRecord,
+    Record,
+    RetractionRecord,
+    SleepOnsetRecord,
+)
 from gateway.sources.firmware_encoder import twproto
 
 T0_WALL_NS = 1_764_000_000_000_000_000
@@ -77,3 +85,26 @@ def status(ring_waiting: int = 0, state: int = 1, mtu: int = 247) -> bytes:
     buf = bytearray(tp.STATUS_SIZE)
     tp.pack_status_into(buf, 90, 3900, state, 0, mtu, 0, 0, 0, 0, ring_waiting, 0, 0)
     return bytes(buf)
+
+
+class Collect:
+    """A sink that keeps every record it is offered: what the other sinks should hold."""
+
+    name = "collect"
+    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord, SleepOnsetRecord,
+                                 RetractionRecord)
+    queue_size = 1_000_000
+    batch_max = 10_000
+    batch_wait_s = 0.0
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+
+    async def __aenter__(self) -> Collect:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def write(self, batch: list[Record]) -> None:
+        self.records += batch

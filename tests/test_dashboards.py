@@ -27,9 +27,10 @@ import yaml
 import dsp
 from gateway.config import InfluxConfig
 from gateway.pipeline import Session
-from gateway.records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
+from gateway.records import EventRecord, SleepOnsetRecord
 from gateway.sinks.influx import InfluxSink
 from gateway.sources.sim import SimBand, SimOptions
+from tests.helpers import Collect
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASH = ROOT / "dashboards"
@@ -135,24 +136,6 @@ def test_provisioning_matches_the_dashboards():
 
 # -- the queries against a replayed night ------------------------------------------------
 
-class Collect:
-    name = "collect"
-    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord, SleepOnsetRecord)
-    queue_size = 1_000_000
-    batch_max = 10_000
-    batch_wait_s = 0.0
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    async def __aenter__(self) -> Collect:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def write(self, batch: list[Record]) -> None:
-        self.records += batch
 
 
 @dataclass

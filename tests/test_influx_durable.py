@@ -19,36 +19,16 @@ from aiohttp import ClientError, ClientSession, web
 from gateway.config import InfluxConfig
 from gateway.lineproto import epoch_line
 from gateway.pipeline import Session
-from gateway.records import EpochRecord, EventRecord, LinkRecord, Record
+from gateway.records import EpochRecord, EventRecord, LinkRecord
 from gateway.sinks.influx import InfluxSink
 from gateway.sources.sim import SimBand, SimOptions
 from gateway.spool import QUARANTINE, Spool
-from tests.helpers import T0_WALL_NS, data_packets, jerky_signal, link
+from tests.helpers import T0_WALL_NS, Collect, data_packets, jerky_signal, link
 from tests.servers import InfluxServer, free_port
 
 T0_NS = 1_767_300_000_000_000_000  # the simulated night's start (wall ns)
 
 
-class Collect:
-    """Everything the InfluxDB sink is offered, kept in memory: the expected contents."""
-
-    name = "collect"
-    accepts: tuple[type, ...] = (EventRecord, EpochRecord, LinkRecord)
-    queue_size = 1_000_000
-    batch_max = 10_000
-    batch_wait_s = 0.0
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-
-    async def __aenter__(self) -> Collect:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def write(self, batch: list[Record]) -> None:
-        self.records += batch
 
 
 def _cfg(server: InfluxServer, db: str, spool: object, **kw: object) -> InfluxConfig:

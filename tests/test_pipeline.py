@@ -9,10 +9,10 @@ import pytest
 
 from gateway.pipeline import Session
 from gateway.recording import RecordingWriter
-from gateway.records import EpochRecord, EventRecord, LinkRecord
+from gateway.records import EpochRecord, EventRecord
 from gateway.sinks.jsonl import JsonlEventSink
 from gateway.sources.replay import Replay
-from tests.helpers import data_packets, jerky_signal, link
+from tests.helpers import Collect, data_packets, jerky_signal, link
 
 JERKS = (12.0, 40.5, 77.0, 130.25)
 
@@ -27,24 +27,6 @@ async def _source(packets):
         yield p
 
 
-class Collect:
-    name = "collect"
-    accepts = (EventRecord, EpochRecord, LinkRecord)
-    queue_size = 100_000
-    batch_max = 500
-    batch_wait_s = 0.0
-
-    def __init__(self) -> None:
-        self.records: list = []
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        return None
-
-    async def write(self, batch):
-        self.records += batch
 
 
 async def _run(packets, *, live, recorder=None):
