@@ -6,10 +6,13 @@ import json
 import os
 import pathlib
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from tests.servers import InfluxServer, MosquittoServer, find_binary
+
+S = TypeVar("S", InfluxServer, MosquittoServer)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "tests" / "vectors" / "protocol_v1.json"
@@ -32,43 +35,35 @@ def _binary(name: str) -> str:
     return path
 
 
-@pytest.fixture(scope="session")
-def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
-    server = InfluxServer(tmp_path_factory.mktemp("influxdb"), _binary("influxd"))
+def _running(server: S) -> Iterator[S]:
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def influxdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxServer]:
+    yield from _running(InfluxServer(tmp_path_factory.mktemp("influxdb"),
+                                     _binary("influxd")))
 
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoServer]:
-    server = MosquittoServer(tmp_path_factory.mktemp("mosquitto"), _binary("mosquitto"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(MosquittoServer(tmp_path_factory.mktemp("mosquitto"),
+                                        _binary("mosquitto")))
 
 
 # Function-scoped servers for tests that stop and start them (outages): the session-scoped
 # ones above are shared by other tests and must stay up.
 @pytest.fixture
 def influxdb_private(tmp_path: pathlib.Path) -> Iterator[InfluxServer]:
-    server = InfluxServer(tmp_path / "influxd-private", _binary("influxd"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(InfluxServer(tmp_path / "influxd-private",
+                                     _binary("influxd")))
 
 
 @pytest.fixture
 def mosquitto_private(tmp_path: pathlib.Path) -> Iterator[MosquittoServer]:
-    server = MosquittoServer(tmp_path / "mosquitto-private", _binary("mosquitto"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(MosquittoServer(tmp_path / "mosquitto-private",
+                                        _binary("mosquitto")))
