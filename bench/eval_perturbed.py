@@ -5,7 +5,8 @@
 Each variant rewrites every dev recording (``../shared/eval/dev``) and its labels:
 
 * ``rot``: a random mounting rotation of the accelerometer;
-* ``noise``: +15 mg RMS of white noise per axis (a noisier sensor);
+* ``noise``: +15 mg RMS of white noise per axis (a noisier sensor); ``noise40``: +40 mg
+  (an extreme one: the dev recordings already carry 3-20 mg);
 * ``gaps``: ~1 dropout of 0.05-0.5 s per minute and a 3-30 s disconnect per half hour more;
   events left with under half of their samples move to ``ignored_events``, as in the eval
   labels;
@@ -74,7 +75,7 @@ def perturb(t: np.ndarray, a: np.ndarray, labels: dict, variant: str, seed: int
     if "rot" in variant:
         a = a @ _rotation(rng).T
     if "noise" in variant:
-        a = a + rng.normal(0, 0.015, a.shape)
+        a = a + rng.normal(0, 0.040 if "noise40" in variant else 0.015, a.shape)
     if "gaps" in variant:
         dur = float(lab["duration_s"])
         new = []
