@@ -297,23 +297,12 @@ class Context:
         noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
         return float(np.sqrt(max(0.0, med * med - noise * noise)))
 
-    def last_bout_before(self, t: float) -> Bout | None:
-        for b in reversed(self.bouts):
-            if b.end <= t:
-                return b
-        if self._open_bout is not None and self._open_bout.end <= t:
-            return self._open_bout
-        return None
-
     def bout_starting(self, a: float, b: float) -> bool:
         """Did a movement bout clear of the noise start in (a, b]?"""
         bouts = list(self.bouts)
         if self._open_bout is not None:
             bouts.append(self._open_bout)
         return any(a < bt.start <= b and bt.n_clear > 0 for bt in bouts)
-
-    def moving_seconds(self, a: float, b: float) -> int:
-        return int(self.log.moving[self.log.span(a, b)].sum())
 
     def note_jerk(self, t: float) -> None:
         self.jerk_times.append(t)

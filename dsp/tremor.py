@@ -352,22 +352,6 @@ class TremorTracker:
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
 
-def _principal(x: np.ndarray) -> np.ndarray:
-    """Project each frame (n, win, 3) on its principal axis -> (n, win)."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    a, b, c = xc[:, :, 0], xc[:, :, 1], xc[:, :, 2]
-    cov = np.empty((len(x), 3, 3))
-    cov[:, 0, 0] = (a * a).sum(axis=1)
-    cov[:, 1, 1] = (b * b).sum(axis=1)
-    cov[:, 2, 2] = (c * c).sum(axis=1)
-    cov[:, 0, 1] = cov[:, 1, 0] = (a * b).sum(axis=1)
-    cov[:, 0, 2] = cov[:, 2, 0] = (a * c).sum(axis=1)
-    cov[:, 1, 2] = cov[:, 2, 1] = (b * c).sum(axis=1)
-    _, vec = np.linalg.eigh(cov)
-    v = vec[:, :, -1]
-    return a * v[:, 0:1] + b * v[:, 1:2] + c * v[:, 2:3]
-
-
 def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
                     xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
     """Dominant eigenvector of each 3x3 covariance, by power iteration (elementwise
