@@ -134,6 +134,10 @@ class AnalyzerConfig:
     # ... holding this share of the 1-20 Hz power in its main lobe (scratching and
     # voluntary movement spread their power) ...
     tremor_concentration: float = 0.3
+    # ... or, for a line this far above the floor, this share (a reach during an essential
+    # tremor takes most of the power, but a minimum-jerk stroke has no spectral line)
+    tremor_strong_prominence: float = 45.0
+    tremor_strong_concentration: float = 0.1
     # ... and not the second harmonic of a stronger rhythm at half its frequency (gait)
     tremor_subharmonic: float = 0.5
     # smallest amplitude: ~2 mg of acceleration (physiological tremor is 1.5-35 mg), or
