@@ -262,6 +262,13 @@ class Analyzer:
                 continue
             j.final = True
             b = j.burst
+            if self._in_activity(b):
+                # sharp accelerations of sustained everyday activity (contacts, grasps) are
+                # not told apart from a jerk: the early notice is withdrawn
+                self.stats["retracted"] += 1
+                out.append(Retraction(id=j.id, time=round(now if math.isfinite(now)
+                                                          else self.t_now, 3)))
+                continue
             iso = not any(o is not j and abs(o.burst.t_start - b.t_start) <= cfg.isolation_s
                           for o in self._jerks)
             kind = "myoclonic_jerk"
@@ -280,6 +287,16 @@ class Analyzer:
         horizon = now - 2 * cfg.isolation_s - cfg.jerk_final_s
         self._jerks = [j for j in self._jerks if not j.final or j.burst.t_start >= horizon]
         return out
+
+    def _in_activity(self, b: Burst) -> bool:
+        """Whether the jerk lies in sustained limb activity (awake and busy)."""
+        ctx = self._ctx
+        assert ctx is not None
+        cfg = self.cfg
+        w = cfg.jerk_activity_window_s
+        frac = ctx.limb_active(b.t_start - w, b.t_end + w,
+                               (b.t_start - 1.0, b.t_end + cfg.jerk_activity_skip_s))
+        return frac is not None and frac >= cfg.jerk_activity_frac
 
     def _hypnic_onset(self, t_j: float) -> float | None:
         """The sleep onset this jerk starts from, if it lies in a sleep-onset window."""

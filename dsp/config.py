@@ -105,6 +105,16 @@ class AnalyzerConfig:
     # jerk right after a movement must not wait for it)
     jerk_notice_s: float = 0.25
     jerk_notice_contrast: float = 3.0
+    # a jerk in sustained activity: the limb moved (turned >= move_angle_deg, or a clear
+    # 0.5-2 Hz rise) in this share of the seconds within +/- jerk_activity_window_s (its own
+    # seconds, up to jerk_activity_skip_s after it, left out: a jerk may turn the arm).
+    # Night-time jerks interrupt rest; in awake, busy use sharp accelerations of the
+    # movements themselves (contacts, grasps: ../shared/real, 23 of its 29 candidates sit
+    # at >= 0.75) cannot be told apart from a jerk. Jerks of the dev set and of synthetic
+    # nights sit at <= 0.5, and <= 0.65 amid walking (its arm swing counts).
+    jerk_activity_window_s: float = 30.0
+    jerk_activity_skip_s: float = 3.0
+    jerk_activity_frac: float = 0.7
     # context needed to reject trains and movements
     jerk_context_s: float = 2.5
     # a jerk with a neighbour within this is not isolated (eval rule, hypnic jerks)

@@ -46,24 +46,26 @@ class Bout:
 class SecondsLog:
     """Per-second records in growable arrays, sliced by time."""
 
-    FIELDS = ("key", "n", "moving", "floor")
+    FIELDS = ("key", "n", "moving", "floor", "limb")
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.key = np.zeros(0, dtype=np.int64)
         self.n = np.zeros(0)
         self.moving = np.zeros(0, dtype=bool)
+        self.limb = np.zeros(0, dtype=bool)  # the limb itself moved (turned, slow band)
         self.floor = np.zeros(0)
         self.acc = np.zeros((0, 3))
 
     def extend(self, key: np.ndarray, n: np.ndarray, moving: np.ndarray, floor: np.ndarray,
-               acc: np.ndarray) -> None:
+               acc: np.ndarray, limb: np.ndarray) -> None:
         cut = max(0, len(self.key) + len(key) - 2 * self.keep)
         if cut:
             cut = max(cut, len(self.key) - self.keep)
         self.key = np.concatenate([self.key[cut:], key])
         self.n = np.concatenate([self.n[cut:], n])
         self.moving = np.concatenate([self.moving[cut:], moving])
+        self.limb = np.concatenate([self.limb[cut:], limb])
         self.floor = np.concatenate([self.floor[cut:], floor])
         self.acc = np.concatenate([self.acc[cut:], acc])
 
@@ -192,11 +194,14 @@ class Context:
         # a clear rise is one well above any noise fluctuation
         excess = np.maximum(cfg.move_slow_min_g, cfg.move_slow_snr * slow_floor)
         slow_move = slow * slow > slow_floor * slow_floor + excess * excess
-        clear = ((afrac >= cfg.move_active_frac) | (turned >= cfg.move_angle_deg)
-                 | (slow > np.maximum(cfg.move_slow_clear * slow_floor, cfg.move_slow_min_g)))
+        # the limb itself moving (a posture turning, a clear slow rise): unlike the envelope
+        # test, tremor and sensor noise do not pass this
+        limb = (n_real > 0) & ((turned >= cfg.move_angle_deg) | (
+            slow > np.maximum(cfg.move_slow_clear * slow_floor, cfg.move_slow_min_g)))
+        clear = limb | (afrac >= cfg.move_active_frac)
         moving = (n_real > 0) & ((afrac >= cfg.move_active_frac) | (turned >= cfg.move_angle_deg)
                                  | slow_move)
-        self.log.extend(k, n_real, moving, fl, macc)
+        self.log.extend(k, n_real, moving, fl, macc, limb)
         out: list[Epoch | SleepOnset] = []
         for i in range(len(k)):
             out += self._step(int(k[i]), bool(moving[i]), bool(clear[i]))
@@ -296,6 +301,16 @@ class Context:
         # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that
         noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
         return float(np.sqrt(max(0.0, med * med - noise * noise)))
+
+    def limb_active(self, a: float, b: float, skip: tuple[float, float]) -> float | None:
+        """Share of the seconds with data in [a, b), outside ``skip``, in which the limb
+        moved (turned or a clear slow rise); None without any such second."""
+        sl = self.log.span(a, b)
+        keys = self.log.key[sl]
+        use = (self.log.n[sl] > 0) & ((keys < np.floor(skip[0])) | (keys >= skip[1]))
+        if not use.any():
+            return None
+        return float(np.count_nonzero(self.log.limb[sl][use]) / np.count_nonzero(use))
 
     def bout_starting(self, a: float, b: float) -> bool:
         """Did a movement bout clear of the noise start in (a, b]?"""

@@ -212,11 +212,14 @@ class TremorTracker:
         tcol = self.hist.arrays["t"]
         t_end = tcol[ends - 1 - self.hist.start]
         t_start = tcol[ends - self.win - self.hist.start]
-        # a line far above the broadband floor is a rhythm even when a concurrent voluntary
-        # movement carries most of the power (tremor goes on during a reach)
-        peaked = (((prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration))
-                  | ((prom >= cfg.tremor_strong_prominence)
-                     & (conc >= cfg.tremor_strong_concentration)))
+        peaked = (prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
+        if y is ya:
+            # a line far above the accelerometer's broadband floor is a rhythm even when a
+            # concurrent voluntary movement carries most of the power (tremor goes on during
+            # a reach). Not for the gyroscope: its floor is so low that any movement makes a
+            # high peak there
+            peaked |= ((prom >= cfg.tremor_strong_prominence)
+                       & (conc >= cfg.tremor_strong_concentration))
         ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
               & (crest <= cfg.tremor_max_crest))

@@ -180,3 +180,36 @@ def test_time_going_backwards_is_dropped() -> None:
     an = Analyzer()
     run(t2, acc, analyzer=an)
     assert an.cond.n_dropped == 5
+
+
+def _pulse(t: np.ndarray, t0: float, dur: float, peak_g: float) -> np.ndarray:
+    """A biphasic limb-jerk pulse (one sine cycle of acceleration) starting at t0."""
+    x = (t - t0) / dur
+    return np.where((x >= 0) & (x <= 1), peak_g * np.sin(2 * np.pi * x), 0.0)
+
+
+def test_jerks_in_sustained_activity_are_withdrawn() -> None:
+    """The same sharp pulses: at rest they are jerks; amid two minutes of continuous
+    everyday arm movement (the arm turning back and forth) their notices are retracted."""
+    fs = 100.0
+    t = np.arange(0, 480, 1 / fs)
+    rng = np.random.default_rng(3)
+    # 60-240 s: the forearm keeps turning this way and that (+/- 10-20 deg, 0.1-0.5 Hz),
+    # as in daytime use
+    busy = (t >= 60) & (t < 240)
+    ang = np.radians(8) * busy * (np.sin(2 * np.pi * 0.13 * t) + 0.7 * np.sin(
+        2 * np.pi * 0.31 * t + 1.0) + 0.5 * np.sin(2 * np.pi * 0.47 * t + 2.0))
+    acc = np.stack([np.sin(ang), np.zeros_like(t), np.cos(ang)], axis=1)
+    starts = [*np.arange(95, 205, 9.0), *np.arange(300, 460, 9.0)]
+    for t0 in starts:
+        acc[:, 1] += _pulse(t, t0, 0.08, 0.8)
+    acc += rng.normal(0, 0.005, acc.shape)
+    out = run(t, acc)
+    jerks = [e for e in finals(out) if e.type in JERKS]
+    rest = [s for s in starts if s >= 300]
+    assert match_jerks([{"start": s} for s in rest], jerks)[0] == len(rest)
+    assert not any(60 <= e.start < 240 for e in jerks)
+    notices = {o.id for o in out if isinstance(o, Event) and not o.final
+               and o.type in JERKS and 90 <= o.start < 210}
+    retracted = {o.id for o in out if isinstance(o, Retraction)}
+    assert notices and notices <= retracted
