@@ -151,7 +151,7 @@ class Analyzer:
             jd.new_segment(self.gi)
             ctx.new_segment()
             tr.new_segment(self.gi, (self.t_now, float(t[0])) if self.gi else None)
-        floor, above = jd.process(self.gi, t, acc, filled)
+        floor, above = jd.process(self.gi, t, acc, filled, gyro)
         out += self._classify_bursts(final=False)
         hp = jd.hist.get("hp", self.gi, self.gi + len(t))
         out += tr.process(self.gi, t, hp, gyro, filled, above)

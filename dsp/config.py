@@ -82,6 +82,10 @@ class AnalyzerConfig:
     # a bump through the mattress reaches the wrist at a few tenths of a g at most (dev:
     # <= 0.4 g); a vertical pulse larger than this is the limb's own
     impact_vertical_max_g: float = 0.5
+    # with a gyroscope: a short pulse that moves the wrist without turning it (lever arm
+    # = peak velocity change / peak rotation rate beyond the arm's length from the
+    # shoulder, 0.6-0.75 m) is no limb rotation: a bump through the bed, a heel strike
+    limb_max_lever_m: float = 1.0
     # the surroundings of a jerk are quiet: the busier side's median envelope stays under
     # this fraction of the peak (scratching, tremor and walking fail it)
     jerk_busy_frac: float = 0.25

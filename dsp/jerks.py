@@ -19,6 +19,7 @@ from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile
 
 G_DEG = 180.0 / np.pi
+G_MS2 = 9.80665
 # the envelope of white noise sits ~1.65 sigma above zero at its per-second median
 ENV_FLOOR_PER_SIGMA = 1.65
 
@@ -58,6 +59,9 @@ class JerkDetector:
         self.fs = fs
         self.has_gyro = has_gyro
         self.hp = butter(2, cfg.tremor_hp_hz, "highpass", fs, 3)
+        # the gyroscope, high-passed the same way (bias and posture drift removed): the
+        # rotation that goes with a pulse
+        self.hp_gyr = butter(2, cfg.tremor_hp_hz, "highpass", fs, 3) if has_gyro else None
         lp_hz = cfg.jerk_lp_hz
         self.lp = butter(2, lp_hz, "lowpass", fs, 3) if fs > 2.5 * lp_hz else None
         # the low-pass delays the envelope (~0.23/fc s): the raw peak may precede the core
@@ -91,6 +95,8 @@ class JerkDetector:
     def new_segment(self, gi0: int) -> None:
         self.flush_segment()
         self.hp.reset()
+        if self.hp_gyr is not None:
+            self.hp_gyr.reset()
         if self.lp is not None:
             self.lp.reset()
         self.env_mean.reset()
@@ -102,14 +108,18 @@ class JerkDetector:
             self._close(self._open)
             self._open = None
 
-    def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, filled: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, filled: np.ndarray,
+                gyro: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Detect bursts in this piece; returns the per-sample noise floor (g) and the
         mask of samples above the burst threshold."""
         hp = self.hp(acc)
         hpl = self.lp(hp) if self.lp is not None else hp
         env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hpl, hpl)), 0.0))
-        self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
+        if self.hp_gyr is not None:
+            gy = gyro if gyro is not None else np.zeros_like(acc)
+            self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, gyr=self.hp_gyr(gy))
+        else:
+            self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
         floor = self._floors_for(gi0, len(t))
         thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
         seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
@@ -303,6 +313,7 @@ class JerkDetector:
         e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.tremor_hp_hz / fs)
         e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 8.0 / fs)
         f["hf_frac"] = max(0.0, e4) / max(e1, 1e-18)
+        f["lever_m"] = self._lever(b) if self.hp_gyr is not None else np.nan
         if len(acc_pre):
             gdir = acc_pre.mean(0)
             gdir = gdir / max(float(np.linalg.norm(gdir)), 1e-12)
@@ -312,6 +323,22 @@ class JerkDetector:
         else:
             f["galign"] = np.nan
         return f
+
+
+    def _lever(self, b: Burst) -> float:
+        """Lever arm (m) of the pulse as a rotation: the wrist's peak velocity change
+        over the pulse / the peak rotation rate with it. A limb turning about the elbow or
+        shoulder has one of 0.05-0.7 m; a pulse through the bed or a heel strike moves the
+        arm without turning it (a long lever)."""
+        pad = max(1, round(0.03 * self.fs))
+        a = self.hist.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        w = self.hist.get("gyr", b.i0 - pad, b.i1 + 1 + pad)
+        if len(a) < 2 or len(w) != len(a):
+            return float("nan")
+        v = np.cumsum(a, axis=0) * (G_MS2 / self.fs)
+        v_pk = float(np.sqrt(np.einsum("ij,ij->i", v, v)).max())
+        w_pk = float(np.sqrt(np.einsum("ij,ij->i", w, w)).max()) / G_DEG
+        return v_pk / max(w_pk, 1e-9)
 
 
 def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
@@ -362,6 +389,8 @@ def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
             and ((galign >= cfg.impact_galign and f["peak_g"] < cfg.impact_vertical_max_g)
                  or f["peak_g"] < cfg.impact_small_g)):
         return "impact"
+    if f["pr_s"] <= cfg.impact_max_s and f.get("lever_m", np.nan) > cfg.limb_max_lever_m:
+        return "translation"
     if f["busy"] > cfg.jerk_busy_frac:
         return "busy"
     if f["burst_s"] > cfg.movement_burst_s and (

@@ -213,3 +213,27 @@ def test_jerks_in_sustained_activity_are_withdrawn() -> None:
                and o.type in JERKS and 90 <= o.start < 210}
     retracted = {o.id for o in out if isinstance(o, Retraction)}
     assert notices and notices <= retracted
+
+
+def test_gyroscope_tells_a_limb_jerk_from_a_pulse_that_turns_nothing() -> None:
+    """The same short horizontal pulses, once with the forearm turning with them (a limb
+    rotation about the elbow, lever 0.3 m) and once without any rotation (a bump that moves
+    the arm as a whole): with a gyroscope only the first are jerks."""
+    fs = 100.0
+    t = np.arange(0, 300, 1 / fs)
+    rng = np.random.default_rng(4)
+    acc = np.tile([0.0, 0.0, 1.0], (len(t), 1)) + rng.normal(0, 0.004, (len(t), 3))
+    gyro = rng.normal(0, 0.1, (len(t), 3))
+    turning = np.arange(20, 140, 12.0)
+    still = np.arange(160, 280, 12.0)
+    for t0 in [*turning, *still]:
+        a = _pulse(t, t0, 0.05, 0.6)
+        acc[:, 0] += a
+        if t0 in turning:  # omega = v / r, v the integral of the tangential acceleration
+            gyro[:, 1] += np.degrees(np.cumsum(a) * 9.80665 / fs / 0.3)
+    jerks = [e for e in finals(run(t, acc, gyro)) if e.type in JERKS]
+    assert match_jerks([{"start": s} for s in turning], jerks)[0] == len(turning)
+    assert not any(e.start >= 155 for e in jerks)
+    # without a gyroscope both kinds stay jerks (nothing tells them apart)
+    plain = [e for e in finals(run(t, acc)) if e.type in JERKS]
+    assert match_jerks([{"start": s} for s in [*turning, *still]], plain)[0] >= 18
