@@ -315,7 +315,9 @@ class TremorTracker:
         cfg = self.cfg
         # rhythm: regular, or - for a small oscillation that lasts - a real tremor's
         # cycle-to-cycle wander; scratching is both irregular and vigorous (>= 0.15 g)
-        pcv = float(np.nanmedian(ep.pcvs))
+        # (a frame without enough zero crossings has no period CV; none at all: irregular)
+        cvs = [c for c in ep.pcvs if np.isfinite(c)]
+        pcv = float(np.median(cvs)) if cvs else np.inf
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
                       and span >= cfg.tremor_irregular_min_s

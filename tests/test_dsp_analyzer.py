@@ -8,6 +8,9 @@ import pytest
 from dsp import Analyzer, Epoch, Event, Retraction, SleepOnset, synth_night
 from tests.dsp_helpers import JERKS, finals, match_jerks, overlaps, run
 
+# the DSP warns about nothing on normal input (numpy RuntimeWarnings are errors here)
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def _key(o: object) -> tuple[str, str]:
     return type(o).__name__, repr(o)
