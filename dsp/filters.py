@@ -2,17 +2,136 @@
 
 ``scipy.signal.sosfilt``/``lfilter`` with an explicit ``zi`` run the same recursion
 whatever the chunking, so a stream cut anywhere gives bit-identical output.
+
+Only second-order Butterworth sections are needed; they are designed here with numpy
+(the same steps as ``scipy.signal.butter``: prewarping, bilinear transform, scipy's
+pairing; identical coefficients), and the compiled recursion behind ``sosfilt`` is loaded
+on its own: importing ``scipy.signal`` imports most of scipy (~0.7 s of a 2 s budget for
+analyzing a night).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy import signal
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
 
-try:  # the compiled kernel behind scipy.signal.sosfilt, without its per-call checks
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - a scipy that moved it: the public path below
-    _sosfilt_kernel = None
+import numpy as np
+
+
+def _load_sosfilt_kernel() -> Callable[..., Any] | None:
+    """``scipy.signal._sosfilt._sosfilt`` (a compiled extension that needs only numpy),
+    loaded without running the ``scipy.signal`` package initializer; None if this scipy
+    has no such extension (the public ``sosfilt`` is used then)."""
+    name = "scipy.signal._sosfilt"
+    mod = sys.modules.get(name)
+    if mod is None and "scipy.signal" not in sys.modules:
+        try:
+            import scipy
+
+            folder = os.path.join(scipy.__path__[0], "signal")
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = os.path.join(folder, "_sosfilt" + suffix)
+                spec = importlib.util.spec_from_file_location(name, path)
+                if os.path.isfile(path) and spec is not None and spec.loader is not None:
+                    mod = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(mod)
+                    sys.modules[name] = mod  # scipy.signal, imported later, shares it
+                    break
+        except Exception:  # pragma: no cover - an unusual scipy layout
+            mod = None
+    if mod is None:
+        try:
+            from scipy.signal import _sosfilt as mod  # type: ignore[no-redef]
+        except ImportError:  # pragma: no cover
+            return None
+    return getattr(mod, "_sosfilt", None)
+
+
+_sosfilt_kernel = _load_sosfilt_kernel()
+
+
+def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt`` along axis 0 of ``x`` (n, width) or (n,); ``zi`` in the
+    kernel's layout (width, sections, 2), zeros if None. Returns (y, final state)."""
+    sos = np.ascontiguousarray(sos, dtype=np.float64)
+    x2 = np.asarray(x, dtype=np.float64)
+    one = x2.ndim == 1
+    x2 = x2.reshape(len(x2), -1)
+    z = (np.zeros((x2.shape[1], len(sos), 2)) if zi is None
+         else np.array(zi, dtype=np.float64, order="C"))
+    if _sosfilt_kernel is not None:
+        xt = np.array(x2.T, dtype=np.float64, order="C")  # a copy, filtered in place
+        _sosfilt_kernel(sos, xt, z)
+        y = xt.T
+    else:  # pragma: no cover - the public path, same recursion
+        from scipy import signal
+
+        public = np.moveaxis(np.moveaxis(z, 0, -2), -1, 1)  # (sections, 2, width)
+        y, zo = signal.sosfilt(sos, x2, axis=0, zi=public)
+        z = np.ascontiguousarray(np.moveaxis(np.moveaxis(zo, 1, -1), -2, 0))
+    return (y[:, 0] if one else y), z
+
+
+def _lfilter_zi(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Steady state of one section for a unit step (``scipy.signal.lfilter_zi``)."""
+    comp = np.zeros((2, 2))
+    comp[0, :] = -a[1:] / a[0]
+    comp[1, 0] = 1.0
+    return np.linalg.solve(np.eye(2) - comp.T, b[1:] - a[1:] * b[0])
+
+
+def sosfilt_zi(sos: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfilt_zi``: the state of each section for a unit step input."""
+    zi = np.empty((len(sos), 2))
+    scale = 1.0
+    for k in range(len(sos)):
+        b, a = sos[k, :3], sos[k, 3:]
+        zi[k] = scale * _lfilter_zi(b, a)
+        scale *= b.sum() / a.sum()
+    return zi
+
+
+def butter2_sos(cut_hz: float | tuple[float, float], kind: str, fs: float) -> np.ndarray:
+    """``scipy.signal.butter(2, cut_hz, kind, fs=fs, output="sos")`` for kind lowpass,
+    highpass or bandpass: analog prototype, prewarped, bilinear transform, each conjugate
+    pole pair with its nearest zeros, the one nearest the unit circle last, the gain on the
+    first section."""
+    wn = 2.0 * np.atleast_1d(np.asarray(cut_hz, dtype=np.float64)) / fs
+    warped = 4.0 * np.tan(np.pi * wn / 2.0)
+    p = -np.exp(1j * np.pi * np.arange(-1, 2, 2) / 4)  # poles of the analog prototype
+    z = np.zeros(0)
+    if kind == "lowpass":
+        p, k, at_minus_one = warped[0] * p, warped[0] ** 2, 2
+    elif kind == "highpass":
+        k = float(np.real(1.0 / np.prod(-p)))
+        p, z, at_minus_one = warped[0] / p, np.zeros(2), 0
+    elif kind == "bandpass":
+        bw, wo = warped[1] - warped[0], np.sqrt(warped[0] * warped[1])
+        p_lp = p * bw / 2
+        root = np.sqrt(p_lp ** 2 - wo ** 2)
+        p, z, k, at_minus_one = np.concatenate((p_lp + root, p_lp - root)), np.zeros(2), \
+            bw ** 2, 2
+    else:
+        raise ValueError(f"unknown filter kind {kind!r}")
+    zz = np.concatenate(((4.0 + z) / (4.0 - z), -np.ones(at_minus_one)))
+    pz = (4.0 + p) / (4.0 - p)
+    k = k * float(np.real(np.prod(4.0 - z) / np.prod(4.0 - p)))
+    upper = pz[np.imag(pz) > 0]
+    zeros = list(zz)
+    sections = []
+    for pp in upper[np.argsort(np.abs(1 - np.abs(upper)))]:  # nearest the circle first
+        z1 = zeros.pop(int(np.argmin([abs(v - pp) for v in zeros])))
+        z2 = zeros.pop(int(np.argmin([abs(v - pp) for v in zeros])))
+        sections.append(np.concatenate((np.real(np.poly([z1, z2])),
+                                        np.real(np.poly([pp, np.conj(pp)])))))
+    sos = np.array(sections[::-1])
+    sos[0, :3] *= k
+    return sos
 
 
 class Sos:
@@ -26,7 +145,7 @@ class Sos:
     def __init__(self, sos: np.ndarray, width: int) -> None:
         self.sos = np.ascontiguousarray(sos, dtype=np.float64)
         self.width = width
-        self._zi_unit = signal.sosfilt_zi(self.sos)  # steady state for a unit step
+        self._zi_unit = sosfilt_zi(self.sos)  # steady state for a unit step
         self.zi: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -39,13 +158,7 @@ class Sos:
             # start as if the first value had always been there: no start-up transient
             self.zi = np.ascontiguousarray(
                 self._zi_unit[None, :, :] * np.asarray(x[0], dtype=np.float64).reshape(-1, 1, 1))
-        if _sosfilt_kernel is not None:
-            xt = np.array(x.T, dtype=np.float64, order="C")  # a copy, filtered in place
-            _sosfilt_kernel(self.sos, xt, self.zi)
-            return xt.T
-        zi = np.moveaxis(self.zi, 0, -2)  # (sections, width, 2) -> public layout
-        y, zo = signal.sosfilt(self.sos, x, axis=0, zi=np.moveaxis(zi, -1, 1))
-        self.zi = np.ascontiguousarray(np.moveaxis(np.moveaxis(zo, 1, -1), -2, 0))
+        y, self.zi = sosfilt(self.sos, x, self.zi)
         return y
 
 
@@ -54,11 +167,27 @@ def butter(order: int, cut_hz: float | tuple[float, float], kind: str, fs: float
     """A Butterworth :class:`Sos`; cut-offs above 0.45 fs are clipped to stay stable."""
     if isinstance(cut_hz, tuple):
         lo, hi = cut_hz
-        hi = min(hi, 0.45 * fs)
-        wn: float | list[float] = [lo, hi]
+        wn: float | tuple[float, float] = (lo, min(hi, 0.45 * fs))
     else:
         wn = min(cut_hz, 0.45 * fs)
+    if order == 2:
+        return Sos(butter2_sos(wn, kind, fs), width)
+    from scipy import signal  # pragma: no cover - other orders: scipy's design
+
     return Sos(signal.butter(order, wn, kind, fs=fs, output="sos"), width)
+
+
+def running_max(x: np.ndarray, w: int) -> np.ndarray:
+    """out[i] = max(x[i - w + 1 .. i]) of a non-negative x, zeros before it (van Herk /
+    Gil-Werman: block-wise running maxima from either side, exact)."""
+    n = len(x)
+    if w <= 1 or n == 0:
+        return x.copy()
+    body = np.concatenate([np.zeros(w - 1), x])
+    body = np.concatenate([body, np.zeros(-len(body) % w)]).reshape(-1, w)
+    pre = np.maximum.accumulate(body, axis=1).ravel()
+    suf = np.maximum.accumulate(body[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.maximum(suf[:n], pre[w - 1: w - 1 + n])
 
 
 class MovingMean:

@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import signal
-from scipy.ndimage import maximum_filter1d
 
 from .config import AnalyzerConfig
-from .filters import History, MovingMean, butter, rolling_quantile
+from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt
 
 G_DEG = 180.0 / np.pi
 G_MS2 = 9.80665
@@ -126,8 +124,7 @@ class JerkDetector:
         # a peak-hold over the last release_n samples (this piece's and the history's)
         w = self.release_n
         ext = np.concatenate([self.hist.get("env", max(gi0 - w + 1, self.seg_start), gi0), env])
-        hold = maximum_filter1d(ext, size=w, mode="constant", cval=0.0,
-                                origin=(w - 1) // 2)[len(ext) - len(env):]
+        hold = running_max(ext, w)[len(ext) - len(env):]
         thr = np.maximum(thr, self.cfg.jerk_release_frac * hold)
         above = (env > thr) & (seg_pos >= int(self.cfg.settle_s * self.fs))
         self._track(gi0, above)
@@ -306,7 +303,7 @@ class JerkDetector:
         c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
         lead = round(0.5 * fs)
         src = h.get("hp", max(lo, b.i0 - pad - lead), b.i1 + 1 + pad)
-        c4 = signal.sosfilt(self.hp4_sos, src, axis=0)[len(src) - len(c1):]
+        c4 = sosfilt(self.hp4_sos, src)[0][len(src) - len(c1):]
         # minus the sensor noise's share (white noise is mostly above 4 Hz, which would
         # make a faint smooth movement in a noisy stream look sharp)
         var = 3.0 * (floor / (ENV_FLOOR_PER_SIGMA * self.noise_gain)) ** 2 * len(c1)
@@ -343,7 +340,7 @@ class JerkDetector:
 
 def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
     """RMS gain of a filter for white noise: the root energy of its impulse response."""
-    h = signal.sosfilt(sos, np.r_[1.0, np.zeros(max(64, int(2 * fs)))])
+    h = sosfilt(sos, np.r_[1.0, np.zeros(max(64, int(2 * fs)))])[0]
     return float(np.sqrt(np.sum(h * h)))
 
 

@@ -23,7 +23,11 @@ from .config import AnalyzerConfig
 from .filters import History, butter
 from .types import Event, Retraction
 
-BATCH = 64  # frames per FFT call; fixed so that batching never changes a result
+# frames go through the FFT in row blocks of BATCH (zero rows pad the last one), so that
+# a frame's spectrum never depends on how many frames a call holds; a call handles up to
+# FRAMES_PER_CALL frames (offline: fewer, larger numpy calls)
+BATCH = 64
+FRAMES_PER_CALL = 1024
 
 
 @dataclass
@@ -157,8 +161,8 @@ class TremorTracker:
     # ------------------------------------------------------------------ frames
     def _frames(self, ends: np.ndarray) -> list[Event | Retraction]:
         out: list[Event | Retraction] = []
-        for a in range(0, len(ends), BATCH):
-            out += self._batch(ends[a:a + BATCH])
+        for a in range(0, len(ends), FRAMES_PER_CALL):
+            out += self._batch(ends[a:a + FRAMES_PER_CALL])
         return out
 
     def _sums(self, name: str, ends: np.ndarray) -> np.ndarray:
@@ -381,11 +385,13 @@ def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarr
 
 
 def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
-    """Power spectra of projected frames, always in batches of BATCH."""
+    """Power spectra of projected frames, in row blocks of BATCH."""
     y = y * hann
-    if len(y) < BATCH:
-        y = np.concatenate([y, np.zeros((BATCH - len(y), y.shape[1]))])
-    return (np.abs(np.fft.rfft(y, nfft, axis=1)) ** 2)[:n]
+    pad = -len(y) % BATCH
+    if pad:
+        y = np.concatenate([y, np.zeros((pad, y.shape[1]))])
+    return np.concatenate([np.abs(np.fft.rfft(y[a:a + BATCH], nfft, axis=1)) ** 2
+                           for a in range(0, len(y), BATCH)])[:n]
 
 
 def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
