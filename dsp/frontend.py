@@ -203,13 +203,24 @@ class Conditioner:
         off = max(0, pad_l) + len(kl)
         n = stop - b0
         win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n]
-        s = np.partition(win, k, axis=1)[:, k]
+        thr = self.cfg.timebase_step_frac * p
+        # the median is needed only where it can step: a window differs from the one
+        # before by one sample out and one in, and an order statistic moves by no more
+        # than the sample that changed (it is 1-Lipschitz in each)
+        at = np.flatnonzero(np.abs(win[1:, -1] - win[:-1, 0]) > thr) + 1
+        rows = np.unique(np.concatenate([[0, n - 1], at - 1, at]))
+        s_rows = np.partition(win[rows], k, axis=1)[:, k]
+        s_at = s_rows[np.searchsorted(rows, at)]
+        s_before = s_rows[np.searchsorted(rows, at - 1)]
         prev_s = self._s_last
-        steps = np.diff(s, prepend=s[0] if prev_s is None else prev_s)
+        steps = np.zeros(n)
+        steps[at] = s_at - s_before
+        if prev_s is not None:
+            steps[0] = s_rows[0] - prev_s
         missing = np.zeros(n, dtype=np.int64)
         # ... but the median at a step is biased by the jitter's extremes, so the size of
         # each candidate step is measured between the means of the samples on either side
-        cand = np.flatnonzero(steps > self.cfg.timebase_step_frac * p)
+        cand = np.flatnonzero(steps > thr)
         if len(cand):
             w = self.cfg.fill_hold_samples
             full = np.concatenate([left, u])  # left context, then this segment's samples
@@ -228,7 +239,7 @@ class Conditioner:
         holes_at = np.flatnonzero(missing)
         self._since_hole = (n - int(holes_at[-1]) if len(holes_at)
                             else self._since_hole + n)
-        self._s_last = float(s[-1])
+        self._s_last = float(s_rows[-1])
         self._u_left = np.concatenate([left, u[:n]])[-max(k, self.cfg.fill_hold_samples):]
         t, a = ht[b0:stop], ha[b0:stop]
         g = None if hg is None else hg[b0:stop]
