@@ -12,6 +12,8 @@ from __future__ import annotations
 import bisect
 import collections
 
+import numpy as np
+
 BUCKET_S = 10.0  # long enough to catch one low-latency frame, short enough to follow drift
 WINDOW_BUCKETS = 60  # fit over the last 10 minutes: drift is stable over that span
 MAX_DRIFT_PPM = 500.0  # a crystal is 20-50 ppm; a steeper fit means bad data, not drift
@@ -68,14 +70,29 @@ class ClockModel:
         slope = max(-limit, min(limit, slope))
         self._fit = (mt, mo, slope)
 
-    def to_wall_ns(self, device_s: float) -> int:
+    def _fit_for(self, key: int) -> tuple[float, float, float]:
         if not self._history:
             raise ValueError("clock model has seen no frame yet")
-        key = int(device_s // BUCKET_S)
         fit = self._history.get(key)
         if fit is None:  # no live frame in that bucket: use the nearest earlier fit
             keys = list(self._history)
             i = bisect.bisect_right(keys, key)
             fit = self._history[keys[max(0, i - 1)]]
-        t0, o0, slope = fit
+        return fit
+
+    def to_wall_ns(self, device_s: float) -> int:
+        t0, o0, slope = self._fit_for(int(device_s // BUCKET_S))
         return round(device_s * 1e9 + o0 + slope * (device_s - t0))
+
+    def to_wall_ns_array(self, device_s: np.ndarray) -> np.ndarray:
+        """``to_wall_ns`` of many times at once (raw samples, 100 per second per band):
+        the same fit per bucket and the same float arithmetic, so the same int64 ns."""
+        keys = np.floor_divide(device_s, BUCKET_S).astype(np.int64)
+        out = np.empty(len(device_s), np.int64)
+        # A block is one BLE frame, a fraction of a second: almost always one bucket.
+        for key in (np.unique(keys) if len(keys) and keys[0] != keys[-1] else keys[:1]):
+            sel = keys == key
+            t0, o0, slope = self._fit_for(int(key))
+            t = device_s[sel]
+            out[sel] = np.rint(t * 1e9 + o0 + slope * (t - t0))
+        return out

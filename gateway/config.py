@@ -9,12 +9,26 @@ from __future__ import annotations
 import argparse
 import os
 import pathlib
+import re
 import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
+
+RETENTION_RE = re.compile(r"INF|([1-9][0-9]*(ns|u|µ|ms|s|m|h|d|w))+")
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_UNIT_NS = {"ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
+            "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+
+
+def duration_ns(text: str) -> int | None:
+    """An InfluxQL duration (``RETENTION_RE``) in ns; None for INF (kept forever)."""
+    if text == "INF":
+        return None
+    return sum(int(n) * _UNIT_NS[u] for n, u in re.findall(r"([0-9]+)(ns|u|µ|ms|s|m|h|d|w)",
+                                                            text))
 
 
 @dataclass
@@ -36,6 +50,18 @@ class InfluxConfig:
     retry_first_s: float = 0.5  # backoff between /ping probes while the server is away
     retry_max_s: float = 30.0  # a restart takes seconds; probing faster only adds load
     drain_timeout_s: float = 15.0  # at exit, how long to keep replaying the spool
+    # Raw samples (docs/storage.md, `raw`): every sample, ~2.9 M points per band-night at
+    # 100 Hz, into the retention policy "twitchwatch_raw" with this duration (an InfluxQL
+    # duration). A week: long enough to look at the raw trace of the last nights, short
+    # enough that a band costs ~1 GB on disk (~150 MB a night); the recording keeps all.
+    raw_samples: bool = False
+    raw_retention: str = "7d"
+
+    def __post_init__(self) -> None:
+        # Checked here because it goes into a query (CREATE RETENTION POLICY ... DURATION).
+        if not RETENTION_RE.fullmatch(self.raw_retention):
+            raise ConfigError(f"raw_retention {self.raw_retention!r}: an InfluxQL duration "
+                              f"such as 7d, 36h or 2w, or INF")
 
 
 @dataclass
@@ -64,6 +90,7 @@ ENV = {
     ("influxdb", "org"): "TWITCHWATCH_INFLUX_ORG",
     ("influxdb", "bucket"): "TWITCHWATCH_INFLUX_BUCKET",
     ("influxdb", "spool_dir"): "TWITCHWATCH_INFLUX_SPOOL",
+    ("influxdb", "raw_samples"): "TWITCHWATCH_INFLUX_RAW",
     ("mqtt", "host"): "TWITCHWATCH_MQTT_HOST",
     ("mqtt", "port"): "TWITCHWATCH_MQTT_PORT",
     ("mqtt", "username"): "TWITCHWATCH_MQTT_USERNAME",
@@ -116,6 +143,8 @@ def load(args: argparse.Namespace) -> Settings:
         ("influxdb", "org"): getattr(args, "influx_org", None),
         ("influxdb", "bucket"): getattr(args, "influx_bucket", None),
         ("influxdb", "spool_dir"): getattr(args, "influx_spool", None),
+        ("influxdb", "raw_samples"): getattr(args, "influx_raw", None),
+        ("influxdb", "raw_retention"): getattr(args, "influx_raw_retention", None),
         ("mqtt", "host"): getattr(args, "mqtt_host", None),
         ("mqtt", "port"): getattr(args, "mqtt_port", None),
         ("mqtt", "prefix"): getattr(args, "mqtt_prefix", None),
@@ -131,11 +160,12 @@ def load(args: argparse.Namespace) -> Settings:
             sections["mqtt"]["port"] = int(sections["mqtt"]["port"])
         except ValueError as e:
             raise ConfigError(f"MQTT port {sections['mqtt']['port']!r} is not a number") from e
-    ha = sections["mqtt"].get("homeassistant")
-    if isinstance(ha, str):  # from the environment
-        if ha.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            raise ConfigError(f"TWITCHWATCH_MQTT_HOMEASSISTANT={ha!r}: use true or false")
-        sections["mqtt"]["homeassistant"] = ha.lower() in ("1", "true", "yes", "on")
+    for sec, key in (("mqtt", "homeassistant"), ("influxdb", "raw_samples")):
+        flag = sections[sec].get(key)
+        if isinstance(flag, str):  # from the environment
+            if flag.lower() not in TRUE + FALSE:
+                raise ConfigError(f"{ENV[sec, key]}={flag!r}: use true or false")
+            sections[sec][key] = flag.lower() in TRUE
     out = sections["output"]
     settings = Settings(raw=raw)
     if "dir" in out:
@@ -167,6 +197,11 @@ def add_sink_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--influx-spool", metavar="DIR",
                    help="where batches wait while InfluxDB is unreachable "
                         "(OUT/influx-spool); replayed oldest first, also after a restart")
+    g.add_argument("--influx-raw", action="store_true", default=None,
+                   help="also store every raw sample (measurement raw, retention policy "
+                        "twitchwatch_raw; ~2.9 M points per band-night)")
+    g.add_argument("--influx-raw-retention", metavar="DURATION",
+                   help="how long InfluxDB keeps raw samples (7d)")
     g.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker host")
     g.add_argument("--mqtt-port", metavar="PORT", type=int, help="MQTT broker port")
     g.add_argument("--mqtt-prefix", metavar="PREFIX", help="topic prefix (twitchwatch)")

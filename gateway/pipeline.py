@@ -28,6 +28,7 @@ from .records import (
     EpochRecord,
     EventRecord,
     LinkRecord,
+    RawSamplesRecord,
     Record,
     RetractionRecord,
     SleepOnsetRecord,
@@ -70,11 +71,14 @@ class BandPipeline:
     ``coalesce_samples`` > 0 gathers consecutive samples into bigger DSP calls (replay,
     where latency does not matter). The analyzer's output does not depend on chunk size,
     and the clock model maps a time the same whenever it is asked, so records are the same.
+    ``raw_samples``: also emit every sample block as a ``RawSamplesRecord`` (off unless a
+    sink takes them: the default path and the replay benchmark pay nothing for them).
     """
 
     def __init__(self, band: str, analyzer: dsp.Analyzer | None = None, *,
                  coalesce_samples: int = 0,
-                 link_stats_every_s: float = LINK_STATS_EVERY_S) -> None:
+                 link_stats_every_s: float = LINK_STATS_EVERY_S,
+                 raw_samples: bool = False) -> None:
         self.band = band
         self.front = BandFrontEnd(band)
         self.analyzer = analyzer if analyzer is not None else dsp.Analyzer()
@@ -84,10 +88,14 @@ class BandPipeline:
         self._held_n = 0
         self._stats_every_s = link_stats_every_s
         self._next_stats_s: float | None = None
+        self._raw = raw_samples
+        self.raw_unstamped = 0  # samples not sent raw: no live frame had set the clock yet
 
     def push(self, p: Packet) -> list[Record]:
         out: list[Record] = []
         for block in self.front.push(p):
+            if self._raw:
+                out += self._raw_record(block)
             out += self._hold(block)
             out += self._periodic(float(block.t_s[-1]))
         if p.kind is Kind.LINK and self.front.clock.ready:
@@ -98,12 +106,22 @@ class BandPipeline:
     def finish(self) -> list[Record]:
         out: list[Record] = []
         for block in self.front.drain():
+            if self._raw:
+                out += self._raw_record(block)
             out += self._hold(block)
         out += self._flush()
         out += self._convert(self.analyzer.finish())
         if self.front.clock.ready:
             out.append(self._link_record("end", self.front.last_recv_wall_ns))
         return out
+
+    def _raw_record(self, b: SampleBlock) -> list[Record]:
+        clock = self.front.clock
+        if not clock.ready:  # backlog before any live frame: no mapping to wall time yet
+            self.raw_unstamped += len(b.t_s)
+            return []
+        return [RawSamplesRecord(self.band, clock.to_wall_ns_array(b.t_s), b.acc_g,
+                                 b.gyro_dps)]
 
     def _hold(self, b: SampleBlock) -> list[Record]:
         out: list[Record] = []
@@ -199,6 +217,9 @@ class Session:
         self._analyzer_factory = analyzer_factory
         self._coalesce = (0 if live else REPLAY_COALESCE) if coalesce_samples is None \
             else coalesce_samples
+        # Raw sample blocks only when a sink takes them (InfluxRawSink). That sink has its
+        # own channel like every sink, so a raw backlog never pushes events out of another.
+        self._raw = any(issubclass(RawSamplesRecord, t) for s in sinks for t in s.accepts)
         policy = Policy.DROP_OLDEST if live else Policy.BACKPRESSURE
         self.channels = [Channel[Record](s.name, s.queue_size, policy) for s in sinks]
         self.sink_errors = dict.fromkeys((s.name for s in sinks), 0)
@@ -273,7 +294,8 @@ class Session:
         bp = self.bands.get(p.band)
         if bp is None:
             bp = self.bands[p.band] = BandPipeline(p.band, self._analyzer_factory(),
-                                                   coalesce_samples=self._coalesce)
+                                                   coalesce_samples=self._coalesce,
+                                                   raw_samples=self._raw)
         self._out.extend(bp.push(p))
 
     async def _fanout_pending(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from dsp import Epoch, Event, Retraction, SleepOnset
 
 
@@ -62,4 +64,19 @@ class LinkRecord:
     mtu: int | None
 
 
-Record = EventRecord | EpochRecord | LinkRecord | SleepOnsetRecord | RetractionRecord
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compared by identity
+class RawSamplesRecord:
+    """A block of consecutive samples as the DSP got them (one BLE frame, in band axes).
+
+    Built only when a sink accepts them (InfluxDB with raw samples on): 100 per second
+    per band would otherwise cost every session for nothing.
+    """
+
+    band: str
+    t_ns: np.ndarray  # int64, per sample: sensor-derived wall time, same clock as the rest
+    acc_g: np.ndarray  # (n, 3) g
+    gyro_dps: np.ndarray | None  # (n, 3) deg/s, None for a band without a gyroscope
+
+
+Record = (EventRecord | EpochRecord | LinkRecord | SleepOnsetRecord | RetractionRecord
+          | RawSamplesRecord)

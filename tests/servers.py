@@ -131,18 +131,18 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         except (OSError, urllib.error.URLError):
             return False
 
-    def query(self, q: str, db: str | None = None) -> dict:
-        """Run InfluxQL through /query; returns the decoded JSON."""
-        params = {"q": q, "epoch": "ms"}
+    def query(self, q: str, db: str | None = None, epoch: str = "ms") -> dict:
+        """Run InfluxQL through /query; returns the decoded JSON (times in ``epoch``)."""
+        params = {"q": q, "epoch": epoch}
         if db:
             params["db"] = db
         data = urllib.parse.urlencode(params).encode()
         with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
             return json.loads(r.read())
 
-    def rows(self, q: str, db: str) -> list[dict]:
+    def rows(self, q: str, db: str, epoch: str = "ms") -> list[dict]:
         """Rows of the first series of a query, as dicts (empty when there are none)."""
-        res = self.query(q, db)["results"][0]
+        res = self.query(q, db, epoch)["results"][0]
         if "error" in res:
             raise RuntimeError(f"InfluxQL error for {q!r}: {res['error']}")
         out = []

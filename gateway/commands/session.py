@@ -65,6 +65,10 @@ def build_sinks(settings: Settings, events_path: Any, status: StatusLine | None,
         from ..sinks.influx import InfluxSink
 
         sinks.append(InfluxSink(settings.influx))
+        if settings.influx.raw_samples:
+            from ..sinks.influx_raw import InfluxRawSink
+
+            sinks.append(InfluxRawSink(settings.influx))
     if settings.mqtt is not None:
         from ..sinks.mqtt import MqttSink
 

@@ -90,8 +90,15 @@ _NET_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
 
 class V1Transport:
-    def __init__(self, cfg: InfluxConfig) -> None:
+    """``precision``: of the timestamps this transport's lines carry ("ms", or "u" for raw
+    samples). ``retention``: (name, duration) of a retention policy that ``prepare``
+    creates, or alters to that duration, beside the database (1.x, ``create_database``)."""
+
+    def __init__(self, cfg: InfluxConfig, precision: str = "ms",
+                 retention: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
+        self.precision = precision
+        self.retention = retention
         self._http: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -115,9 +122,23 @@ class V1Transport:
             raise Unavailable(f"{q}: {e or type(e).__name__}") from e
 
     async def prepare(self) -> None:
-        """Create the database (1.x; idempotent). Raises WriteRejected if refused."""
-        if self.cfg.create_database:
-            await self._query(f'CREATE DATABASE "{self.cfg.database}"')
+        """Create the database and the retention policy (1.x; idempotent). Raises
+        WriteRejected if refused."""
+        if not self.cfg.create_database:
+            return  # someone with admin rights made them (docs/storage.md)
+        db = self.cfg.database
+        await self._query(f'CREATE DATABASE "{db}"')
+        if self.retention is None:
+            return
+        rp, duration = self.retention
+        try:
+            await self._query(f'CREATE RETENTION POLICY "{rp}" ON "{db}" '
+                              f"DURATION {duration} REPLICATION 1")
+        except WriteRejected as e:
+            if "already exists" not in str(e):
+                raise
+            # It exists with another duration (the setting changed since): follow it.
+            await self._query(f'ALTER RETENTION POLICY "{rp}" ON "{db}" DURATION {duration}')
 
     async def ping(self) -> bool:
         assert self._http is not None
@@ -134,7 +155,7 @@ class V1Transport:
 
     async def write(self, body: str, rp: str) -> None:
         assert self._http is not None
-        params = {"db": self.cfg.database, "precision": "ms"}
+        params = {"db": self.cfg.database, "precision": self.precision}
         if rp or self.cfg.retention_policy:
             params["rp"] = rp or str(self.cfg.retention_policy)
         try:
@@ -150,8 +171,9 @@ class V1Transport:
 class ClientTransport:
     """influxdb-client's async API: one POST per call, no retry, no buffer (we add both)."""
 
-    def __init__(self, cfg: InfluxConfig) -> None:
+    def __init__(self, cfg: InfluxConfig, precision: str = "ms") -> None:
         self.cfg = cfg
+        self.precision = precision
         self._client: Any = None
 
     async def open(self) -> None:
@@ -181,13 +203,14 @@ class ClientTransport:
         from influxdb_client.domain.write_precision import WritePrecision
 
         assert self._client is not None
+        precision = WritePrecision.US if self.precision == "u" else WritePrecision.MS
         bucket = str(self.cfg.bucket)
         if rp:  # 1.x-style "db/rp" bucket names map the raw RP; 2.x: a bucket of that name
             bucket = f"{bucket.split('/')[0]}/{rp}" if "/" in bucket else f"{bucket}_{rp}"
         try:
             await self._client.write_api().write(bucket=bucket, org=self.cfg.org,
                                                  record=body,
-                                                 write_precision=WritePrecision.MS)
+                                                 write_precision=precision)
         except InfluxDBError as e:
             status = getattr(e, "status", None) or getattr(e.response, "status", None) or 0
             if not status:  # the HTTP layer failed before a response (status 0)
@@ -206,12 +229,18 @@ class InfluxSink:
     queue_size = 50_000
     batch_max = 5_000  # the batch size InfluxDB ingests best (docs: storage notes)
     batch_wait_s = 1.0
+    lines_per_request = 5_000  # replaying the spool: files merged up to this many lines
+    precision = "ms"  # of the timestamps in this sink's lines (lineproto.py)
 
-    def __init__(self, cfg: InfluxConfig) -> None:
+    def __init__(self, cfg: InfluxConfig, *, spool_subdir: str = "",
+                 retention: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
         use_client = bool(cfg.token and cfg.org and cfg.bucket)
-        self.transport: Transport = ClientTransport(cfg) if use_client else V1Transport(cfg)
-        self.spool = Spool(pathlib.Path(cfg.spool_dir or DEFAULT_SPOOL_DIR),
+        self.transport: Transport = (
+            ClientTransport(cfg, self.precision) if use_client
+            else V1Transport(cfg, self.precision, retention))
+        # A subdirectory is a spool of its own: Spool only looks at its directory's files.
+        self.spool = Spool(pathlib.Path(cfg.spool_dir or DEFAULT_SPOOL_DIR) / spool_subdir,
                            max_bytes=max(1, int(cfg.spool_max_mb * MIB)))
         self.points_written = 0  # acknowledged by the server (directly or from the spool)
         self.points_replayed = 0  # of which from the spool
@@ -374,7 +403,7 @@ class InfluxSink:
                 self.failures += 1
                 await self._pause(self._backoff.next_delay_s())
                 continue
-            chunks = self.spool.oldest(self.batch_max)
+            chunks = self.spool.oldest(self.lines_per_request)
             if not chunks:
                 continue
             lines = [ln for c in chunks for ln in c.lines]
