@@ -5,8 +5,8 @@
 Each variant rewrites every dev recording (``../shared/eval/dev``) and its labels:
 
 * ``rot``: a random mounting rotation of the accelerometer;
-* ``noise``: +15 mg RMS of white noise per axis (a noisier sensor); ``noise40``: +40 mg
-  (an extreme one: the dev recordings already carry 3-20 mg);
+* ``noise``: +15 mg RMS of white noise per axis (a noisier sensor); ``noiseNN``: +NN mg
+  (``noise25``, ``noise40``: extreme ones, the dev recordings already carry 3-20 mg);
 * ``gaps``: ~1 dropout of 0.05-0.5 s per minute and a 3-30 s disconnect per half hour more;
   events left with under half of their samples move to ``ignored_events``, as in the eval
   labels;
@@ -23,6 +23,7 @@ import argparse
 import gzip
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,8 @@ def perturb(t: np.ndarray, a: np.ndarray, labels: dict, variant: str, seed: int
     if "rot" in variant:
         a = a @ _rotation(rng).T
     if "noise" in variant:
-        a = a + rng.normal(0, 0.040 if "noise40" in variant else 0.015, a.shape)
+        mg = re.search(r"noise(\d*)", variant)
+        a = a + rng.normal(0, int(mg.group(1) or 15) / 1000 if mg else 0.015, a.shape)
     if "gaps" in variant:
         dur = float(lab["duration_s"])
         new = []

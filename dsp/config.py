@@ -166,11 +166,18 @@ class AnalyzerConfig:
     # movement in the window: 8 s)
     tremor_max_misses: int = 3
     tremor_max_neutral: int = 16
+    # a frame whose peak stays at the episode's frequency (within tremor_merge_freq_hz)
+    # and this far above the floor is neutral too: the same tremor, too weak in that
+    # window to start an episode (a noisy sensor). White noise alone puts its highest
+    # 3-12 Hz bin ~6x over the median, at a random frequency
+    tremor_hold_prominence: float = 8.0
     # a window whose peak exceeds this many RMS holds a pulse, not an oscillation (a
     # sinusoid in noise stays under ~3.5)
     tremor_max_crest: float = 4.5
     # an ended episode waits this long for the same tremor to resume (a movement or a
-    # dropout interrupts it), and frames this far apart (a disconnect) end it
+    # dropout interrupts it; counted from the end of the last window that showed it to
+    # the start of the first that shows it again), and frames this far apart (a
+    # disconnect) end it
     tremor_merge_s: float = 10.0
     tremor_merge_freq_hz: float = 0.5
     # a disconnect of up to this long does not count towards those: the same tremor on

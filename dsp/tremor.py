@@ -28,6 +28,13 @@ from .types import Event, Retraction
 # FRAMES_PER_CALL frames (offline: fewer, larger numpy calls)
 BATCH = 64
 FRAMES_PER_CALL = 1024
+# cycle periods are measured on each frame band-limited to the peak +/- this much
+PCV_HALF_BAND_HZ = 1.5
+# white noise in that band alone makes a steady sinusoid's period CV read about
+# PCV_NOISE / (f0 * sqrt(snr)) (snr: the line's power over the band's noise power).
+# Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise, snr 2-100,
+# 4 s windows at 50 Hz: 0.51-0.60
+PCV_NOISE = 0.55
 
 
 @dataclass
@@ -194,17 +201,19 @@ class TremorTracker:
         n = len(ends)
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
-        f_peak, prom, conc, sub, amp_acc = _spectral(pa, self.hann, self.nfft, self.freqs,
-                                                     self.search, self.total,
-                                                     cfg.tremor_band_hz[0])
+        f_peak, prom, conc, sub, amp_acc, snr = _spectral(
+            pa, self.hann, self.nfft, self.freqs, self.search, self.total,
+            cfg.tremor_band_hz[0])
         y = ya
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
             pg = _power(y, self.hann, self.nfft, n)
-            # the gyroscope decides; the accelerometer only gives the amplitude in g
-            f_peak, prom, conc, sub, amp_dps = _spectral(pg, self.hann, self.nfft, self.freqs,
-                                                         self.search, self.total,
-                                                         cfg.tremor_band_hz[0])
+            # the gyroscope decides; the accelerometer only gives the amplitude in g. Its
+            # white noise is far below any movement, so the median bin is the movement's,
+            # not a noise floor to take out
+            f_peak, prom, conc, sub, amp_dps, snr = _spectral(
+                pg, self.hann, self.nfft, self.freqs, self.search, self.total,
+                cfg.tremor_band_hz[0], denoise=False)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
         else:
@@ -231,7 +240,11 @@ class TremorTracker:
         rest = _low_fraction(pa, self.freqs)
         pcv = np.full(n, np.nan)
         if ok.any():
-            pcv[ok] = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft)
+            # the rhythm's own variability: what the sensor noise adds is taken out, so
+            # that a weak tremor in a noisy sensor still reads as regular
+            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft)
+            noise = PCV_NOISE / (f_peak[ok] * np.sqrt(snr[ok]))
+            pcv[ok] = np.sqrt(np.maximum(raw * raw - noise * noise, 0.0))
         if self.trace is not None:
             for i in range(n):
                 self.trace.append((float(t_end[i]), float(f_peak[i]), float(prom[i]),
@@ -249,15 +262,17 @@ class TremorTracker:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
                                       float(rest[i]), float(pcv[i]), float(prom[i]))
             elif self.ep is not None:
-                if trans[i]:
-                    self.ep.neutral += 1  # neutral: a pulse in the window, but not forever
+                if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
+                    # neutral, but not forever: a pulse in the window, or the same rhythm
+                    # still there, just under the threshold to start one
+                    self.ep.neutral += 1
                 else:
                     self.ep.misses += 1
                 if (self.ep.misses > cfg.tremor_max_misses
                         or self.ep.neutral > cfg.tremor_max_neutral):
                     out += self._end_run()
             for c in [c for c in self.closing
-                      if self._silence(c.t_last, t1) > cfg.tremor_merge_s]:
+                      if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
                 out += self._finalize(c)
                 self.closing.remove(c)
         return out
@@ -283,7 +298,7 @@ class TremorTracker:
         if ep is None:
             same = [c for c in self.closing
                     if abs(f - float(np.median(c.freqs[-6:]))) <= cfg.tremor_merge_freq_hz
-                    and self._silence(c.t_last, t1) <= cfg.tremor_merge_s]
+                    and self._silence(c.t_last, t0) <= cfg.tremor_merge_s]
             if same:
                 ep = self.ep = same[-1]  # the same tremor after an interruption
                 self.closing.remove(ep)
@@ -300,6 +315,13 @@ class TremorTracker:
             ep.id = f"t{round(self._start(ep) * 1000)}"
             out.append(self._event(ep, final=False))
         return out
+
+    def _holds(self, f: float, prom: float) -> bool:
+        """The running episode's rhythm goes on in a frame that is not tremor-like by
+        itself (hysteresis: weaker evidence keeps an episode than starts one)."""
+        ep = self.ep
+        return (ep is not None and prom >= self.cfg.tremor_hold_prominence
+                and abs(f - float(np.median(ep.freqs[-6:]))) <= self.cfg.tremor_merge_freq_hz)
 
     def _silence(self, a: float, b: float) -> float:
         """Time in (a, b) that had data: a disconnect is not evidence that tremor stopped
@@ -414,9 +436,10 @@ def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray
 
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
-              search: np.ndarray, total: np.ndarray, band_lo_hz: float = 3.0
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude.
+              search: np.ndarray, total: np.ndarray, band_lo_hz: float = 3.0,
+              denoise: bool = True) -> tuple[np.ndarray, ...]:
+    """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
+    and the line's signal-to-noise ratio within +/- PCV_HALF_BAND_HZ.
 
     Acceleration weighs harmonics by frequency squared, so a tremor's second harmonic
     can be the strongest peak: when half its frequency holds comparable power inside the
@@ -448,15 +471,22 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= 1.2, ph, 0.0),
                                          np.where(f_peak / 3 >= 1.2, p3, 0.0)))
     pt = p[:, total]
-    e_tot = pt.sum(axis=1)
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
     prom = np.maximum(p[rows, kk], p[rows, search[np.argmax(p[:, search], axis=1)]] * fund
                       ) / np.maximum(med, 1e-30)
-    conc = e_peak / np.maximum(e_tot, 1e-30)
+    # the share of the power above the sensor's white-noise floor: a weak line in a noisy
+    # sensor holds little of the total, but most of what is not noise. The floor is the
+    # median bin over ln 2 (a noise bin's power is exponentially distributed); movement
+    # spectra stand far above it and barely change
+    floor = med / np.log(2.0) if denoise else np.zeros_like(med)
+    e_tot = np.maximum(pt - floor[:, None], 0.0).sum(axis=1)
+    line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
+    conc = line / np.maximum(e_tot, 1e-30)
+    snr = np.maximum(line, 1e-30) / np.maximum(floor * (2 * PCV_HALF_BAND_HZ / df), 1e-30)
     # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
     amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
-    return f_peak, prom, conc, sub, amp
+    return f_peak, prom, conc, sub, amp, snr
 
 
 def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
@@ -480,12 +510,12 @@ def _low_fraction(p: np.ndarray, freqs: np.ndarray) -> np.ndarray:
 
 def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int) -> np.ndarray:
     """Cycle-to-cycle variability: the CV of the periods between upward zero crossings
-    of each frame band-limited to f0 +/- 1.5 Hz. Tremor: < 0.09; scratching, "rhythmic
+    of each frame band-limited to f0 +/- PCV_HALF_BAND_HZ. Tremor: < 0.09; scratching, "rhythmic
     but irregular": 0.07-0.2 (dev set)."""
     n, w = y.shape
     spec = np.fft.rfft(y, nfft, axis=1)
     freqs = np.fft.rfftfreq(nfft, 1 / fs)
-    spec[np.abs(freqs[None, :] - f0[:, None]) > 1.5] = 0
+    spec[np.abs(freqs[None, :] - f0[:, None]) > PCV_HALF_BAND_HZ] = 0
     z = np.fft.irfft(spec, nfft, axis=1)[:, :w]
     edge = w // 10
     z = z[:, edge: w - edge]

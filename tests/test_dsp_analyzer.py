@@ -240,3 +240,34 @@ def test_gyroscope_tells_a_limb_jerk_from_a_pulse_that_turns_nothing() -> None:
     # without a gyroscope both kinds stay jerks (nothing tells them apart)
     plain = [e for e in finals(run(t, acc)) if e.type in JERKS]
     assert match_jerks([{"start": s} for s in [*turning, *still]], plain)[0] >= 18
+
+
+
+@pytest.mark.parametrize("seed", [12, 16])
+def test_weak_tremor_in_a_noisy_sensor(seed: int) -> None:
+    """A 26 mg, 6.5 Hz tremor in a 50 Hz stream with 40 mg of white noise per axis is one
+    episode, not fragments: its line holds most of the power above the noise floor, the
+    noise's share of its cycle-period CV is taken out, and frames where it dips under the
+    start threshold at its own frequency keep it going. Noise alone stays quiet."""
+    fs = 50.0
+    t = np.arange(0, 240, 1 / fs)
+    rng = np.random.default_rng(seed)
+    on = (t >= 60) & (t < 180)
+    f_hz = 6.5 + 0.1 * np.sin(2 * np.pi * 0.05 * t)  # a little wander, as real tremor
+    phase = 2 * np.pi * np.cumsum(f_hz) / fs
+    acc = np.tile([0.0, 0.0, 1.0], (len(t), 1)) + rng.normal(0, 0.040, (len(t), 3))
+    acc[:, 0] += 0.026 * on * np.sin(phase)
+    tremor = [e for e in finals(run(t, acc)) if e.type == "tremor"]
+    assert len(tremor) == 1
+    e = tremor[0]
+    assert overlaps(60, 180, e.start, e.end) >= 0.8 * 120
+    assert e.freq_hz is not None and abs(e.freq_hz - 6.5) <= 0.2
+
+
+def test_sensor_noise_alone_is_no_tremor() -> None:
+    fs = 50.0
+    t = np.arange(0, 1200, 1 / fs)
+    for sigma_g in (0.005, 0.025, 0.060):
+        acc = np.tile([0.0, 0.0, 1.0], (len(t), 1))
+        acc += np.random.default_rng(7).normal(0, sigma_g, acc.shape)
+        assert not [e for e in finals(run(t, acc)) if e.type == "tremor"]
