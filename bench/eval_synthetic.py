@@ -1,11 +1,16 @@
 """Accuracy on labelled synthetic recordings (dsp.synth), scored by the shared scorer.
 
     .venv/bin/python bench/eval_synthetic.py [--n 30] [--out DIR]
+    .venv/bin/python bench/eval_synthetic.py --nights [--out DIR]
 
 Writes N recordings (profiles, segments, 50/100/200 Hz, with and without gyroscope,
 random mounting, noise, jitter, dropouts and disconnects varied by seed) as CSV.gz with
 labels into DIR, runs ``twitchwatch analyze`` on them and prints the pooled score of
 ``../shared/eval/score.py``. Recording i is ``synth_night(seed=1000 + i, ...)``.
+
+``--nights``: six whole 8 h nights instead (``NIGHTS``: seeds 1-6, every profile, 50-200 Hz,
+half with a gyroscope), where sleep onsets, posture changes and morning tremor come in
+their nightly order.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ sys.path.insert(0, str(ROOT))
 SCORER = ROOT.parent / "shared" / "eval" / "score.py"
 PROFILES = ("myoclonus", "parkinson", "essential", "healthy", "mixed")
 SEGMENTS = ("onset", "onset", "wake", "sleep", "morning", "onset")
+# (seed, profile, rate_hz, gyro) of the 8 h nights
+NIGHTS = ((1, "mixed", 100, True), (2, "parkinson", 100, True), (3, "essential", 50, False),
+          (4, "myoclonus", 200, True), (5, "healthy", 100, False), (6, "mixed", 200, False))
 
 
 def make(args: tuple[pathlib.Path, int]) -> str:
@@ -44,15 +52,31 @@ def make(args: tuple[pathlib.Path, int]) -> str:
     return name
 
 
+def make_night(args: tuple[pathlib.Path, int]) -> str:
+    from dsp import synth_night
+
+    out, i = args
+    seed, prof, rate, gyro = NIGHTS[i]
+    r = synth_night(seed=seed, duration_s=28800, rate_hz=float(rate), profile=prof,
+                    gyro=gyro, segment="night")
+    name = f"night{seed}_{prof}_{rate}hz{'_gyro' if gyro else ''}"
+    r.write_csv(out / f"{name}.csv.gz")
+    (out / f"{name}.labels.json").write_text(json.dumps(r.labels))
+    return name
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=30, help="number of recordings")
+    ap.add_argument("--nights", action="store_true", help="six 8 h nights instead")
     ap.add_argument("--out", type=pathlib.Path, help="directory (default: a temporary one)")
     args = ap.parse_args()
     out = args.out or pathlib.Path(tempfile.mkdtemp(prefix="twitchwatch_synth_"))
     out.mkdir(parents=True, exist_ok=True)
-    with Pool(2) as pool:
-        names = pool.map(make, [(out, i) for i in range(args.n)])
+    # 8 h nights take ~2 GB each to build: one at a time
+    with Pool(1 if args.nights else 2) as pool:
+        names = (pool.map(make_night, [(out, i) for i in range(len(NIGHTS))]) if args.nights
+                 else pool.map(make, [(out, i) for i in range(args.n)]))
     pred = out / "pred"
     subprocess.run([sys.executable, "-m", "gateway", "analyze",
                     *[str(out / f"{n}.csv.gz") for n in names], "--out", str(pred),
