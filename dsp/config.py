@@ -72,6 +72,9 @@ class AnalyzerConfig:
     # taps through the bed and knocks are impacts: their energy sits in <= 3 samples of
     # a 100 Hz stream (participation-ratio duration); a moving limb spreads it over more
     impulse_max_s: float = 0.031
+    # ... unless it turned the forearm: an impact rings and leaves the posture as it was
+    # (dev and synthetic taps and knocks: <= 1.4 deg), a limb's jerk may not
+    impulse_max_turn_deg: float = 2.5
     # a short, ringing (> 20 Hz) pulse without posture change that is vertical (through
     # the mattress) or small is an impact, not a limb jerk
     impact_fchar_hz: float = 20.0

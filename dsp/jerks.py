@@ -379,7 +379,7 @@ def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
         return basic
     angle = f["angle_deg"] if np.isfinite(f["angle_deg"]) else 0.0
     galign = f["galign"] if np.isfinite(f["galign"]) else 0.0
-    if f["pr_s"] <= max(cfg.impulse_max_s, 1.5 / fs):
+    if f["pr_s"] <= max(cfg.impulse_max_s, 1.5 / fs) and angle < cfg.impulse_max_turn_deg:
         return "impact"
     if (f["fchar_hz"] >= min(cfg.impact_fchar_hz, 0.3 * fs) and f["pr_s"] <= cfg.impact_max_s
             and angle < cfg.impact_max_angle_deg
