@@ -186,7 +186,7 @@ def main() -> int:
     rows = [
         ("offline: twitchwatch analyze, wall (fresh process, imports incl.)", f"{wall:.2f} s"),
         ("offline: peak RSS of that process", f"{rss:.0f} MB"),
-        ("offline: imports (numpy, scipy.signal, pyarrow)", f"{imports:.2f} s"),
+        ("offline: imports (numpy, dsp, pyarrow)", f"{imports:.2f} s"),
         ("offline: parse + classify, in process (best of 3)", f"{best:.2f} s"),
         ("offline: parse alone (pyarrow, best of 3)", f"{parse:.2f} s"),
         (f"streaming: CPU per band, {args.rate:g} Hz, {args.frame}-sample frames",
