@@ -10,8 +10,8 @@ Each variant rewrites every dev recording (``../shared/eval/dev``) and its label
 * ``gaps``: ~1 dropout of 0.05-0.5 s per minute and a 3-30 s disconnect per half hour more;
   events left with under half of their samples move to ``ignored_events``, as in the eval
   labels;
-* ``rate200`` / ``rate50``: resampled (polyphase, anti-aliased) to 200 Hz or 50 Hz, with
-  +/-2 ms of timestamp jitter and the original gaps.
+* ``rateNNN`` (``rate200``, ``rate50``, ``rate104``...): resampled (polyphase,
+  anti-aliased) to NNN Hz, with +/-2 ms of timestamp jitter and the original gaps.
 
 Then ``twitchwatch analyze`` runs on every file and the shared scorer prints the pooled
 macro-F1 per variant. Seeds are fixed, so the numbers reproduce.
@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from fractions import Fraction
 
 import numpy as np
 
@@ -58,21 +59,23 @@ def perturb(t: np.ndarray, a: np.ndarray, labels: dict, variant: str, seed: int
     rng = np.random.default_rng(seed)
     lab = json.loads(json.dumps(labels))
     fs = float(lab["rate_hz"])
-    for target, up, down in (("rate200", 2, 1), ("rate50", 1, 2)):
-        if target in variant and fs == 100:
-            k = np.round(t * fs).astype(int)
-            grid = np.arange(k[-1] + 1) / fs
-            au = np.stack([np.interp(grid, t, a[:, j]) for j in range(3)], axis=1)
-            au = signal.resample_poly(au, up, down, axis=0)
-            fs = fs * up / down
-            tt = np.arange(len(au)) / fs
-            keep = np.ones(len(tt), dtype=bool)
-            for g0, g1 in lab["gaps"]:
-                keep &= ~((tt >= g0) & (tt < g1))
-            t = tt[keep] + rng.uniform(-0.002, 0.002, int(keep.sum()))
-            t = np.maximum.accumulate(np.maximum(t, 0.0) + 1e-9 * np.arange(len(t)))
-            a = au[keep]
-            lab["rate_hz"] = fs
+    rate = re.search(r"rate(\d+)", variant)
+    if rate and fs == 100:
+        ratio = Fraction(int(rate.group(1)), 100)
+        up, down = ratio.numerator, ratio.denominator
+        k = np.round(t * fs).astype(int)
+        grid = np.arange(k[-1] + 1) / fs
+        au = np.stack([np.interp(grid, t, a[:, j]) for j in range(3)], axis=1)
+        au = signal.resample_poly(au, up, down, axis=0)
+        fs = fs * up / down
+        tt = np.arange(len(au)) / fs
+        keep = np.ones(len(tt), dtype=bool)
+        for g0, g1 in lab["gaps"]:
+            keep &= ~((tt >= g0) & (tt < g1))
+        t = tt[keep] + rng.uniform(-0.002, 0.002, int(keep.sum()))
+        t = np.maximum.accumulate(np.maximum(t, 0.0) + 1e-9 * np.arange(len(t)))
+        a = au[keep]
+        lab["rate_hz"] = fs
     if "rot" in variant:
         a = a @ _rotation(rng).T
     if "noise" in variant:
