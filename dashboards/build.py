@@ -101,6 +101,20 @@ def timeseries(title: str, targets: list[dict[str, Any]], *, unit: str = "", des
                         "tooltip": {"mode": "multi", "sort": "none"}}}
 
 
+def raw_trace(title: str, query: str, unit: str, desc: str) -> Panel:
+    """A full-rate trace of the last RAW_WINDOW_S: jerks last 50-250 ms and tremor is
+    3-12 Hz, which any coarser bin would flatten (the per-second means are on Activity)."""
+    p = timeseries(title, [target("A", query, "$tag_band $col")], unit=unit,
+                   desc=f"{desc} {RAW_NOTE}")
+    # Connect a missing bin or two (the 10 ms grid and the band's clock drift apart), but
+    # break the line where frames were lost (~180 ms each).
+    p["fieldConfig"]["defaults"]["custom"]["spanNulls"] = 30
+    # 2 min at full rate is 12,000 points per axis and band, refetched every 5 s; the
+    # whole 15 min would be 90,000.
+    p.update(timeFrom=f"{RAW_WINDOW_S // 60}m", interval=RAW_PERIOD, maxDataPoints=RAW_POINTS)
+    return p
+
+
 def state_timeline(title: str, targets: list[dict[str, Any]], desc: str) -> Panel:
     return {"type": "state-timeline", "title": title, "description": desc, "datasource": DS,
             "targets": targets,
@@ -172,6 +186,29 @@ Q_TREMOR_PEAK = (f'SELECT "peak_g" FROM "event" WHERE "type" = \'tremor\' AND {B
 Q_ANNOTATIONS = f'SELECT "type", "band", "peak_g", "event_id" FROM "event" {WHERE}'
 Q_ONSETS = f'SELECT "onset_id", "band" FROM "sleep_onset" {WHERE}'
 Q_BANDS = 'SHOW TAG VALUES FROM "motion" WITH KEY = "band"'
+
+# -- raw samples (optional: the gateway's --influx-raw) ----------------------------------
+
+RAW = '"twitchwatch_raw"."raw"'  # the retention policy InfluxRawSink writes to
+RAW_PERIOD = "10ms"  # one sample at the band's 100 Hz
+RAW_WINDOW_S = 120
+RAW_POINTS = RAW_WINDOW_S * 100  # one bin per sample over the window
+
+
+def q_raw(fields: tuple[str, ...]) -> str:
+    # mean() per $__interval rather than raw points: with the panel's minimum interval at
+    # the sample period and maxDataPoints at the window's sample count, every bin holds
+    # one sample (the trace at full rate), yet a panel opened over hours (Explore, a
+    # removed timeFrom) gets bounded means instead of 100 points a second.
+    cols = ", ".join(f'mean("{f}") AS "{f}"' for f in fields)
+    return (f"SELECT {cols} FROM {RAW} {WHERE} "
+            'GROUP BY time($__interval), "band" fill(null)')
+
+
+Q_RAW_ACC = q_raw(("ax", "ay", "az"))
+Q_RAW_GYRO = q_raw(("gx", "gy", "gz"))
+RAW_NOTE = ("Empty unless the gateway stores raw samples (--influx-raw, retention policy "
+            "twitchwatch_raw).")
 
 
 def band_variable() -> dict[str, Any]:
@@ -290,6 +327,13 @@ def live() -> dict[str, Any]:
                        desc="Share of each interval's samples that have not arrived."), 12, 7)
     lay.add(table("Latest events", [target("A", Q_EVENT_TABLE, table=True)],
                   "Final events in the range, newest first."), 24, 8)
+    # Last, so that the other panels keep their ids and places (links with viewPanel=).
+    lay.add(raw_trace("Raw acceleration", Q_RAW_ACC, "suffix: g",
+                      f"Every sample of the last {RAW_WINDOW_S // 60} minutes, band "
+                      "axes, gravity included."), 24, 8)
+    lay.add(raw_trace("Raw rotation", Q_RAW_GYRO, "rotdegs",
+                      f"Every gyroscope sample of the last {RAW_WINDOW_S // 60} minutes "
+                      "(bands with a gyroscope)."), 24, 8)
     return dashboard("twitchwatch-live", "twitchwatch / Live",
                      "The last minutes, refreshed every 5 seconds.", lay.panels,
                      time_from="now-15m", refresh="5s")

@@ -27,8 +27,9 @@ import yaml
 import dsp
 from gateway.config import InfluxConfig
 from gateway.pipeline import Session
-from gateway.records import EventRecord, SleepOnsetRecord
+from gateway.records import EventRecord, RawSamplesRecord, Record, SleepOnsetRecord
 from gateway.sinks.influx import InfluxSink
+from gateway.sinks.influx_raw import InfluxRawSink
 from gateway.sources.sim import SimBand, SimOptions
 from tests.helpers import Collect
 
@@ -36,6 +37,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASH = ROOT / "dashboards"
 T0_NS = 1_767_225_600_000_000_000  # 2026-01-01 00:00 UTC: the night starts on an hour
 NIGHT_S = 3600.0
+# Raw samples only for the night's last minutes: the raw panels show the last 2 minutes,
+# and the whole hour of both bands (720,000 points) would slow the fixture down.
+RAW_TAIL_S = 150.0
+RAW_PANELS = {"Raw acceleration": ("ax", "ay", "az"), "Raw rotation": ("gx", "gy", "gz")}
 BANDS = {"band-a": dict(seed=3, profile="mixed", frame_loss=0.01),
          "band-b": dict(seed=5, profile="parkinson", frame_loss=0.0)}
 
@@ -58,6 +63,12 @@ def all_panels(d: dict) -> list[dict]:
         out.append(p)
         out += p.get("panels", [])
     return out
+
+
+def panel_time(d: dict, title: str) -> dict[str, Any]:
+    """A panel's own query options: timeFrom, maxDataPoints, interval (when it has them)."""
+    p = next((p for p in all_panels(d) if p["title"] == title), {})
+    return {k: p[k] for k in ("timeFrom", "maxDataPoints", "interval") if k in p}
 
 
 def queries(d: dict) -> list[tuple[str, str, str]]:
@@ -105,6 +116,9 @@ def test_dashboard_structure(name):
     var = d["templating"]["list"][0]
     assert var["name"] == "band" and var["datasource"]["uid"] == build.DS_UID
     assert var["query"].startswith("SHOW TAG VALUES") and var["multi"] and var["includeAll"]
+    for p in panels:  # units: Grafana's own ids, or the suffix form the panels use for g
+        unit = p.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        assert unit is None or unit.startswith("suffix: ") or unit in GRAFANA_UNITS, unit
     for where, _ref, q in queries(d):
         assert "from(bucket" not in q and "|>" not in q, f"{where}: Flux is not InfluxQL"
         if q.startswith("SELECT"):
@@ -119,6 +133,26 @@ def test_live_refreshes_and_night_spans_a_night():
     titles = {p["title"] for p in all_panels(night)}
     assert {"Activity", "Sleep / wake", "Events by type", "Events per hour",
             "Tremor frequency", "Tremor amplitude", "Loss", "RSSI", "Battery"} <= titles
+
+
+def test_raw_panels_draw_every_sample_of_their_window():
+    """The raw traces: in their own short window, one 10 ms bin per sample (a minimum
+    interval of the sample period overrides the datasource's 1 s), and saying why they may
+    be empty."""
+    raw = {p["title"]: p for p in all_panels(DASHBOARDS["live.json"]) if p["title"] in RAW_PANELS}
+    assert set(raw) == set(RAW_PANELS)
+    for title, p in raw.items():
+        window_s = int(p["timeFrom"].removesuffix("m")) * 60
+        assert p["interval"] == "10ms" and p["maxDataPoints"] == window_s * 100, title
+        assert window_s < 900  # shorter than the dashboard's 15 min
+        assert "--influx-raw" in p["description"], title
+        (t,) = p["targets"]
+        assert '"twitchwatch_raw"."raw"' in t["query"]
+        assert "GROUP BY time($__interval)" in t["query"]
+        assert grafana_interval(0, window_s * 1000, p["maxDataPoints"], 10) == "10ms"
+    assert raw["Raw acceleration"]["fieldConfig"]["defaults"]["unit"] == "suffix: g"
+    assert raw["Raw rotation"]["fieldConfig"]["defaults"]["unit"] == "rotdegs"
+    assert all(p["title"] not in RAW_PANELS for p in all_panels(DASHBOARDS["night.json"]))
 
 
 def test_provisioning_matches_the_dashboards():
@@ -146,16 +180,30 @@ class Night:
     frames_lost: dict[str, int] = field(default_factory=dict)
 
 
+class RawTail(InfluxRawSink):
+    """The gateway's raw sink, for the night's last RAW_TAIL_S only."""
+
+    async def write(self, batch: list[Record]) -> None:
+        cutoff_ns = T0_NS + int((NIGHT_S - RAW_TAIL_S) * 1e9)
+        await super().write([r for r in batch
+                             if isinstance(r, RawSamplesRecord) and r.t_ns[-1] >= cutoff_ns])
+
+
 async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
     night = Night(db)
     for band, kw in BANDS.items():
         collect = Collect()
         sink = InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool)))
+        # The night is from 2026-01-01: kept forever, or the sink would skip it as expired.
+        raw = RawTail(InfluxConfig(url=url, database=db, spool_dir=str(spool),
+                                   raw_samples=True, raw_retention="INF"))
         opts = SimOptions(name=band, duration_s=NIGHT_S, speed=None, start_wall_ns=T0_NS,
                           **kw)  # type: ignore[arg-type]
-        async with SimBand(opts) as src, Session([sink, collect], live=False) as s:
+        async with SimBand(opts) as src, Session([sink, raw, collect], live=False) as s:
             await s.run(aiter(src))
         assert sink.points_written > 3600 and sink.spool.spooled_points == 0
+        assert raw.points_written >= 0.95 * RAW_TAIL_S * 100 and raw.points_expired == 0
+        assert raw.spool.spooled_points == 0
         night.events[band] = [r for r in collect.records
                               if isinstance(r, EventRecord) and r.event.final]
         night.onsets[band] = [r for r in collect.records if isinstance(r, SleepOnsetRecord)]
@@ -179,17 +227,23 @@ def night(influxdb, tmp_path_factory) -> Night:
     return asyncio.run(_replay(db, influxdb.url, tmp_path_factory.mktemp("spool")))
 
 
-ROUND_INTERVALS_S = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)
+ROUND_INTERVALS_MS = (10, 20, 50, 100, 200, 500, *(1000 * s for s in (
+    1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600)))
+# The Grafana unit ids these dashboards use, as Grafana defines them
+# (packages/grafana-data/src/valueFormats/categories.ts); anything else would show raw.
+GRAFANA_UNITS = {"hertz", "dBm", "percent", "rotdegs", "accG"}
 
 
 def grafana_interval(from_ms: int, to_ms: int, max_points: int = 1000,
-                     min_s: int = 1) -> str:
+                     min_ms: int = 1000) -> str:
     """$__interval as Grafana derives it: range / max data points, rounded to a nice step,
-    never below the datasource's minimum (timeInterval: 1s)."""
-    raw = (to_ms - from_ms) / 1000 / max_points
-    step = next((s for s in ROUND_INTERVALS_S if s >= raw), ROUND_INTERVALS_S[-1])
-    step = max(step, min_s)
-    return f"{step // 60}m" if step % 60 == 0 else f"{step}s"
+    never below the minimum (the datasource's timeInterval 1s, or the panel's own)."""
+    raw = (to_ms - from_ms) / max_points
+    step = next((s for s in ROUND_INTERVALS_MS if s >= raw), ROUND_INTERVALS_MS[-1])
+    step = max(step, min_ms)
+    if step % 60_000 == 0:
+        return f"{step // 60_000}m"
+    return f"{step // 1000}s" if step % 1000 == 0 else f"{step}ms"
 
 
 def escape_regex(v: str) -> str:
@@ -203,9 +257,17 @@ def band_value(bands: list[str]) -> str:
     return esc[0] if len(esc) == 1 else "(" + "|".join(esc) + ")"
 
 
-def substitute(q: str, from_ms: int, to_ms: int, bands: list[str]) -> str:
+def substitute(q: str, from_ms: int, to_ms: int, bands: list[str],
+               panel: dict[str, Any] | None = None) -> str:
+    """The query as Grafana sends it; ``panel``: the panel's timeFrom (minutes before the
+    end), maxDataPoints and minimum interval ("10ms"), which replace the dashboard's."""
+    panel = panel or {}
+    if "timeFrom" in panel:
+        from_ms = to_ms - int(panel["timeFrom"].removesuffix("m")) * 60_000
+    min_ms = int(panel.get("interval", "1000ms").removesuffix("ms"))
     q = q.replace("$timeFilter", f"time >= {from_ms}ms and time <= {to_ms}ms")
-    q = q.replace("$__interval", grafana_interval(from_ms, to_ms))
+    q = q.replace("$__interval",
+                  grafana_interval(from_ms, to_ms, panel.get("maxDataPoints", 1000), min_ms))
     q = q.replace("$band", band_value(bands))
     assert "$" not in q.replace("$/", ""), f"unsubstituted variable in {q}"
     return q
@@ -242,7 +304,7 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
     assert name == "live.json" or any(night.onsets[b] for b in selection)
     timings = []
     for where, ref, raw in queries(DASHBOARDS[name]):
-        q = substitute(raw, from_ms, to_ms, selection)
+        q = substitute(raw, from_ms, to_ms, selection, panel_time(DASHBOARDS[name], where))
         series, elapsed = run(influxdb, q, night.db)
         timings.append(elapsed)
         tagged = [s.get("tags", {}) for s in series]
@@ -287,6 +349,9 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
             assert values(series) == ["band-a", "band-b"]
         elif where in ("Sleep / wake", "State"):
             assert set(values(series)) <= {-1, 0, 1} and len(set(values(series))) >= 1
+        elif where in RAW_PANELS:
+            _check_raw(series, RAW_PANELS[where], panel_time(DASHBOARDS[name], where),
+                       night.frames_lost)
         elif where == "RSSI":
             assert set(values(series)) == {-58}  # what the simulated band reports
         elif where == "Battery":
@@ -307,6 +372,28 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
     record_property("query_ms_max", round(1000 * max(timings), 1))
     print(f"{name} {selection}: {by_type}, {len(timings)} queries, "
           f"max {1000 * max(timings):.1f} ms, total {1000 * sum(timings):.1f} ms")
+
+
+def _check_raw(series: list[dict], fields: tuple[str, ...], panel: dict[str, Any],
+               frames_lost: dict[str, int]) -> None:
+    """A raw trace: the three axes per band, one value per sample of the panel's window
+    (less what the band lost), in the stored units."""
+    window_s = int(panel["timeFrom"].removesuffix("m")) * 60
+    for s in series:
+        band = s["tags"]["band"]
+        assert s["columns"] == ["time", *fields], s["columns"]
+        rows = [v for v in s["values"] if v[1] is not None]
+        # 100 Hz; band-a loses 1 % of its frames, and a bin now and then holds two samples
+        # (the 10 ms grid and the band's clock drift apart).
+        low = 0.95 if frames_lost[band] else 0.98
+        assert low * window_s * 100 <= len(rows) <= window_s * 100 + 1, (band, len(rows))
+        assert all(x is not None for v in rows for x in v[1:])
+        if fields[0] == "ax":  # g, gravity included: a resting band reads ~1 g
+            mags = sorted((v[1] ** 2 + v[2] ** 2 + v[3] ** 2) ** 0.5 for v in rows)
+            assert 0.8 <= mags[len(mags) // 2] <= 1.2, (band, mags[len(mags) // 2])
+        else:  # deg/s within the gyroscope's range, and moving now and then
+            assert all(abs(x) <= 2000 for v in rows for x in v[1:])
+            assert any(abs(x) > 0.1 for v in rows for x in v[1:]), band
 
 
 @pytest.mark.servers
