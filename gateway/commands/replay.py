@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import pathlib
 from typing import Any
 
@@ -26,6 +25,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import asyncio  # here, not at the top: every subcommand's parser is built at start
+
     return asyncio.run(_replay(args))
 
 

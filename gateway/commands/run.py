@@ -7,7 +7,6 @@ whole system can be seen working on any machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import pathlib
 from typing import Any
@@ -47,6 +46,8 @@ def register(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import asyncio  # here, not at the top: every subcommand's parser is built at start
+
     return asyncio.run(_run(args))
 
 
