@@ -59,6 +59,7 @@ async def _replay_cli(path, influxdb, mosquitto, db, prefix, tmp_path):
         sys.executable, "-m", "gateway", "replay", str(path), "--quiet",
         "--events", str(tmp_path / "replay.jsonl"),
         "--influx-url", influxdb.url, "--influx-db", db,
+        "--influx-spool", str(tmp_path / "influx-spool"),  # not in the checkout
         "--mqtt-host", mosquitto.host, "--mqtt-port", str(mosquitto.port),
         "--mqtt-prefix", prefix,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
