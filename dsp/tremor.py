@@ -210,7 +210,8 @@ class TremorTracker:
             pg = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g. Its
             # white noise is far below any movement, so the median bin is the movement's,
-            # not a noise floor to take out
+            # not a noise floor to take out (and the period CV keeps no noise correction:
+            # with no floor, snr is unbounded)
             f_peak, prom, conc, sub, amp_dps, snr = _spectral(
                 pg, self.hann, self.nfft, self.freqs, self.search, self.total,
                 cfg.tremor_band_hz[0], denoise=False)

@@ -17,7 +17,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-RETENTION_RE = re.compile(r"INF|([1-9][0-9]*(ns|u|µ|ms|s|m|h|d|w))+")
+_UNIT = r"(ns|u|µ|ms|s|m|h|d|w)"  # InfluxQL duration units ("ms" before "m")
+RETENTION_RE = re.compile(rf"INF|([1-9][0-9]*{_UNIT})+")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _UNIT_NS = {"ns": 1, "u": 1_000, "µ": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
             "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
@@ -27,8 +28,7 @@ def duration_ns(text: str) -> int | None:
     """An InfluxQL duration (``RETENTION_RE``) in ns; None for INF (kept forever)."""
     if text == "INF":
         return None
-    return sum(int(n) * _UNIT_NS[u] for n, u in re.findall(r"([0-9]+)(ns|u|µ|ms|s|m|h|d|w)",
-                                                            text))
+    return sum(int(n) * _UNIT_NS[u] for n, u in re.findall(rf"([0-9]+){_UNIT}", text))
 
 
 @dataclass
