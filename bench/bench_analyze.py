@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_analyze.py [FILE.csv.gz] [--hours 8] [--rate 100]
 
-Without a file, a labelled synthetic night (dsp.synth) is written to a temporary
+Without a file, a labelled synthetic night (twitchwatch.gateway.synth) is written to a temporary
 directory first. It prints a table:
 
 * offline: ``twitchwatch analyze FILE`` in a fresh process (wall time, peak RSS), and the
@@ -52,7 +52,7 @@ def write_night(path: pathlib.Path, hours: float, rate: float, seed: int = 11) -
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    from dsp import iter_synth_night
+    from twitchwatch.gateway.synth import iter_synth_night
 
     labels, chunks = iter_synth_night(seed=seed, duration_s=hours * 3600, rate_hz=rate,
                                       profile="mixed", gyro=False, chunk_s=600)
@@ -74,7 +74,7 @@ def offline_subprocess(path: pathlib.Path) -> tuple[float, float]:
     out = tempfile.mkdtemp()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gateway", "analyze", str(path), "--out", out,
+    subprocess.run([sys.executable, "-m", "twitchwatch", "analyze", str(path), "--out", out,
                     "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -83,8 +83,9 @@ def offline_subprocess(path: pathlib.Path) -> tuple[float, float]:
 
 def import_time() -> float:
     """Seconds to import what analyze needs, in a fresh interpreter."""
-    code = ("import time; t = time.perf_counter(); import dsp, gateway.csvinput, "
-            "gateway.commands.analyze, pyarrow.csv; print(time.perf_counter() - t)")
+    code = ("import time; t = time.perf_counter(); import twitchwatch.dsp, "
+            "twitchwatch.gateway.inputs.csvfile, "
+            "twitchwatch.gateway.commands.analyze, pyarrow.csv; print(time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT,
                          capture_output=True, text=True).stdout
     return float(out.strip())
@@ -92,8 +93,8 @@ def import_time() -> float:
 
 def offline_inprocess(path: pathlib.Path, repeat: int = 3) -> tuple[float, float, float]:
     """(import s, best parse+classify s, best parse-only s) inside this process."""
-    from gateway.commands.analyze import analyze_file
-    from gateway.csvinput import iter_csv
+    from twitchwatch.gateway.commands.analyze import analyze_file
+    from twitchwatch.gateway.inputs.csvfile import iter_csv
     imports = import_time()
     best = best_parse = float("inf")
     for _ in range(repeat):
@@ -109,7 +110,8 @@ def offline_inprocess(path: pathlib.Path, repeat: int = 3) -> tuple[float, float
 
 def streaming(hours: float, rate: float, frame: int) -> dict[str, float]:
     """Feed a synthetic night in frames of ``frame`` samples; CPU and latencies."""
-    from dsp import Analyzer, Event, synth_night
+    from twitchwatch.dsp import Analyzer, Event
+    from twitchwatch.gateway.synth import synth_night
 
     r = synth_night(seed=5, duration_s=hours * 3600, rate_hz=rate, profile="mixed",
                     segment="onset" if hours < 2 else None, gyro=True)

@@ -26,8 +26,8 @@ OUT = ROOT / "bench" / "out"
 
 
 async def _record(path: pathlib.Path, hours: float, seed: int) -> None:
-    from gateway.recording import RecordingWriter
-    from gateway.sources.sim import SimBand, SimOptions
+    from twitchwatch.gateway.sources.sim import SimBand, SimOptions
+    from twitchwatch.gateway.store.recording import RecordingWriter
 
     tmp = path.with_suffix(".part")
     tmp.unlink(missing_ok=True)
@@ -54,7 +54,7 @@ def replay(path: pathlib.Path) -> tuple[float, float, int]:
     """(wall seconds, peak RSS MiB, events) of one replay in a fresh process."""
     events = path.with_suffix(".bench.events.jsonl")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "gateway", "replay", str(path), "--quiet",
+    proc = subprocess.Popen([sys.executable, "-m", "twitchwatch", "replay", str(path), "--quiet",
                              "--events", str(events)], cwd=ROOT)
     _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not all children's
     wall = time.perf_counter() - t0

@@ -1,6 +1,6 @@
 """Benchmark: raw samples to InfluxDB. Line formatting throughput (the raw sink's batch
 shape: 250 blocks of 18 samples), then the 1 h recording of bench_pipeline.py replayed
-into a throw-away influxd (tests/servers.py) with raw samples off and on.
+into a throw-away influxd (bench/servers.py) with raw samples off and on.
 
     .venv/bin/python bench/bench_raw.py            # needs influxd (Debian: influxdb)
 """
@@ -19,9 +19,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_pipeline import recording  # noqa: E402
-from gateway.lineproto_raw import raw_record_lines  # noqa: E402
-from gateway.records import RawSamplesRecord  # noqa: E402
-from tests.servers import InfluxServer, find_binary  # noqa: E402
+from bench.servers import InfluxServer, find_binary  # noqa: E402
+from twitchwatch.gateway.records import RawSamplesRecord  # noqa: E402
+from twitchwatch.gateway.store.lineproto_raw import raw_record_lines  # noqa: E402
 
 
 def formatting(gyro: bool, batches: int = 40) -> str:
@@ -51,7 +51,7 @@ def replay(server: InfluxServer, raw: bool, tmp: pathlib.Path) -> str:
     # INF: the recording may be older than a week, and expired samples are not sent.
     extra = ["--influx-raw", "--influx-raw-retention", "INF"] if raw else []
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "gateway", "replay", str(rec), "--quiet",
+    subprocess.run([sys.executable, "-m", "twitchwatch", "replay", str(rec), "--quiet",
                     "--events", str(tmp / f"{db}.jsonl"), "--influx-url", server.url,
                     "--influx-db", db, "--influx-spool", str(tmp / f"spool-{db}"), *extra],
                    check=True, cwd=ROOT)

@@ -24,11 +24,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEV = ROOT.parent / "shared" / "eval" / "dev"
 
-from dsp import Analyzer, Event, Retraction  # noqa: E402
+from twitchwatch.dsp import Analyzer, Event, Retraction  # noqa: E402
 
 
 def _load(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    from gateway.csvinput import iter_csv
+    from twitchwatch.gateway.inputs.csvfile import iter_csv
 
     chunks = list(iter_csv(path))
     gyro = (np.concatenate([c.gyro_dps for c in chunks if c.gyro_dps is not None])

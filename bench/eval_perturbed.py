@@ -45,7 +45,7 @@ def _rotation(rng: np.random.Generator) -> np.ndarray:
 
 
 def _read(path: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
-    from gateway.csvinput import iter_csv
+    from twitchwatch.gateway.inputs.csvfile import iter_csv
 
     chunks = list(iter_csv(path))
     return (np.concatenate([c.t_s for c in chunks]),
@@ -139,7 +139,7 @@ def main() -> int:
             t, a, lab = perturb(t, a, labels, variant, 1000 + i)
             _write(out / f.name, t, a)
             (out / f"{name}.labels.json").write_text(json.dumps(lab))
-        subprocess.run([sys.executable, "-m", "gateway", "analyze",
+        subprocess.run([sys.executable, "-m", "twitchwatch", "analyze",
                         *[str(out / f.name) for f in files], "--out", str(out / "pred"),
                         "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         res = subprocess.run([sys.executable, str(SCORER), "--dir", str(out),

@@ -1,4 +1,4 @@
-"""Accuracy on labelled synthetic recordings (dsp.synth), scored by the shared scorer.
+"""Accuracy on labelled synthetic recordings (twitchwatch.gateway.synth), scored by the shared scorer.
 
     .venv/bin/python bench/eval_synthetic.py [--n 30] [--out DIR]
     .venv/bin/python bench/eval_synthetic.py --nights [--out DIR]
@@ -36,7 +36,7 @@ NIGHTS = ((1, "mixed", 100, True), (2, "parkinson", 100, True), (3, "essential",
 
 
 def make(args: tuple[pathlib.Path, int]) -> str:
-    from dsp import synth_night
+    from twitchwatch.gateway.synth import synth_night
 
     out, i = args
     rng = np.random.default_rng(500 + i)
@@ -53,7 +53,7 @@ def make(args: tuple[pathlib.Path, int]) -> str:
 
 
 def make_night(args: tuple[pathlib.Path, int]) -> str:
-    from dsp import synth_night
+    from twitchwatch.gateway.synth import synth_night
 
     out, i = args
     seed, prof, rate, gyro = NIGHTS[i]
@@ -78,7 +78,7 @@ def main() -> int:
         names = (pool.map(make_night, [(out, i) for i in range(len(NIGHTS))]) if args.nights
                  else pool.map(make, [(out, i) for i in range(args.n)]))
     pred = out / "pred"
-    subprocess.run([sys.executable, "-m", "gateway", "analyze",
+    subprocess.run([sys.executable, "-m", "twitchwatch", "analyze",
                     *[str(out / f"{n}.csv.gz") for n in names], "--out", str(pred),
                     "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     if not SCORER.is_file():

@@ -218,7 +218,7 @@ def band_variable() -> dict[str, Any]:
             "regex": "", "hide": 0, "skipUrlSync": False}
 
 
-def annotations() -> dict[str, Any]:
+def annotation_list() -> dict[str, Any]:
     return {"list": [
         {"builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
          "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
@@ -248,7 +248,7 @@ def dashboard(uid: str, title: str, desc: str, panels: list[Panel], *, time_from
             {"title": "twitchwatch", "type": "dashboards", "tags": ["twitchwatch"],
              "asDropdown": False, "includeVars": True, "keepTime": True}],
         "templating": {"list": [band_variable()]},
-        "annotations": annotations(),
+        "annotations": annotation_list(),
         "panels": panels,
     }
 

@@ -7,10 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
+# The `twitchwatch` package: its namespace folder (symbolic links) and the folders they
+# point to. The wheel follows the links (pyproject.toml), so only twitchwatch/ is installed.
+COPY twitchwatch ./twitchwatch
 COPY gateway ./gateway
 COPY dsp ./dsp
-# The simulated band encodes with the firmware's own encoder (packaged into the wheel).
-COPY firmware/twproto.py ./firmware/twproto.py
+COPY firmware ./firmware
+COPY dashboards ./dashboards
 RUN pip install . && rm -rf /src
 
 WORKDIR /data

@@ -1,4 +1,4 @@
-"""``twitchwatch`` console command: one subcommand per module in gateway.commands.
+"""``twitchwatch`` console command: one subcommand per module in ``commands/``.
 
 Each module there has ``register(subparsers)``, which adds its parser and sets
 ``func(args) -> int``. Modules import their heavy dependencies inside ``func`` so that
@@ -27,9 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"gateway.commands.{name}")
+            module = importlib.import_module(f"{__package__}.commands.{name}")
         except ModuleNotFoundError as e:
-            if e.name != f"gateway.commands.{name}":
+            if e.name != f"{__package__}.commands.{name}":
                 raise
             continue  # a command whose module is not written yet
         module.register(sub)

@@ -1,4 +1,4 @@
-"""The gateway pipeline: source -> recording -> per band (front end -> DSP) -> sinks.
+"""The gateway pipeline: source -> recording -> per band (ingest -> DSP) -> sinks.
 
 ``BandPipeline`` is synchronous and deterministic: the same packets give the same
 records, live or replayed. ``Session`` is the asyncio shell around it: it owns one task
@@ -18,12 +18,11 @@ from typing import Protocol
 
 import numpy as np
 
-import dsp
+from twitchwatch import dsp
 
 from .channel import Channel, Closed, Policy
-from .frontend import BandFrontEnd, SampleBlock
+from .ingest import BandIngest, SampleBlock
 from .packets import Kind, Packet
-from .recording import RecordingWriter
 from .records import (
     EpochRecord,
     EventRecord,
@@ -33,6 +32,7 @@ from .records import (
     RetractionRecord,
     SleepOnsetRecord,
 )
+from .store.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class BandPipeline:
                  link_stats_every_s: float = LINK_STATS_EVERY_S,
                  raw_samples: bool = False) -> None:
         self.band = band
-        self.front = BandFrontEnd(band)
+        self.ingest = BandIngest(band)
         self.analyzer = analyzer if analyzer is not None else dsp.Analyzer()
         self.event_counts: dict[str, int] = {}  # final events by type
         self._coalesce = coalesce_samples
@@ -93,30 +93,30 @@ class BandPipeline:
 
     def push(self, p: Packet) -> list[Record]:
         out: list[Record] = []
-        for block in self.front.push(p):
+        for block in self.ingest.push(p):
             if self._raw:
                 out += self._raw_record(block)
             out += self._hold(block)
             out += self._periodic(float(block.t_s[-1]))
-        if p.kind is Kind.LINK and self.front.clock.ready:
-            out.append(self._link_record(str(self.front.link.get("event", "link")),
+        if p.kind is Kind.LINK and self.ingest.clock.ready:
+            out.append(self._link_record(str(self.ingest.link.get("event", "link")),
                                          p.recv_wall_ns))
         return out
 
     def finish(self) -> list[Record]:
         out: list[Record] = []
-        for block in self.front.drain():
+        for block in self.ingest.drain():
             if self._raw:
                 out += self._raw_record(block)
             out += self._hold(block)
         out += self._flush()
         out += self._convert(self.analyzer.finish())
-        if self.front.clock.ready:
-            out.append(self._link_record("end", self.front.last_recv_wall_ns))
+        if self.ingest.clock.ready:
+            out.append(self._link_record("end", self.ingest.last_recv_wall_ns))
         return out
 
     def _raw_record(self, b: SampleBlock) -> list[Record]:
-        clock = self.front.clock
+        clock = self.ingest.clock
         if not clock.ready:  # backlog before any live frame: no mapping to wall time yet
             self.raw_unstamped += len(b.t_s)
             return []
@@ -151,14 +151,14 @@ class BandPipeline:
         if self._next_stats_s is None:
             self._next_stats_s = (t_last // every + 1) * every
         elif t_last >= self._next_stats_s:
-            t_ns = self.front.clock.to_wall_ns(self._next_stats_s)
+            t_ns = self.ingest.clock.to_wall_ns(self._next_stats_s)
             self._next_stats_s = (t_last // every + 1) * every
             return [self._link_record("periodic", t_ns // 1_000_000_000 * 1_000_000_000)]
         return []
 
     def _convert(self, outputs: list[dsp.Output]) -> list[Record]:
         recs: list[Record] = []
-        wall = self.front.clock.to_wall_ns
+        wall = self.ingest.clock.to_wall_ns
         for o in outputs:
             if isinstance(o, dsp.Event):
                 if o.final:
@@ -174,7 +174,7 @@ class BandPipeline:
         return recs
 
     def _link_record(self, reason: str, t_ns: int) -> LinkRecord:
-        c, st, link = self.front.counters, self.front.status, self.front.link
+        c, st, link = self.ingest.counters, self.ingest.status, self.ingest.link
         rssi = link.get("rssi")
         mtu = link.get("mtu")
         return LinkRecord(

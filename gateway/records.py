@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dsp import Epoch, Event, Retraction, SleepOnset
+from twitchwatch.dsp import Epoch, Event, Retraction, SleepOnset
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the protocol vectors and the real servers (tests/servers.py)."""
+"""Shared fixtures: the protocol vectors and the real servers (bench/servers.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.servers import InfluxServer, MosquittoServer, find_binary
+from bench.servers import InfluxServer, MosquittoServer, find_binary
 
 S = TypeVar("S", InfluxServer, MosquittoServer)
 

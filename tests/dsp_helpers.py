@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dsp import Analyzer, Event
+from twitchwatch.dsp import Analyzer, Event
 
 JERKS = ("myoclonic_jerk", "hypnic_jerk")
 

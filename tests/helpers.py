@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from gateway.packets import Kind, Packet
-from gateway.records import (
+from twitchwatch.gateway.packets import Kind, Packet
+from twitchwatch.gateway.records import (
     EpochRecord,
     EventRecord,
     LinkRecord,
@@ -15,7 +15,7 @@ from gateway.records import (
     RetractionRecord,
     SleepOnsetRecord,
 )
-from gateway.sources.firmware_encoder import twproto
+from twitchwatch.gateway.sources.firmware_encoder import twproto
 
 T0_WALL_NS = 1_764_000_000_000_000_000
 

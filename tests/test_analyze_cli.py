@@ -9,9 +9,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from dsp import synth_night
-from gateway.cli import main
-from gateway.csvinput import CsvFormatError, iter_csv
+from twitchwatch.gateway.cli import main
+from twitchwatch.gateway.inputs.csvfile import CsvFormatError, iter_csv
+from twitchwatch.gateway.synth import synth_night
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +101,11 @@ def test_reader_rejects_non_finite(tmp_path: pathlib.Path) -> None:
 async def test_twrec_live_replay_and_analyze_agree(tmp_path: pathlib.Path) -> None:
     """The same session through the live pipeline, packet by packet, and through
     ``analyze`` of its recording: the same final events."""
-    from gateway.commands.analyze import analyze_file
-    from gateway.pipeline import BandPipeline
-    from gateway.recording import RecordingWriter
-    from gateway.records import EventRecord
-    from gateway.sources.sim import SimBand
+    from twitchwatch.gateway.commands.analyze import analyze_file
+    from twitchwatch.gateway.pipeline import BandPipeline
+    from twitchwatch.gateway.records import EventRecord
+    from twitchwatch.gateway.sources.sim import SimBand
+    from twitchwatch.gateway.store.recording import RecordingWriter
 
     path = tmp_path / "session.twrec"
     live = BandPipeline("sim-band")

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from gateway.errors import ConfigError
-from gateway.sources.backoff import Backoff
-from gateway.sources.ble import BleSource
-from gateway.sources.ble_config import BandSelector, BleOptions, load_band_config
-from gateway.sources.ble_scan import resolve_backend
+from twitchwatch.gateway.backoff import Backoff
+from twitchwatch.gateway.errors import ConfigError
+from twitchwatch.gateway.sources.ble import BleSource
+from twitchwatch.gateway.sources.ble_config import BandSelector, BleOptions, load_band_config
+from twitchwatch.gateway.sources.ble_scan import resolve_backend
 
 GOOD = """
 [ble]
@@ -139,8 +139,8 @@ def test_run_command_glue_builds_the_source_from_its_settings(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
-    from gateway import config
-    from gateway.commands.run_ble import ble_source
+    from twitchwatch.gateway import settings as config
+    from twitchwatch.gateway.commands.run_ble import ble_source
 
     monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "tests.ble.cli_world:backend")
     settings = config.load(argparse.Namespace(config=str(write(tmp_path, GOOD))))

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from gateway.codec import decode_frame
-from gateway.packets import Kind, Packet
-from gateway.pipeline import Session
-from gateway.records import LinkRecord, Record
-from gateway.sources.ble import BleSource
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
 from tests.ble.collect import FAST
+from twitchwatch.gateway.codec import decode_frame
+from twitchwatch.gateway.packets import Kind, Packet
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.records import LinkRecord, Record
+from twitchwatch.gateway.sources.ble import BleSource
 
 KEY = "tw-1a2b"
 
@@ -66,7 +66,7 @@ async def test_band_drop_and_backlog_through_the_pipeline() -> None:
         sink = Collect()
         async with source, Session([sink], live=True) as session:
             await session.run(packets())
-        c = session.bands[KEY].front.counters
+        c = session.bands[KEY].ingest.counters
         assert c.connects == 2 and c.disconnects == 1
         assert c.samples_missing == 0 and c.samples_duplicate == 0 and c.frames_lost == 0
         assert c.samples_backlog > 0  # the hole was filled from the band's ring

@@ -6,10 +6,10 @@ the band's offline ring as BACKLOG), except those the harness itself threw away 
 
 from __future__ import annotations
 
-from gateway.sources.ble import BleSource
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
 from tests.ble.collect import FAST, collecting
+from twitchwatch.gateway.sources.ble import BleSource
 
 A, B = "F0:00:00:00:1A:2B", "F0:00:00:00:3C:4D"
 KA, KB = "tw-1a2b", "tw-3c4d"

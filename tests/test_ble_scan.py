@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cli import main
-from gateway.sources.ble_config import BandSelector
-from gateway.sources.ble_scan import find_band, scan
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
+from twitchwatch.gateway.cli import main
+from twitchwatch.gateway.sources.ble_config import BandSelector
+from twitchwatch.gateway.sources.ble_scan import find_band, scan
 
 A, B, STRANGER = "F0:00:00:00:1A:2B", "F0:00:00:00:3C:4D", "F0:00:00:00:99:99"
 

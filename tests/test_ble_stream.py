@@ -11,15 +11,15 @@ import time
 
 import pytest
 
-from gateway.codec import F_GYRO, decode_frame, decode_meta, decode_status
-from gateway.errors import TwitchwatchError
-from gateway.packets import Kind
-from gateway.sources.ble import BleSource
-from gateway.sources.ble_scan import BluetoothUnavailableError
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
 from tests.ble.collect import FAST, collecting
 from tests.ble.firmware import twproto as tw
+from twitchwatch.gateway.codec import F_GYRO, decode_frame, decode_meta, decode_status
+from twitchwatch.gateway.errors import TwitchwatchError
+from twitchwatch.gateway.packets import Kind
+from twitchwatch.gateway.sources.ble import BleSource
+from twitchwatch.gateway.sources.ble_scan import BluetoothUnavailableError
 
 A = "F0:00:00:00:1A:2B"
 KEY = "tw-1a2b"

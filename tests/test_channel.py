@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.channel import Channel, Closed, Policy
+from twitchwatch.gateway.channel import Channel, Closed, Policy
 
 
 async def test_drop_oldest_keeps_the_newest_and_counts():

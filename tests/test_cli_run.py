@@ -8,13 +8,13 @@ import sys
 
 import numpy as np
 
-from gateway.codec import decode_frame
-from gateway.packets import Kind
-from gateway.sources.sim import SimBand, SimOptions
+from twitchwatch.gateway.codec import decode_frame
+from twitchwatch.gateway.packets import Kind
+from twitchwatch.gateway.sources.sim import SimBand, SimOptions
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "twitchwatch", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 

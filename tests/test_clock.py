@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.clock import ClockModel
+from twitchwatch.gateway.ingest.clock_model import ClockModel
 
 
 def test_drift_and_latency_are_removed():

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway import codec
-from gateway.errors import FrameError, ProtocolError
+from twitchwatch.gateway import codec
+from twitchwatch.gateway.errors import FrameError, ProtocolError
 
 
 def test_frames_decode_to_the_vector_values(vectors):

@@ -122,7 +122,7 @@ def test_gateway_reads_the_compose_settings(tmp_path, monkeypatch):
     """docker/twitchwatch.toml + the compose environment make valid gateway settings."""
     import argparse
 
-    from gateway import config
+    from twitchwatch.gateway import settings as config
 
     monkeypatch.setenv("TWITCHWATCH_INFLUX_URL", "http://influxdb:8086")
     monkeypatch.setenv("TWITCHWATCH_MQTT_HOST", "mosquitto")

@@ -24,14 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
-import dsp
-from gateway.config import InfluxConfig
-from gateway.pipeline import Session
-from gateway.records import EventRecord, RawSamplesRecord, Record, SleepOnsetRecord
-from gateway.sinks.influx import InfluxSink
-from gateway.sinks.influx_raw import InfluxRawSink
-from gateway.sources.sim import SimBand, SimOptions
 from tests.helpers import Collect
+from twitchwatch import dsp
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.records import EventRecord, RawSamplesRecord, Record, SleepOnsetRecord
+from twitchwatch.gateway.settings import InfluxConfig
+from twitchwatch.gateway.sinks.influx import InfluxSink
+from twitchwatch.gateway.sinks.influx_raw import InfluxRawSink
+from twitchwatch.gateway.sources.sim import SimBand, SimOptions
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASH = ROOT / "dashboards"
@@ -207,7 +207,7 @@ async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
         night.events[band] = [r for r in collect.records
                               if isinstance(r, EventRecord) and r.event.final]
         night.onsets[band] = [r for r in collect.records if isinstance(r, SleepOnsetRecord)]
-        night.frames_lost[band] = s.bands[band].front.counters.frames_lost
+        night.frames_lost[band] = s.bands[band].ingest.counters.frames_lost
     # The tremor panels must be exercised whatever the classifier of the day finds: three
     # tremor episodes in the stored schema, written through the same sink.
     tremor = [EventRecord("band-b", dsp.Event(

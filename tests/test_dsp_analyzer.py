@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp import Analyzer, Epoch, Event, Retraction, SleepOnset, synth_night
 from tests.dsp_helpers import JERKS, finals, match_jerks, overlaps, run
+from twitchwatch.dsp import Analyzer, Epoch, Event, Retraction, SleepOnset
+from twitchwatch.gateway.synth import synth_night
 
 # the DSP warns about nothing on normal input (numpy RuntimeWarnings are errors here)
 pytestmark = pytest.mark.filterwarnings("error")

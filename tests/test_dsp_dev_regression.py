@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from gateway.commands.analyze import analyze_file, stem
+from twitchwatch.gateway.commands.analyze import analyze_file, stem
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "eval" / "dev"

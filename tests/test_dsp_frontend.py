@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp import AnalyzerConfig
-from dsp.frontend import Conditioner, estimate_period
+from twitchwatch.dsp import AnalyzerConfig
+from twitchwatch.dsp.frontend import Conditioner, estimate_period
 
 
 def _stream(rate: float, seconds: float, jitter_s: float, holes: list[tuple[float, float]],

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dsp import AnalyzerConfig, Retraction, synth_night
-from dsp.tremor import TremorTracker, _Episode
 from tests.dsp_helpers import run
+from twitchwatch.dsp import AnalyzerConfig, Retraction
+from twitchwatch.dsp.tremor import TremorTracker, _Episode
+from twitchwatch.gateway.synth import synth_night
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -14,11 +14,12 @@ import uuid
 import aiomqtt
 import pytest
 
-import dsp
-from gateway.pipeline import Session
-from gateway.recording import RecordingWriter, iter_recording_samples
-from gateway.sinks.jsonl import JsonlEventSink
 from tests.helpers import data_packets, jerky_signal, link
+from twitchwatch import dsp
+from twitchwatch.gateway.ingest import iter_recording_samples
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.sinks.jsonl import JsonlEventSink
+from twitchwatch.gateway.store.recording import RecordingWriter
 
 pytestmark = pytest.mark.servers
 
@@ -56,7 +57,7 @@ def _dsp_events(path):
 
 async def _replay_cli(path, influxdb, mosquitto, db, prefix, tmp_path):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "replay", str(path), "--quiet",
+        sys.executable, "-m", "twitchwatch", "replay", str(path), "--quiet",
         "--events", str(tmp_path / "replay.jsonl"),
         "--influx-url", influxdb.url, "--influx-db", db,
         "--influx-spool", str(tmp_path / "influx-spool"),  # not in the checkout
@@ -122,9 +123,9 @@ async def test_replayed_night_lands_in_influxdb_and_mqtt(tmp_path, influxdb, mos
 
 
 async def test_sleep_onsets_and_retractions_reach_mqtt(mosquitto):
-    from gateway.config import MqttConfig
-    from gateway.records import RetractionRecord, SleepOnsetRecord
-    from gateway.sinks.mqtt import MqttSink
+    from twitchwatch.gateway.records import RetractionRecord, SleepOnsetRecord
+    from twitchwatch.gateway.settings import MqttConfig
+    from twitchwatch.gateway.sinks.mqtt import MqttSink
 
     prefix = "tw-ctx-" + uuid.uuid4().hex[:8]
     onset = SleepOnsetRecord("b 1", dsp.SleepOnset(id="s697075", start=697.075,

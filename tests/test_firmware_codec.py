@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from gateway.commands import firmware as fwcmd
-from gateway.errors import ConfigError
+from twitchwatch.gateway.commands import firmware as fwcmd
+from twitchwatch.gateway.errors import ConfigError
 
 from .firmware_helpers import FIRMWARE, MPY_TESTS, ROOT, tool
 
@@ -83,7 +83,7 @@ def test_build_command_compiles_all_but_main(tmp_path, capsys):
 
 
 def test_build_from_the_console_entry_point(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "gateway", "firmware", "build", "--native",
+    res = subprocess.run([sys.executable, "-m", "twitchwatch", "firmware", "build", "--native",
                           "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr

@@ -1,6 +1,6 @@
 """Durable InfluxDB writes against the real server: outages, restarts, refused lines.
 
-Nothing here is faked: the server is Debian's influxd (tests/servers.py), stopped and
+Nothing here is faked: the server is Debian's influxd (bench/servers.py), stopped and
 started mid-night; the /api/v2 transport reaches it through a small forwarding proxy.
 """
 
@@ -16,15 +16,15 @@ import uuid
 import pytest
 from aiohttp import ClientError, ClientSession, web
 
-from gateway.config import InfluxConfig
-from gateway.lineproto import epoch_line
-from gateway.pipeline import Session
-from gateway.records import EpochRecord, EventRecord, LinkRecord
-from gateway.sinks.influx import InfluxSink
-from gateway.sources.sim import SimBand, SimOptions
-from gateway.spool import QUARANTINE, Spool
+from bench.servers import InfluxServer, free_port
 from tests.helpers import T0_WALL_NS, Collect, data_packets, jerky_signal, link
-from tests.servers import InfluxServer, free_port
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.records import EpochRecord, EventRecord, LinkRecord
+from twitchwatch.gateway.settings import InfluxConfig
+from twitchwatch.gateway.sinks.influx import InfluxSink
+from twitchwatch.gateway.sources.sim import SimBand, SimOptions
+from twitchwatch.gateway.store.lineproto import epoch_line
+from twitchwatch.gateway.store.spool import QUARANTINE, Spool
 
 T0_NS = 1_767_300_000_000_000_000  # the simulated night's start (wall ns)
 
@@ -109,7 +109,7 @@ async def test_server_down_at_start_then_up(influxdb_private, tmp_path):
 
 
 def _epoch(i: int):
-    from dsp import Epoch
+    from twitchwatch.dsp import Epoch
 
     return Epoch(start=float(i), duration_s=1.0, activity_g=0.01 * (i % 7), tremor_power=1e-5,
                  state="sleep", coverage=1.0)
@@ -121,7 +121,7 @@ async def test_spool_survives_a_killed_gateway(influxdb_private, tmp_path):
     spool_dir = tmp_path / "spool"
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "run", "--simulate", "--hours", "0.5",
+        sys.executable, "-m", "twitchwatch", "run", "--simulate", "--hours", "0.5",
         "--speed", "120", "--quiet", "--no-record", "--out", str(tmp_path / "out"),
         "--influx-url", dead, "--influx-db", "killed", "--influx-spool", str(spool_dir),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

@@ -13,16 +13,17 @@ import uuid
 import numpy as np
 import pytest
 
-from gateway import config
-from gateway.clock import ClockModel
-from gateway.config import InfluxConfig
-from gateway.errors import ConfigError
-from gateway.lineproto_raw import raw_lines, raw_record_lines
-from gateway.pipeline import Session
-from gateway.recording import RecordingWriter, iter_recording_samples
-from gateway.records import EventRecord, RawSamplesRecord
-from gateway.sinks.influx_raw import RAW_RP, InfluxRawSink
 from tests.helpers import T0_WALL_NS, Collect, data_packets, jerky_signal, link
+from twitchwatch.gateway import settings as config
+from twitchwatch.gateway.errors import ConfigError
+from twitchwatch.gateway.ingest import iter_recording_samples
+from twitchwatch.gateway.ingest.clock_model import ClockModel
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.records import EventRecord, RawSamplesRecord
+from twitchwatch.gateway.settings import InfluxConfig
+from twitchwatch.gateway.sinks.influx_raw import RAW_RP, InfluxRawSink
+from twitchwatch.gateway.store.lineproto_raw import raw_lines, raw_record_lines
+from twitchwatch.gateway.store.recording import RecordingWriter
 
 RAW = f'"{RAW_RP}"."raw"'
 # The helpers' packets are from 2025; raw samples older than the retention policy (7 d)
@@ -125,13 +126,13 @@ async def test_raw_records_only_when_a_sink_takes_them():
     s = await _run([events, raw], packets)
     blocks = [r for r in raw.records if isinstance(r, RawSamplesRecord)]
     bp = s.bands["b1"]
-    assert sum(len(b.t_ns) for b in blocks) == bp.front.counters.samples == 6000
+    assert sum(len(b.t_ns) for b in blocks) == bp.ingest.counters.samples == 6000
     assert bp.raw_unstamped == 0 and not any(isinstance(r, RawSamplesRecord)
                                              for r in events.records)
     t = np.concatenate([b.t_ns for b in blocks])
     assert np.all(np.diff(t) > 0)
     # Wall times from the band's clock model, as for every other record.
-    assert t[0] == bp.front.clock.to_wall_ns(5.0) and t[-1] == bp.front.clock.to_wall_ns(64.99)
+    assert t[0] == bp.ingest.clock.to_wall_ns(5.0) and t[-1] == bp.ingest.clock.to_wall_ns(64.99)
     # Raw samples on change nothing else.
     def finals(rs):
         return [r for r in rs if isinstance(r, EventRecord) and r.event.final]
@@ -147,7 +148,7 @@ async def test_a_raw_backlog_never_pushes_events_out(monkeypatch):
         async def write(self, batch):
             await asyncio.sleep(3600)
 
-    monkeypatch.setattr("gateway.pipeline.SINK_DRAIN_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("twitchwatch.gateway.pipeline.SINK_DRAIN_TIMEOUT_S", 0.5)
     events, stuck = Collect(), StuckRaw()
     s = await asyncio.wait_for(_run([events, stuck], _packets()), 60)
     by_name = {ch.name: ch for ch in s.channels}
@@ -158,7 +159,7 @@ async def test_a_raw_backlog_never_pushes_events_out(monkeypatch):
 # -- settings ---------------------------------------------------------------------------
 
 def test_raw_settings_from_flags_and_environment(monkeypatch, tmp_path):
-    from gateway.commands.session import build_sinks
+    from twitchwatch.gateway.commands.session import build_sinks
 
     args = argparse.Namespace(influx_url="http://127.0.0.1:1", influx_raw=True,
                               influx_raw_retention="36h", out=str(tmp_path))
@@ -183,7 +184,7 @@ def test_raw_settings_from_flags_and_environment(monkeypatch, tmp_path):
 
 async def _replay_cli(path, influxdb, db, tmp_path, *extra):
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "replay", str(path), "--quiet",
+        sys.executable, "-m", "twitchwatch", "replay", str(path), "--quiet",
         "--events", str(tmp_path / f"{db}.jsonl"), "--influx-url", influxdb.url,
         "--influx-db", db, "--influx-spool", str(tmp_path / f"spool-{db}"), *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)

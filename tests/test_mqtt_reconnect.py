@@ -15,11 +15,11 @@ import uuid
 import aiomqtt
 import pytest
 
-import dsp
-from gateway.config import MqttConfig
-from gateway.records import EpochRecord, EventRecord, LinkRecord
-from gateway.sinks.mqtt import MqttSink
-from tests.servers import MosquittoServer
+from bench.servers import MosquittoServer
+from twitchwatch import dsp
+from twitchwatch.gateway.records import EpochRecord, EventRecord, LinkRecord
+from twitchwatch.gateway.settings import MqttConfig
+from twitchwatch.gateway.sinks.mqtt import MqttSink
 
 pytestmark = pytest.mark.servers
 
@@ -157,7 +157,7 @@ async def test_outbox_is_bounded_drop_oldest(mosquitto_private):
 
 
 def _ej(r: EventRecord) -> dict:
-    from gateway.sinks.jsonl import event_json
+    from twitchwatch.gateway.sinks.jsonl import event_json
 
     return event_json(r)
 
@@ -166,7 +166,7 @@ async def test_last_will_marks_a_killed_gateway_offline(mosquitto_private, tmp_p
     server = mosquitto_private
     prefix = "tw-will-" + uuid.uuid4().hex[:6]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "run", "--simulate", "--hours", "0.2", "--speed", "30",
+        sys.executable, "-m", "twitchwatch", "run", "--simulate", "--hours", "0.2", "--speed", "30",
         "--quiet", "--no-record", "--out", str(tmp_path / "out"),
         "--mqtt-host", server.host, "--mqtt-port", str(server.port), "--mqtt-prefix", prefix,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from gateway.pipeline import Session
-from gateway.recording import RecordingWriter
-from gateway.records import EpochRecord, EventRecord
-from gateway.sinks.jsonl import JsonlEventSink
-from gateway.sources.replay import Replay
 from tests.helpers import Collect, data_packets, jerky_signal, link
+from twitchwatch.gateway.pipeline import Session
+from twitchwatch.gateway.records import EpochRecord, EventRecord
+from twitchwatch.gateway.sinks.jsonl import JsonlEventSink
+from twitchwatch.gateway.sources.recorded import Replay
+from twitchwatch.gateway.store.recording import RecordingWriter
 
 JERKS = (12.0, 40.5, 77.0, 130.25)
 
@@ -70,12 +70,12 @@ async def test_a_stuck_sink_never_stalls_a_live_session():
     async with Session([stuck], live=True) as s:
         await asyncio.wait_for(s.run(_source(_night_packets())), timeout=60)
         assert s.channels[0].dropped > 0
-        assert s.bands["b1"].front.counters.samples == 18000
+        assert s.bands["b1"].ingest.counters.samples == 18000
 
 
 @pytest.fixture(autouse=True)
 def _short_drain(monkeypatch):
-    monkeypatch.setattr("gateway.pipeline.SINK_DRAIN_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("twitchwatch.gateway.pipeline.SINK_DRAIN_TIMEOUT_S", 0.5)
 
 
 async def test_events_file_holds_final_events(tmp_path):

@@ -10,9 +10,14 @@ import time
 
 import pytest
 
-from gateway.errors import RecordingError
-from gateway.packets import Kind, Packet
-from gateway.recording import FILE_MAGIC, ReadStats, RecordingWriter, read_recording
+from twitchwatch.gateway.errors import RecordingError
+from twitchwatch.gateway.packets import Kind, Packet
+from twitchwatch.gateway.store.recording import (
+    FILE_MAGIC,
+    ReadStats,
+    RecordingWriter,
+    read_recording,
+)
 
 
 def _packets(n: int) -> list[Packet]:
@@ -92,8 +97,8 @@ def test_a_killed_writer_leaves_a_replayable_file(tmp_path):
     path = tmp_path / "crash.twrec"
     script = textwrap.dedent(f"""
         import sys, time
-        from gateway.packets import Kind, Packet
-        from gateway.recording import RecordingWriter
+        from twitchwatch.gateway.packets import Kind, Packet
+        from twitchwatch.gateway.store.recording import RecordingWriter
         w = RecordingWriter({str(path)!r}, flush_s=0.0).__enter__()
         i = 0
         while True:

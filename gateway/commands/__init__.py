@@ -1,0 +1,1 @@
+"""The ``twitchwatch`` subcommands: one module each, with ``register(subparsers)``."""

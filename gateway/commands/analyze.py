@@ -53,10 +53,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    import dsp  # noqa: F401 - imported before the clock starts (scipy takes ~0.9 s)
+    from twitchwatch import dsp  # noqa: F401 - imported before the clock starts (scipy takes ~0.9 s)
 
-    from .. import csvinput  # noqa: F401
     from ..errors import TwitchwatchError
+    from ..inputs import csvfile  # noqa: F401
 
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def _main(args: argparse.Namespace) -> int:
 def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = False
                  ) -> dict[str, dict[str, Any]]:
     """Final events (and optionally epochs) per band of one file: {band: {...}}."""
-    from dsp import Analyzer, Epoch, Event, SleepOnset
+    from twitchwatch.dsp import Analyzer, Epoch, Event, SleepOnset
 
     from ..errors import RecordingError
 
@@ -133,7 +133,7 @@ def _samples(path: pathlib.Path, bar: _Progress | None) -> Iterator[tuple[str, A
     if path.name.endswith(".twrec"):
         yield from _twrec_samples(path)
         return
-    from ..csvinput import iter_csv
+    from ..inputs.csvfile import iter_csv
 
     for c in iter_csv(path, progress=bar.update if bar else None):
         yield "", c.t_s, c.acc_g, c.gyro_dps
@@ -141,7 +141,7 @@ def _samples(path: pathlib.Path, bar: _Progress | None) -> Iterator[tuple[str, A
 
 def _twrec_samples(path: pathlib.Path) -> Iterator[tuple[str, Any, Any, Any]]:
     """A session recording through the live front end (decode, loss, ordering, axes)."""
-    from ..recording import iter_recording_samples
+    from ..ingest import iter_recording_samples
 
     yield from iter_recording_samples(path)
 

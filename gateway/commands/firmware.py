@@ -44,7 +44,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--src", type=pathlib.Path, default=None,
                    help="the firmware source directory (default: firmware/ of this checkout)")
     p.add_argument("--out", type=pathlib.Path, default=None,
-                   help=f"output directory (default: {DEFAULT_OUT} beside firmware/)")
+                   help=f"output directory (default: {DEFAULT_OUT} beside firmware/ in a "
+                        "checkout, else in the current directory)")
     p.add_argument("--native", action="store_true",
                    help="emit native Xtensa code (-march=xtensawin -X emit=native): faster, "
                         "about 4x larger; for ESP32 and ESP32-S3")
@@ -79,9 +80,11 @@ def find_source(src: pathlib.Path | None) -> pathlib.Path:
     from ..errors import ConfigError
 
     if src is None:
-        src = pathlib.Path(__file__).resolve().parents[2] / "firmware"
+        from ..sources.firmware_encoder import FIRMWARE_DIR
+
+        src = FIRMWARE_DIR  # the checkout's firmware/, or the one an installed wheel carries
         if not (src / "main.py").is_file():
-            raise ConfigError(f"no firmware sources at {src} (an installed package has none): "
+            raise ConfigError(f"no firmware sources at {src}: "
                               "pass --src path/to/firmware")
     elif not (src / "main.py").is_file():
         raise ConfigError(f"--src {src}: no main.py there, not a firmware directory")
@@ -118,7 +121,9 @@ def build(src: pathlib.Path, out: pathlib.Path, mpy_cross: str, native: bool = F
 
 def _build_from_args(args: argparse.Namespace) -> tuple[pathlib.Path, list[pathlib.Path]]:
     src = find_source(args.src)
-    out = args.out if args.out is not None else src.parent / DEFAULT_OUT
+    # Beside firmware/ in a checkout; an installed package's folder is no place for output.
+    base = src.parent if (src.parent / "pyproject.toml").is_file() else pathlib.Path.cwd()
+    out = args.out if args.out is not None else base / DEFAULT_OUT
     tool = find_tool("mpy-cross", args.mpy_cross)
     return out, build(src, out, tool, args.native)
 

@@ -6,7 +6,7 @@ import argparse
 import pathlib
 from typing import Any
 
-from ..config import add_sink_arguments
+from ..settings import add_sink_arguments
 
 
 def register(sub: Any) -> None:
@@ -31,16 +31,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from .. import config
     from ..errors import RecordingError
     from ..pipeline import Session
-    from ..sources.replay import Replay
+    from ..settings import load as load_settings
+    from ..sources.recorded import Replay
     from .session import StatusLine, build_sinks, summary, until_stopped
 
     path: pathlib.Path = args.recording
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
-    settings = config.load(args)
+    settings = load_settings(args)
     events = args.events or path.with_name(path.name.removesuffix(".twrec")
                                            + ".replay.events.jsonl")
     events.unlink(missing_ok=True)  # a replay's events file is the replay's alone

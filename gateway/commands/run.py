@@ -11,7 +11,7 @@ import datetime as dt
 import pathlib
 from typing import Any
 
-from ..config import add_sink_arguments
+from ..settings import add_sink_arguments
 
 
 def register(sub: Any) -> None:
@@ -52,13 +52,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from .. import config
     from ..pipeline import Session
-    from ..recording import SUFFIX, RecordingWriter
+    from ..settings import load as load_settings
     from ..sources.sim import SimBand, SimOptions
+    from ..store.recording import SUFFIX, RecordingWriter
     from .session import StatusLine, build_sinks, summary, until_stopped
 
-    settings = config.load(args)
+    settings = load_settings(args)
     bands_configured = bool(settings.raw.get("band"))
     if bands_configured and not args.simulate:
         from .run_ble import ble_source

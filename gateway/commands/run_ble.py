@@ -7,7 +7,7 @@ another bleak backend (the tests' emulated bands).
 
 from __future__ import annotations
 
-from ..config import Settings
+from ..settings import Settings
 from ..sources.ble import BleSource
 from ..sources.ble_config import parse_band_config
 from ..sources.ble_scan import resolve_backend

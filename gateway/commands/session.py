@@ -9,9 +9,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..config import Settings
 from ..packets import Packet
 from ..pipeline import Session, Sink
+from ..settings import Settings
 from ..sinks.console import ConsoleSink
 from ..sinks.jsonl import JsonlEventSink
 
@@ -29,16 +29,16 @@ class StatusLine:
         if s is None:
             return "starting..."
         bands = list(s.bands.values())
-        samples = sum(b.front.counters.samples for b in bands)
-        frames = sum(b.front.counters.frames for b in bands)
-        lost = sum(b.front.counters.frames_lost for b in bands)
-        missing = sum(b.front.counters.samples_missing for b in bands)
+        samples = sum(b.ingest.counters.samples for b in bands)
+        frames = sum(b.ingest.counters.frames for b in bands)
+        lost = sum(b.ingest.counters.frames_lost for b in bands)
+        missing = sum(b.ingest.counters.samples_missing for b in bands)
         now = time.monotonic()
         t0, n0 = self._last
         if now - t0 >= 0.5:
             self.rate = (samples - n0) / (now - t0)
             self._last = (now, samples)
-        night_s = max((b.front.last_t_s or 0.0) for b in bands) if bands else 0.0
+        night_s = max((b.ingest.last_t_s or 0.0) for b in bands) if bands else 0.0
         counts: dict[str, int] = {}
         for b in bands:
             for k, v in b.event_counts.items():
@@ -106,7 +106,7 @@ async def until_stopped(packets: AsyncIterator[Packet]) -> AsyncIterator[Packet]
 def summary(session: Session) -> str:
     rows = []
     for name, b in session.bands.items():
-        c = b.front.counters
+        c = b.ingest.counters
         counts = b.event_counts
         ev = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no events"
         rows.append(f"  {name}: {c.samples:,} samples ({c.samples_backlog:,} from backlog), "

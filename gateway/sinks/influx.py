@@ -40,12 +40,12 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from ..config import InfluxConfig
+from ..backoff import Backoff
 from ..errors import SinkError
-from ..lineproto import to_line
 from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
-from ..sources.backoff import Backoff
-from ..spool import Spool
+from ..settings import InfluxConfig
+from ..store.lineproto import to_line
+from ..store.spool import Spool
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 
-from ..config import InfluxConfig, duration_ns
-from ..lineproto_raw import raw_record_lines
 from ..records import RawSamplesRecord, Record
+from ..settings import InfluxConfig, duration_ns
+from ..store.lineproto_raw import raw_record_lines
 from .influx import InfluxSink
 
 log = logging.getLogger(__name__)

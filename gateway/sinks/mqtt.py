@@ -7,7 +7,7 @@ Topic layout (docs/storage.md, "MQTT"):
     {prefix}/{band}/motion          QoS 0, optional: the latest per-second summary
     {discovery}/.../config          retained, optional: Home Assistant MQTT discovery
 
-One MQTT connection per band (``BandLink``), because a last will belongs to a connection:
+One MQTT connection per band (``MqttBandLink``), because a last will belongs to a connection:
 if the gateway dies, the broker marks exactly that band's status "offline". Each link
 owns a task that connects, publishes, and reconnects with capped backoff and jitter after
 the broker goes away (a restart, a network drop).
@@ -34,9 +34,8 @@ from typing import Any
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
-from ..config import MqttConfig
+from ..backoff import Backoff
 from ..errors import SinkError
-from ..lineproto import STATE_CODE
 from ..records import (
     EpochRecord,
     EventRecord,
@@ -45,7 +44,8 @@ from ..records import (
     RetractionRecord,
     SleepOnsetRecord,
 )
-from ..sources.backoff import Backoff
+from ..settings import MqttConfig
+from ..store.lineproto import STATE_CODE
 from .jsonl import event_json, utc_iso
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def ha_id(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", s) or "_"
 
 
-class BandLink:
+class MqttBandLink:
     """One band's MQTT connection: its own last will, an outbox, reconnects."""
 
     def __init__(self, sink: MqttSink, band: str) -> None:
@@ -88,7 +88,7 @@ class BandLink:
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(initial_s=RECONNECT_FIRST_S, max_s=RECONNECT_MAX_S)
 
-    async def __aenter__(self) -> BandLink:
+    async def __aenter__(self) -> MqttBandLink:
         self._task = asyncio.create_task(self._run(), name=f"mqtt-{self.band}")
         return self
 
@@ -221,7 +221,7 @@ class MqttSink:
         if cfg.motion_every_s > 0:
             self.accepts = (*self.accepts, EpochRecord)
         self.published = 0
-        self.links: dict[str, BandLink] = {}
+        self.links: dict[str, MqttBandLink] = {}
         self._next_status_ns: dict[str, int] = {}
         self._next_motion_s: dict[str, float] = {}
         self._stack = contextlib.AsyncExitStack()
@@ -319,10 +319,10 @@ class MqttSink:
                         tb: TracebackType | None) -> None:
         await self._stack.aclose()  # each link drains and says "offline"
 
-    async def _link(self, band: str) -> BandLink:
+    async def _link(self, band: str) -> MqttBandLink:
         link = self.links.get(band)
         if link is None:
-            link = await self._stack.enter_async_context(BandLink(self, band))
+            link = await self._stack.enter_async_context(MqttBandLink(self, band))
             self.links[band] = link
         return link
 

@@ -24,10 +24,10 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.exc import BleakError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
+from ..backoff import Backoff
 from ..codec import OP_START, OP_TIME_SYNC, decode_status, encode_control
 from ..errors import ProtocolError
 from ..packets import Kind, Packet
-from .backoff import Backoff
 from .ble_config import BandSelector, BleOptions
 from .ble_profile import BATTERY_LEVEL_UUID, CONTROL_UUID, DATA_UUID, META_UUID, STATUS_SIZE
 from .ble_profile import STATUS_UUID as STATUS_CHAR_UUID

@@ -1,8 +1,8 @@
 """The band firmware's own encoder (``firmware/twproto.py``), for the simulated band.
 
-The firmware is MicroPython source, not a Python package. A wheel carries a copy of that
-one file as ``gateway/_firmware/twproto.py`` (see pyproject.toml); a source checkout
-loads it from ``firmware/`` directly, so there is one encoder and no second copy in git.
+The firmware is MicroPython source, not a Python package: ``twitchwatch/firmware`` holds
+it both in a source checkout (the repository's ``firmware/``) and in an installed wheel,
+so there is one encoder, loaded from that file, and no second copy.
 """
 
 from __future__ import annotations
@@ -14,22 +14,17 @@ from types import ModuleType
 
 from ..errors import ConfigError
 
-_HERE = pathlib.Path(__file__).resolve().parent
-_CANDIDATES = (
-    _HERE.parent / "_firmware" / "twproto.py",  # installed from a wheel
-    _HERE.parent.parent / "firmware" / "twproto.py",  # source checkout
-)
+# twitchwatch/gateway/sources/ -> twitchwatch/ (a wheel) or the repository root (a checkout)
+FIRMWARE_DIR = pathlib.Path(__file__).resolve().parents[2] / "firmware"
 
 
 @cache
 def twproto() -> ModuleType:
-    for path in _CANDIDATES:
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location("twitchwatch_twproto", path)
-            if spec is None or spec.loader is None:
-                continue
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    raise ConfigError("the band firmware's encoder (firmware/twproto.py) is not installed; "
-                      "reinstall twitchwatch or run from a source checkout")
+    path = FIRMWARE_DIR / "twproto.py"
+    spec = importlib.util.spec_from_file_location("twitchwatch_twproto", path)
+    if not path.is_file() or spec is None or spec.loader is None:
+        raise ConfigError(f"the band firmware's encoder ({path}) is not there; reinstall "
+                          "twitchwatch or run from a source checkout")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -66,7 +66,7 @@ class SimBand:
         self._rec = None
 
     def _synthesise(self) -> Any:
-        from dsp.synth import synth_night
+        from ..synth import synth_night
 
         o = self.opt
         return synth_night(seed=o.seed, duration_s=o.duration_s, rate_hz=float(o.rate_hz),

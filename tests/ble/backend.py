@@ -38,7 +38,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from gateway.sources.ble_scan import BleBackend
+from twitchwatch.gateway.sources.ble_scan import BleBackend
 
 from .band import BandConfig, EmulatedBand
 

@@ -32,7 +32,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from gateway.sources import ble_profile as P
+from twitchwatch.gateway.sources import ble_profile as P
 
 from .firmware import twproto as tw
 from .imu_signal import samples

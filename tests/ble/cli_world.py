@@ -6,7 +6,7 @@ world powers its devices on when the first scanner starts.
 
 from __future__ import annotations
 
-from gateway.sources.ble_scan import BleBackend
+from twitchwatch.gateway.sources.ble_scan import BleBackend
 
 from .backend import BumbleWorld
 from .band import BandConfig

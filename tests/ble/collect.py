@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from gateway.codec import Frame, decode_frame
-from gateway.packets import Kind, Packet
-from gateway.sources.ble import BleSource
+from twitchwatch.gateway.codec import Frame, decode_frame
+from twitchwatch.gateway.packets import Kind, Packet
+from twitchwatch.gateway.sources.ble import BleSource
 
 from .imu_signal import samples
 

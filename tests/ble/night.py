@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from gateway.codec import decode_frame
-from gateway.packets import Kind
-from gateway.sources.ble import BleSource
+from twitchwatch.gateway.codec import decode_frame
+from twitchwatch.gateway.packets import Kind
+from twitchwatch.gateway.sources.ble import BleSource
 
 from .backend import BumbleWorld
 from .band import BandConfig, EmulatedBand

@@ -40,7 +40,7 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024  # ~60 band-nights of per-second data (~8 
 
 
 @dataclass(frozen=True, slots=True)
-class Chunk:
+class SpoolChunk:
     """One spooled batch as read back: its file, the RP it was meant for, its lines."""
 
     path: pathlib.Path
@@ -145,12 +145,12 @@ class Spool:
 
     # -- reading -----------------------------------------------------------------------
 
-    def oldest(self, max_lines: int) -> list[Chunk]:
+    def oldest(self, max_lines: int) -> list[SpoolChunk]:
         """The oldest files, in order, until ``max_lines`` is reached (at least one file).
 
         All chunks returned target the same retention policy, so they make one request.
         """
-        out: list[Chunk] = []
+        out: list[SpoolChunk] = []
         total = 0
         for p in list(self._files):
             chunk = self._read(p)
@@ -164,14 +164,14 @@ class Spool:
                 break
         return out
 
-    def remove(self, chunks: list[Chunk]) -> None:
+    def remove(self, chunks: list[SpoolChunk]) -> None:
         """Forget chunks the server has taken (lines it refused are in the quarantine)."""
         for c in chunks:
             self._forget(c.path)
             c.path.unlink(missing_ok=True)  # another process may have replayed it too
             self.replayed_points += len(c.lines)
 
-    def _read(self, p: pathlib.Path) -> Chunk | None:
+    def _read(self, p: pathlib.Path) -> SpoolChunk | None:
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -189,7 +189,7 @@ class Spool:
             log.error("InfluxDB spool file %s is damaged (header %r, %d lines): moved to %s",
                       p, head[:80], len(lines), bad.name)
             return None
-        return Chunk(p, meta.get("rp", ""), lines)
+        return SpoolChunk(p, meta.get("rp", ""), lines)
 
     def _count(self, p: pathlib.Path) -> int:
         try:

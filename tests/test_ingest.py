@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.frontend import HOLD_S, BandFrontEnd
-from gateway.packets import Kind
-from gateway.sources.firmware_encoder import twproto
 from tests.helpers import frames, jerky_signal, link, packet, status
+from twitchwatch.gateway.ingest import HOLD_S, BandIngest
+from twitchwatch.gateway.packets import Kind
+from twitchwatch.gateway.sources.firmware_encoder import twproto
 
 
-def _feed(fe: BandFrontEnd, pk) -> list:
+def _feed(fe: BandIngest, pk) -> list:
     out = []
     for p in pk:
         out += fe.push(p)
@@ -29,7 +29,7 @@ def _data(acc, first_index=0, backlog=False, seq0=0, t0_us=0, per_frame=18):
 
 def test_in_order_frames_are_delivered_once_with_device_times():
     acc = jerky_signal(10)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     blocks = _feed(fe, [link("connected", 0), *_data(acc)])
     idx = _indices(blocks)
     np.testing.assert_array_equal(idx, np.arange(1000))
@@ -43,7 +43,7 @@ def test_in_order_frames_are_delivered_once_with_device_times():
 
 def test_a_lost_notification_is_counted_as_frames_and_samples():
     pk = _data(jerky_signal(10))
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     blocks = _feed(fe, [link("connected", 0), *pk[:10], *pk[11:]])
     assert fe.counters.frames_lost == 1
     assert fe.counters.samples_missing == 18
@@ -53,7 +53,7 @@ def test_a_lost_notification_is_counted_as_frames_and_samples():
 def test_backlog_fills_the_hole_of_a_disconnect_in_time_order():
     acc = jerky_signal(60)
     before, during, after = acc[:1800], acc[1800:3600], acc[3600:]
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     pk = [link("connected", 0), *_data(before)]
     pk += [link("disconnected", 18.0), link("connected", 36.5)]
     live = _data(after, first_index=3600, t0_us=36_000_000)
@@ -74,7 +74,7 @@ def test_backlog_fills_the_hole_of_a_disconnect_in_time_order():
 
 def test_a_ring_full_before_the_first_connection_is_analysed_from_its_oldest_sample():
     acc = jerky_signal(40)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     out = _feed(fe, [link("connected", 0), packet(Kind.STATUS, status(ring_waiting=2000), 0)])
     live = _data(acc[2000:], first_index=2000, t0_us=20_000_000)
     ring = _data(acc[:2000], first_index=0, t0_us=0, backlog=True, seq0=500)
@@ -89,7 +89,7 @@ def test_a_ring_full_before_the_first_connection_is_analysed_from_its_oldest_sam
 def test_a_long_outage_is_waited_for_while_its_backlog_streams_in():
     """A 20-minute hole: the ring replays it (faster than real time) while live data waits."""
     acc = jerky_signal(1500)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     out = _feed(fe, [link("connected", 0), *_data(acc[:10000])])
     out += _feed(fe, [link("disconnected", 100), link("connected", 1300)])
     live = _data(acc[130_000:], first_index=130_000, t0_us=1_300_000_000)
@@ -107,7 +107,7 @@ def test_a_long_outage_is_waited_for_while_its_backlog_streams_in():
 
 def test_no_backlog_coming_releases_the_hole_at_once():
     acc = jerky_signal(20)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     _feed(fe, [link("connected", 0), *_data(acc[:900])])
     _feed(fe, [link("disconnected", 9), link("connected", 15)])
     held = _feed(fe, _data(acc[1500:], first_index=1500, t0_us=15_000_000))
@@ -119,7 +119,7 @@ def test_no_backlog_coming_releases_the_hole_at_once():
 
 def test_a_hole_is_given_up_after_the_hold_time():
     acc = jerky_signal(HOLD_S + 40)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     _feed(fe, [link("connected", 0), *_data(acc[:1000])])
     _feed(fe, [link("disconnected", 10), link("connected", 20)])
     blocks = _feed(fe, _data(acc[2000:], first_index=2000, t0_us=20_000_000))
@@ -129,7 +129,7 @@ def test_a_hole_is_given_up_after_the_hold_time():
 
 def test_backlog_that_arrives_after_its_hole_was_given_up_is_counted_late():
     acc = jerky_signal(30)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     _feed(fe, [link("connected", 0), *_data(acc[:1000])])
     fe.push(link("connected", 12))  # reconnect without a disconnect notice
     fe.push(packet(Kind.STATUS, status(ring_waiting=0), 12.0))
@@ -140,7 +140,7 @@ def test_backlog_that_arrives_after_its_hole_was_given_up_is_counted_late():
 
 def test_duplicates_and_malformed_frames_are_counted_not_fatal():
     pk = _data(jerky_signal(5))
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     junk = [packet(Kind.DATA, b"\x01\x02\x03", 1.0), packet(Kind.DATA, bytes(40), 1.0),
             packet(Kind.META, b"\x09", 1.0), packet(Kind.STATUS, b"", 1.0),
             packet(Kind.LINK, b"not json", 1.0)]
@@ -153,7 +153,7 @@ def test_duplicates_and_malformed_frames_are_counted_not_fatal():
 
 def test_a_band_reboot_keeps_the_time_base_monotonic():
     acc = jerky_signal(20)
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     first = _data(acc[:1000], first_index=50_000, t0_us=500_000_000)
     blocks = _feed(fe, [link("connected", 0), *first])
     blocks += _feed(fe, [link("disconnected", 10.0), link("connected", 14.0)])
@@ -170,7 +170,7 @@ def test_the_axis_map_from_metadata_is_applied():
     tp = twproto()
     meta = tp.encode_meta((0, 1, 0), 100, 0x32, 1, (-2, 1, 3), (1, 2, 3), 1, 1, 0)
     acc = np.tile([0.25, 0.5, 0.75], (40, 1))
-    fe = BandFrontEnd("b1")
+    fe = BandIngest("b1")
     blocks = _feed(fe, [packet(Kind.META, meta, 0), *_data(acc)])
     got = np.concatenate([b.acc_g for b in blocks])
     np.testing.assert_allclose(got[0], [-0.5, 0.25, 0.75], atol=1e-3)

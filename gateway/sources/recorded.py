@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 
 from ..packets import Packet
-from ..recording import ReadStats, read_recording
+from ..store.recording import ReadStats, read_recording
 
 YIELD_EVERY = 256  # packets between yields when replaying as fast as possible
 

@@ -6,12 +6,12 @@ sets), everything else is a field, and no field shares a name with a tag (Influx
 
 from __future__ import annotations
 
-from .records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
+from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 
 STATE_CODE = {"wake": 0, "sleep": 1, "unknown": -1}
 
 
-def _tag(v: str) -> str:
+def tag_value(v: str) -> str:
     return v.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
@@ -44,7 +44,8 @@ def event_line(r: EventRecord) -> str:
         ("cluster", e.cluster), ("tremor_type", e.tremor_type), ("event_id", e.id),
         ("device_start_s", float(e.start)),
     ])
-    return f"event,band={_tag(r.band)},type={_tag(e.type)} {fields} {r.start_ns // 1_000_000}"
+    tags = f"band={tag_value(r.band)},type={tag_value(e.type)}"
+    return f"event,{tags} {fields} {r.start_ns // 1_000_000}"
 
 
 def epoch_line(r: EpochRecord) -> str:
@@ -53,14 +54,14 @@ def epoch_line(r: EpochRecord) -> str:
         ("activity_g", float(ep.activity_g)), ("tremor_power", float(ep.tremor_power)),
         ("sleep_state", STATE_CODE.get(ep.state, -1)), ("coverage", float(ep.coverage)),
     ])
-    return f"motion,band={_tag(r.band)} {fields} {r.start_ns // 1_000_000}"
+    return f"motion,band={tag_value(r.band)} {fields} {r.start_ns // 1_000_000}"
 
 
 def sleep_onset_line(r: SleepOnsetRecord) -> str:
     o = r.onset
     fields = _fields([("onset_id", o.id), ("device_start_s", float(o.start)),
                       ("confirmed_after_s", round(float(o.confirmed - o.start), 3))])
-    return f"sleep_onset,band={_tag(r.band)} {fields} {r.start_ns // 1_000_000}"
+    return f"sleep_onset,band={tag_value(r.band)} {fields} {r.start_ns // 1_000_000}"
 
 
 def link_line(r: LinkRecord) -> str:
@@ -71,7 +72,7 @@ def link_line(r: LinkRecord) -> str:
         ("rejected", r.rejected), ("reconnects", r.reconnects), ("rssi_dbm", r.rssi_dbm),
         ("battery_pct", r.battery_pct), ("mtu", r.mtu), ("reason", r.reason),
     ])
-    return f"link,band={_tag(r.band)} {fields} {r.t_ns // 1_000_000}"
+    return f"link,band={tag_value(r.band)} {fields} {r.t_ns // 1_000_000}"
 
 
 def to_line(r: Record) -> str | None:

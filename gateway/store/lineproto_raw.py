@@ -21,8 +21,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .lineproto import _tag
-from .records import RawSamplesRecord
+from ..records import RawSamplesRecord
+from .lineproto import tag_value
 
 MEASUREMENT = "raw"
 ACC_DECIMALS = 5
@@ -77,7 +77,7 @@ def raw_lines(band: str, t_ns: np.ndarray, acc_g: np.ndarray,
         cols += [("gx", gyro_dps[:, 0], GYRO_DECIMALS), ("gy", gyro_dps[:, 1], GYRO_DECIMALS),
                  ("gz", gyro_dps[:, 2], GYRO_DECIMALS)]
     parts: list[np.ndarray] = []
-    sep = f"{MEASUREMENT},band={_tag(band)} "
+    sep = f"{MEASUREMENT},band={tag_value(band)} "
     for name, x, decimals in cols:
         parts += [_const(f"{sep}{name}=", n), *_fixed(np.asarray(x, float), decimals)]
         sep = ","

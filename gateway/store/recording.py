@@ -22,10 +22,9 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from .errors import RecordingError
-from .packets import Kind, Packet
+from ..errors import RecordingError
+from ..packets import Kind, Packet
 
 log = logging.getLogger(__name__)
 
@@ -194,24 +193,3 @@ def _resync(buf: bytes, start: int, st: ReadStats) -> int:
     new = len(buf) if i < 0 else i
     st.skipped_bytes += new - (start - 1)
     return new
-
-
-def iter_recording_samples(path: str | os.PathLike[str], stats: ReadStats | None = None
-                           ) -> Iterator[tuple[str, Any, Any, Any]]:
-    """``(band, t_s, acc_g, gyro_dps or None)`` chunks of a recording, per band in time order.
-
-    The same front end as the live pipeline (decode, loss accounting, ordering, axis map),
-    so ``analyze`` of a recording sees exactly the samples the live DSP saw.
-    """
-    from .frontend import BandFrontEnd
-
-    fronts: dict[str, BandFrontEnd] = {}
-    for p in read_recording(path, stats):
-        fe = fronts.get(p.band)
-        if fe is None:
-            fe = fronts[p.band] = BandFrontEnd(p.band)
-        for b in fe.push(p):
-            yield b.band, b.t_s, b.acc_g, b.gyro_dps
-    for fe in fronts.values():
-        for b in fe.drain():
-            yield b.band, b.t_s, b.acc_g, b.gyro_dps

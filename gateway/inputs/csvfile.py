@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import RecordingError
+from ..errors import RecordingError
 
 ACC = ("ax", "ay", "az")
 GYRO = ("gx", "gy", "gz")

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dsp import iter_synth_night, synth_night
+from twitchwatch.gateway.synth import iter_synth_night, synth_night
 
 
 def test_shapes_and_labels() -> None:

@@ -1,0 +1,1 @@
+"""Grafana dashboards (json/), their provisioning and the builder (build.py)."""

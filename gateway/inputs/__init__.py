@@ -1,0 +1,1 @@
+"""Readers of recordings made by other devices and tools (CSV, research-device files)."""
