@@ -124,7 +124,7 @@ class CwaInput:
         sensor = head[35]
         rate_code = head[36]
         info = self.info
-        info.device = f"Axivity {model}"
+        info.device = model
         info.serial = str(lower | ((0 if upper == 0xFFFF else upper) << 16))
         info.nominal_rate_hz = rate_from_code(rate_code)
         info.acc_range_g = float(16 >> (rate_code >> 6))

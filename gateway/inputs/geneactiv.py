@@ -114,7 +114,7 @@ class GeneactivInput:
             info.duration_s = pages * SAMPLES_PER_PAGE / info.nominal_rate_hz
         self.pages_declared = pages
         model = fields.get("Device Model", (0, ""))[1]
-        info.device = "GENEActiv" + (f" {model}" if model else "")
+        info.device = f"model {model}" if model else None
         info.serial = fields.get("Device Unique Serial Code", (0, None))[1] or None
         rng = re.match(r"^-?(\d+(\.\d+)?) to", fields.get("Accelerometer Range", (0, ""))[1])
         info.acc_range_g = float(rng.group(1)) if rng else None

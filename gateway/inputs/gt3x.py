@@ -136,7 +136,7 @@ class Gt3xInput:
             raise RecordingError(f"{self.path}: info.txt: sample rate {rate} Hz out of range")
         info.nominal_rate_hz = info.rate_hz = rate
         info.serial = kv.get("Serial Number") or None
-        info.device = "ActiGraph" + (f" {kv['Device Type']}" if kv.get("Device Type") else "")
+        info.device = kv.get("Device Type") or None
         if "Acceleration Scale" in kv:
             with contextlib.suppress(ValueError):
                 self.scale = float(kv["Acceleration Scale"])
@@ -171,6 +171,7 @@ class Gt3xInput:
         pos = 0  # offset in log.bin of buf[0]
         eof = False
         i = 0
+        resync = False  # after a bad record: false starts inside it are not counted again
         while True:
             if len(buf) - i < 8 + MAX_PAYLOAD + 1 and not eof:
                 more = f.read(BLOCK_BYTES)
@@ -183,28 +184,36 @@ class Gt3xInput:
             if buf[i] != SEP:
                 if buf[i] != 0:  # zero padding is allowed; anything else is damage
                     j = buf.find(bytes([SEP]), i)
-                    self._bad(pos + i, "bytes outside a record", count)
+                    self._bad(pos + i, "bytes outside a record", count and not resync)
+                    resync = True
                     i = len(buf) if j < 0 else j
                 else:
                     i += 1
                 continue
             if len(buf) - i < 9:
-                self._bad(pos + i, "a record cut short by the end of log.bin", count)
+                self._bad(pos + i, "a record cut short by the end of log.bin",
+                          count and not resync)
                 return
             typ = buf[i + 1]
             stamp = int.from_bytes(buf[i + 2:i + 6], "little")
             size = int.from_bytes(buf[i + 6:i + 8], "little")
             end = i + 8 + size
-            if end >= len(buf):
-                self._bad(pos + i, "a record cut short by the end of log.bin", count)
-                return
+            if end >= len(buf):  # at the end of log.bin: cut short, or a damaged size
+                self._bad(pos + i, "a record cut short by the end of log.bin",
+                          count and not resync)
+                resync = True
+                i += 1
+                continue
             rec = buf[i:end]
             x = np.bitwise_xor.reduce(np.frombuffer(rec, dtype=np.uint8)) if size > 64 else \
                 _xor(rec)
             if (~int(x)) & 0xFF != buf[end]:
-                self._bad(pos + i, f"a record (type 0x{typ:02x}) with a bad checksum", count)
+                self._bad(pos + i, f"a record (type 0x{typ:02x}) with a bad checksum",
+                          count and not resync)
+                resync = True
                 i += 1  # resynchronise on the next separator
                 continue
+            resync = False
             yield typ, stamp, rec[8:]
             i = end + 1
 
