@@ -125,6 +125,14 @@ def test_reader_matches_reference(name: str, fmt: str, start: dt.datetime,
     assert info.warnings == []  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_progress_goes_forward_to_the_end(name: str) -> None:
+    seen: list[float] = []
+    n = sum(len(c.t_s) for c in open_input(device(name)).chunks(progress=seen.append))
+    assert n > 0 and seen and seen == sorted(seen) and 0 < seen[-1] <= 1.0
+    assert seen[-1] > 0.95
+
+
 def test_cwa_ranges_and_device() -> None:
     info = open_input(device("skdh_ax6_sample.cwa")).info
     assert (info.device, info.acc_range_g, info.gyro_range_dps) == ("AX6", 16.0, 2000.0)

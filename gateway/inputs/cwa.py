@@ -181,6 +181,12 @@ class CwaInput:
                                      f"sample layout 0x{int(b['axbps'][i]):02x} (expected 3 "
                                      "packed, or 3/6/9 16-bit axes)")
             self._layout = (axes, packing, int(b["rate"][i]) & 0x0F)
+            block_hz = rate_from_code(int(b["rate"][i]))
+            if block_hz != self.nominal_hz:
+                self.info.warn(f"the header says {self.nominal_hz:g} Hz, the data blocks "
+                               f"{block_hz:g} Hz: the blocks are followed")
+                self.nominal_hz = self.info.nominal_rate_hz = block_hz
+                self.firmware_hz = max(1, int(block_hz))
             if b["session"][i] != self.session and self.session not in (0, 0xFFFFFFFF):
                 self.info.warn(f"data blocks belong to session {int(b['session'][i])}, the "
                                f"header to {self.session}")

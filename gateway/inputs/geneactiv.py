@@ -148,8 +148,10 @@ class GeneactivInput:
                 ln += 1
             page: list[str] = []
             page_ln = 0
+            done = 0  # characters read, for progress (tell() is off while iterating)
             for line in f:
                 ln += 1
+                done += len(line)
                 s = line.strip()
                 if s == "Recorded Data":
                     if page:
@@ -166,8 +168,10 @@ class GeneactivInput:
                     page = []
                     if got is not None:
                         yield got
-                        if progress is not None and ln % 2560 == 0:
-                            progress(min(1.0, f.tell() / self.size))
+                        if progress is not None and int(got[0]) % 1000 < 10:
+                            progress(min(1.0, done / self.size))
+            if progress is not None:
+                progress(1.0)
             if page:
                 self._bad(page_ln, "a page cut short by the end of the file", count)
 

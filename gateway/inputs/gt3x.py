@@ -297,6 +297,8 @@ class Gt3xInput:
             fill(ism_since + 1)
         if t_parts:
             yield Chunk(np.concatenate(t_parts), np.concatenate(a_parts), None)
+        if progress is not None:
+            progress(1.0)
         info = self.info
         if self.n_bad:
             info.warn(f"skipped {self.n_bad} damaged record(s) (first: {self.first_bad})")
