@@ -41,6 +41,12 @@ def register(sub: Any) -> None:
     p.add_argument("--epochs", action="store_true",
                    help="with --out, also write NAME.epochs.jsonl (per-second context)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_input_arguments(p)
+    p.set_defaults(func=main)
+
+
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """The options for reading files (shared with the commands that take recordings)."""
     g = p.add_argument_group("reading CSV (and EDF channels)")
     g.add_argument("--columns", metavar="NAME=COL,...",
                    help="which column (CSV) or signal label (EDF) holds t, ax, ay, az, gx, "
@@ -57,7 +63,6 @@ def register(sub: Any) -> None:
     g.add_argument("--tz", metavar="ZONE",
                    help="time zone of files whose clock carries no UTC offset (Axivity, EDF, "
                         "ISO times without offset), e.g. Europe/Berlin")
-    p.set_defaults(func=main)
 
 
 def stem(path: pathlib.Path) -> str:
