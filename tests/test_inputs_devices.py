@@ -211,7 +211,9 @@ def test_cwa_truncated_and_broken(tmp_path: pathlib.Path) -> None:
     _one_line_error(_copy(src, tmp_path / "head.cwa", data[:600]), "not an Axivity CWA file")
     _one_line_error(_copy(src, tmp_path / "nodata.cwa", data[:1024]), "no data block")
     zeroed = data[:1024] + bytes(len(data) - 1024)
-    _one_line_error(_copy(src, tmp_path / "zero.cwa", zeroed), "no readable data block")
+    _one_line_error(_copy(src, tmp_path / "zero.cwa", zeroed), "no readable data block (259 "
+                    "empty blocks: block 0 (offset 1024), block 1 (offset 1536), block 2 "
+                    "(offset 2048), ...)")
     _one_line_error(_copy(src, tmp_path / "csv.cwa", b"t,ax,ay,az\n0,0,0,1\n"),
                     "the name says Axivity CWA, the content does not")
 

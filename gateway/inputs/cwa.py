@@ -69,7 +69,7 @@ def rate_from_code(code: int) -> float:
 
 @dataclass
 class _Pending:
-    """Decoded kept blocks waiting for the next block's stamp (to interpolate)."""
+    """Decoded good blocks, some waiting for the stamps after them (to be timed)."""
 
     seq: np.ndarray
     anchor_t: np.ndarray  # device-clock seconds of the stamped sample
@@ -94,6 +94,8 @@ class CwaInput:
         first = next(gen, None)
         gen.close()
         if first is None:
+            for _ in self._absolute(count=True):  # again, counting why, for the message
+                pass
             raise RecordingError(f"{path}: no readable data block ({self._bad_text()})")
         self._t0 = float(first[0][0])
         self.info.has_gyro = first[2] is not None
