@@ -1,6 +1,8 @@
 """``twitchwatch analyze PATH...``: the DSP over recordings, as fast as it goes.
 
-CSV / CSV.gz files (``t,ax,ay,az[,gx,gy,gz]``, the eval format) and the project's own
+CSV / CSV.gz files (``t,ax,ay,az[,gx,gy,gz]``, the eval format, or other columns and units
+with the options below), research-device files (Axivity ``.cwa``, GENEActiv ``.bin``,
+ActiGraph ``.gt3x``, EDF/EDF+/BDF: ``gateway.inputs``, docs/inputs.md) and the project's own
 ``.twrec`` recordings. The analyzer is the streaming one the gateway runs live, fed in
 blocks, so the events are the same as live and replay. Only final events are reported.
 """
@@ -15,14 +17,20 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-SUFFIXES = (".csv.gz", ".csv", ".twrec")
+from ..inputs import ACC_UNITS, GYRO_UNITS, TIME_FORMATS
+from ..inputs import SUFFIXES as INPUT_SUFFIXES
+
+SUFFIXES = (*INPUT_SUFFIXES, ".twrec")
 
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "analyze", help="detect jerks, tremor and hypnic jerks in recordings",
-        description="Analyze recordings (CSV or CSV.gz with header t,ax,ay,az and optional "
-                    "gx,gy,gz; or .twrec sessions) with the streaming DSP, offline.")
+        description="Analyze recordings with the streaming DSP, offline: CSV or CSV.gz "
+                    "(t,ax,ay,az and optional gx,gy,gz in s, g, deg/s, or other columns and "
+                    "units with the options below), Axivity .cwa (AX3, AX6), GENEActiv .bin, "
+                    "ActiGraph .gt3x, EDF/EDF+/BDF with accelerometer channels, or .twrec "
+                    "sessions.")
     p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
                    help="recording files")
     p.add_argument("--format", choices=("table", "jsonl"), default="table",
@@ -33,15 +41,48 @@ def register(sub: Any) -> None:
     p.add_argument("--epochs", action="store_true",
                    help="with --out, also write NAME.epochs.jsonl (per-second context)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_input_arguments(p)
     p.set_defaults(func=main)
+
+
+def add_input_arguments(p: argparse.ArgumentParser) -> None:
+    """The options for reading files (shared with the commands that take recordings)."""
+    g = p.add_argument_group("reading CSV (and EDF channels)")
+    g.add_argument("--columns", metavar="NAME=COL,...",
+                   help="which column (CSV) or signal label (EDF) holds t, ax, ay, az, gx, "
+                        "gy, gz, e.g. t=time,ax=acc_x,ay=acc_y,az=acc_z (default: found by "
+                        "common names)")
+    g.add_argument("--acc-units", choices=ACC_UNITS,
+                   help="acceleration units (default: from the header, else detected from "
+                        "gravity: about 1 in g, 9.8 in m/s2)")
+    g.add_argument("--gyro-units", choices=GYRO_UNITS,
+                   help="gyroscope units: deg/s (dps, default) or rad/s (rads)")
+    g.add_argument("--time-format", choices=TIME_FORMATS, default="auto",
+                   help="CSV time column: seconds (s), milliseconds (ms), Unix epoch seconds "
+                        "or milliseconds, ISO 8601 (default: detected and reported)")
+    g.add_argument("--tz", metavar="ZONE",
+                   help="time zone of files whose clock carries no UTC offset (Axivity, EDF, "
+                        "ISO times without offset), e.g. Europe/Berlin")
 
 
 def stem(path: pathlib.Path) -> str:
     name = path.name
     for s in SUFFIXES:
-        if name.endswith(s):
+        if name.lower().endswith(s):
             return name[: -len(s)]
     return path.stem
+
+
+def input_options(args: argparse.Namespace) -> Any:
+    """The reading options from the command line (shared with report and export)."""
+    from ..inputs import InputOptions, parse_columns
+
+    return InputOptions(
+        columns=parse_columns(args.columns) if getattr(args, "columns", None) else {},
+        acc_units=getattr(args, "acc_units", None),
+        gyro_units=getattr(args, "gyro_units", None),
+        time_format=getattr(args, "time_format", "auto") or "auto",
+        tz=getattr(args, "tz", None))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -53,11 +94,16 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from twitchwatch import dsp  # noqa: F401 - imported before the clock starts (scipy takes ~0.9 s)
+    from twitchwatch import dsp  # noqa: F401 - imported before the clock (scipy: ~0.9 s)
 
     from ..errors import TwitchwatchError
     from ..inputs import csvfile  # noqa: F401
 
+    options = input_options(args)
+    if options.tz:
+        from ..inputs._base import zoneinfo
+
+        zoneinfo(options.tz)  # a wrong name fails once, before any file
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     show_progress = not args.no_progress and sys.stderr.isatty()
@@ -65,7 +111,8 @@ def _main(args: argparse.Namespace) -> int:
     for path in args.paths:
         t0 = time.perf_counter()
         try:
-            results = analyze_file(path, progress=show_progress, epochs=args.epochs)
+            results = analyze_file(path, progress=show_progress, epochs=args.epochs,
+                                   options=options)
         except TwitchwatchError as err:
             failed += 1
             print(f"twitchwatch analyze: {err}", file=sys.stderr)
@@ -86,9 +133,12 @@ def _main(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = False
-                 ) -> dict[str, dict[str, Any]]:
-    """Final events (and optionally epochs) per band of one file: {band: {...}}."""
+def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = False,
+                 options: Any = None) -> dict[str, dict[str, Any]]:
+    """Final events (and optionally epochs) per band of one file: {band: {...}}.
+
+    For a file read by ``gateway.inputs`` each band's result also holds ``input``, the
+    file's :class:`~gateway.inputs.InputInfo` (format, start time, warnings)."""
     from twitchwatch.dsp import Analyzer, Epoch, Event, SleepOnset
 
     from ..errors import RecordingError
@@ -110,8 +160,9 @@ def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = F
             elif epochs and isinstance(o, Epoch):
                 r["epochs"].append(o.to_dict())
 
+    infos: list[Any] = []
     try:
-        for band, t, acc, gyro in _samples(path, bar):
+        for band, t, acc, gyro in _samples(path, bar, options, infos):
             an = analyzers.get(band)
             if an is None:
                 an = analyzers[band] = Analyzer(epochs=epochs)
@@ -126,16 +177,22 @@ def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = F
             bar.done()
     for r in res.values():
         r["events"].sort(key=lambda e: (e["start"], e["type"]))
+        if infos:
+            r["input"] = infos[0]
     return res
 
 
-def _samples(path: pathlib.Path, bar: _Progress | None) -> Iterator[tuple[str, Any, Any, Any]]:
+def _samples(path: pathlib.Path, bar: _Progress | None, options: Any = None,
+             infos: list[Any] | None = None) -> Iterator[tuple[str, Any, Any, Any]]:
     if path.name.endswith(".twrec"):
         yield from _twrec_samples(path)
         return
-    from ..inputs.csvfile import iter_csv
+    from ..inputs import open_input
 
-    for c in iter_csv(path, progress=bar.update if bar else None):
+    inp = open_input(path, options)
+    if infos is not None:
+        infos.append(inp.info)
+    for c in inp.chunks(progress=bar.update if bar else None):
         yield "", c.t_s, c.acc_g, c.gyro_dps
 
 
@@ -165,8 +222,23 @@ def _table(out: TextIO, path: pathlib.Path, band: str, res: dict[str, Any],
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in
                         ("myoclonic_jerk", "hypnic_jerk", "tremor"))
     rate_s = f"{rate:.1f} Hz" if rate else "?"
+    info = res.get("input")
+    if info is not None:
+        what = [info.format]
+        if info.device:
+            what.append(info.device + (f" #{info.serial}" if info.serial else ""))
+        if info.has_gyro:
+            what.append("with gyroscope")
+        title += f" [{', '.join(what)}]"
     out.write(f"== {title}: {res['samples']:,} samples at {rate_s}, analysed in "
-              f"{elapsed:.2f} s\n   {summary}")
+              f"{elapsed:.2f} s\n")
+    if info is not None:
+        clock = info.clock_text()
+        if clock:
+            out.write(f"   recording started {clock}\n")
+        for w in info.warnings:
+            out.write(f"   note: {w}\n")
+    out.write(f"   {summary}")
     if res["onsets"]:
         out.write("; sleep onset(s) at " + ", ".join(_hms(o["start"]) for o in res["onsets"]))
     out.write("\n")
