@@ -77,6 +77,12 @@ async def _run(args: argparse.Namespace) -> int:
     status = StatusLine()
     sinks = build_sinks(settings, events_path, status, quiet=args.quiet)
     recorder = RecordingWriter(f"{base}{SUFFIX}") if settings.record else None
+    report = None
+    if recorder is not None:  # the night's report at the end, from the same records
+        from ..report import ReportSink
+
+        report = ReportSink()
+        sinks.append(report)
     if not args.quiet:
         what = "simulated band" if stem == "sim" else "bands"
         print(f"twitchwatch: {what} -> {events_path}"
@@ -101,4 +107,9 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"events: {events_path}" + (f"\nrecording: {recorder.path}  (replay it with "
                                           f"'twitchwatch replay {recorder.path}')"
                                           if recorder else ""))
+    if report is not None:
+        from ..report import write_run_report
+
+        for path in write_run_report(report, session, base):
+            print(f"report: {path}")
     return 0

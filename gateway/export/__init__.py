@@ -5,7 +5,7 @@
 """
 
 from .csvfile import COLUMNS, write_events_csv
-from .edf import BandSamples, SampleStore, annotations, write_edf
+from .edf import BandSamples, SampleStore, edf_annotations, write_edf
 
-__all__ = ["COLUMNS", "BandSamples", "SampleStore", "annotations", "write_edf",
+__all__ = ["COLUMNS", "BandSamples", "SampleStore", "edf_annotations", "write_edf",
            "write_events_csv"]

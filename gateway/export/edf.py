@@ -148,8 +148,8 @@ def digital(x: np.ndarray, r: float) -> np.ndarray:
     return np.clip(d, *DIGITAL).astype(np.int16)
 
 
-def annotations(night: Night, t0_s: float, grid: Grid | None) -> list[tuple[float, float | None,
-                                                                            str]]:
+def edf_annotations(night: Night, t0_s: float, grid: Grid | None
+                    ) -> list[tuple[float, float | None, str]]:
     """(onset s from the file start, duration s or None, text) for everything that
     happened: events, onsets, sleep/wake periods, and the holes in the data."""
     out: list[tuple[float, float | None, str]] = []
@@ -198,7 +198,7 @@ def write_edf(night: Night, samples: BandSamples | None, path: pathlib.Path,
                     physical_range=(-rg, rg), digital_range=DIGITAL))
     t0 = grid.t0_s if grid is not None else night.start_s
     start = night.clock(t0)
-    ann = [edfio.EdfAnnotation(o, d, txt) for o, d, txt in annotations(night, t0, grid)]
+    ann = [edfio.EdfAnnotation(o, d, txt) for o, d, txt in edf_annotations(night, t0, grid)]
     code = "".join(c if c.isalnum() or c in "-_." else "_" for c in patient_code) or "X"
     edf = edfio.Edf(
         signals, patient=edfio.Patient(code=code),

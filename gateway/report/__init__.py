@@ -7,7 +7,7 @@
 
 from .collect import NightBuilder, ReportSink
 from .inputs import LoadOptions, SampleCallback, load, stem
-from .make import write_night, write_trends
+from .make import write_night, write_run_report, write_trends
 from .night import CLASS_NAME, STATE_NAME, Night, NightEvent, Onset, resolve_tz
 from .pdf import ReportError
 from .summary import Summary, sleep_states, state_at, summarise
@@ -15,4 +15,4 @@ from .summary import Summary, sleep_states, state_at, summarise
 __all__ = ["CLASS_NAME", "STATE_NAME", "LoadOptions", "Night", "NightBuilder", "NightEvent",
            "Onset", "ReportError", "ReportSink", "SampleCallback", "Summary", "load",
            "resolve_tz", "sleep_states", "state_at", "stem", "summarise", "write_night",
-           "write_trends"]
+           "write_run_report", "write_trends"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .fmt import DASH
 from .night import CLASS_NAME, CLASSES, SLEEP, UNKNOWN, WAKE, Night, state_runs
 from .summary import Summary, sleep_states
 
@@ -25,7 +26,7 @@ GAP_COLOR = "#7f7f7f"
 ONSET_COLOR = "#08519c"
 WIDTH_IN = 7.2  # the A4 text width at 12 mm margins, so figures print at 1:1
 
-RC = {"svg.fonttype": "none", "font.size": 7.5, "font.family": "sans-serif",
+RC: Any = {"svg.fonttype": "none", "font.size": 7.5, "font.family": "sans-serif",
       "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial", "Helvetica"],
       "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 8.5,
       "axes.titleweight": "bold", "axes.titlelocation": "left", "legend.frameon": False,
@@ -95,7 +96,7 @@ def _elapsed_or_clock(night: Night, h: float) -> str:
     c = night.clock(night.start_s + h * 3600.0)
     if c is not None:
         return c.strftime("%H:%M")
-    return f"{int(h)}:{int(round(h * 60)) % 60:02d}"
+    return f"{int(h)}:{round(h * 60) % 60:02d}"
 
 
 def timeline(night: Night, s: Summary) -> Any:
@@ -170,7 +171,7 @@ def per_hour(night: Night, s: Summary) -> Any:
         for a in edges[:-1]:
             c = night.clock(night.start_s + a * 3600.0)
             b = night.clock(night.start_s + a * 3600.0 + 3600.0)
-            labels.append(f"{c:%H}–{b:%H}" if c and b else f"{a:.0f}–{a + 1:.0f} h")
+            labels.append(f"{c:%H}{DASH}{b:%H}" if c and b else f"{a:.0f}{DASH}{a + 1:.0f} h")
         ax.set_xticks(ticks, labels)
         ax.set_xlabel(f"Hour of the night ({night.tz_label()})" if night.has_clock
                       else "Hour since the start of the recording")

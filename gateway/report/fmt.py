@@ -6,15 +6,17 @@ import datetime as dt
 
 from .night import Night
 
+DASH = "\u2013"  # an en dash: "no value", and ranges (02:30 - 03:30)
+
 
 def duration(s: float | None) -> str:
     """``7 h 05 min``, ``14 min``, ``45 s``."""
     if s is None:
-        return "–"
+        return DASH
     s = max(0.0, float(s))
     if s < 90:
         return f"{s:.0f} s"
-    m = int(round(s / 60.0))
+    m = round(s / 60.0)
     h, m = divmod(m, 60)
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
@@ -47,8 +49,8 @@ def night_label(night: Night) -> str:
 
 
 def number(x: float | None, digits: int = 1) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
+    return DASH if x is None else f"{x:.{digits}f}"
 
 
 def percent(x: float | None) -> str:
-    return "–" if x is None else f"{100.0 * x:.1f} %"
+    return DASH if x is None else f"{100.0 * x:.1f} %"

@@ -12,6 +12,7 @@ from html import escape
 
 from . import figures
 from . import fmt as f
+from .fmt import DASH
 from .night import CLASS_PLURAL, CLASSES, STATE_NAME, TREMOR_TYPE_NAME, Night
 from .summary import Summary, summarise
 
@@ -81,7 +82,7 @@ def _span(night: Night) -> str:
     if a is None or b is None:
         return f"{f.duration(night.span_s)} recorded; clock time unknown"
     end = b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%a %H:%M")
-    return f"{a.strftime('%a %d %b %H:%M')} – {end} ({night.tz_label()})"
+    return f"{a.strftime('%a %d %b %H:%M')} {DASH} {end} ({night.tz_label()})"
 
 
 def _notes(night: Night) -> list[str]:
@@ -97,7 +98,8 @@ def _summary(night: Night, s: Summary) -> str:
     motion = night.epochs is not None
     rows: list[tuple[str, str]] = []
     if motion:
-        span = f"{f.clock(night, night.start_s, False)} – {f.clock(night, night.end_s, False)}"
+        span = (f"{f.clock(night, night.start_s, False)} {DASH} "
+                f"{f.clock(night, night.end_s, False)}")
         rows.append(("Time in bed (recording)", f"{f.duration(s.in_bed_s)} ({span})"))
         eff = f" ({f.percent(s.efficiency)} of time in bed)" if s.efficiency is not None else ""
         rows.append(("Estimated sleep time", f.duration(s.sleep_s) + eff))
@@ -114,7 +116,7 @@ def _summary(night: Night, s: Summary) -> str:
         rows.append(("Data coverage", f"{f.percent(s.coverage)}"
                                       f" ({len(s.gaps)} gap{'' if len(s.gaps) == 1 else 's'})"))
     else:
-        rows.append(("Events from", f"{f.clock(night, night.start_s, False)} – "
+        rows.append(("Events from", f"{f.clock(night, night.start_s, False)} {DASH} "
                                     f"{f.clock(night, night.end_s, False)}"))
     rows.append(("Sleep onsets", str(len(night.onsets))))
     counts = ["<table class=wide><tr><th>Movement</th><th class=n>Total</th>"
@@ -123,8 +125,8 @@ def _summary(night: Night, s: Summary) -> str:
               "<th class=n>per hour in bed</th></tr>"]
     for k in CLASSES:
         c = s.counts[k]
-        wake = str(c.wake) if motion else "–"
-        sleep = str(c.sleep) if motion else "–"
+        wake = str(c.wake) if motion else DASH
+        sleep = str(c.sleep) if motion else DASH
         counts.append(f"<tr><td>{escape(CLASS_PLURAL[k])}</td><td class=n>{c.total}</td>"
                       f"<td class=n>{wake}</td><td class=n>{f.number(c.per_h_wake)}</td>"
                       f"<td class=n>{sleep}</td><td class=n>{f.number(c.per_h_sleep)}</td>"
@@ -149,7 +151,7 @@ def _clusters(s: Summary) -> str:
     in_clusters = sum(sizes)
     med = statistics.median(sizes)
     return (f"<p>Clusters (myoclonic jerks less than 6 s apart): <b>{len(sizes)}</b>, "
-            f"holding {in_clusters} of {n_my} jerks; size {min(sizes)}–{max(sizes)} jerks "
+            f"holding {in_clusters} of {n_my} jerks; size {min(sizes)}{DASH}{max(sizes)} jerks "
             f"(median {med:g}). Single jerks: {s.jerks_single}.</p>")
 
 
@@ -210,9 +212,9 @@ def _tremor(night: Night, s: Summary) -> str:
            "<th class=n>Duration</th><th class=n>Frequency</th><th class=n>Peak accel.</th>"
            "<th>Type hint</th><th>State</th></tr>"]
     for e, st in rows:
-        freq = "–" if e.freq_hz is None else f"{e.freq_hz:.1f} Hz"
-        hint = TREMOR_TYPE_NAME.get(e.tremor_type or "", e.tremor_type or "–")
-        state = STATE_NAME[st] if night.epochs is not None else "–"
+        freq = DASH if e.freq_hz is None else f"{e.freq_hz:.1f} Hz"
+        hint = TREMOR_TYPE_NAME.get(e.tremor_type or "", e.tremor_type or DASH)
+        state = STATE_NAME[st] if night.epochs is not None else DASH
         out.append(f"<tr><td>{f.clock(night, e.start_s)}</td>"
                    f"<td class=n>{f.elapsed(e.start_s - night.start_s)}</td>"
                    f"<td class=n>{f.duration(e.duration_s)}</td><td class=n>{freq}</td>"
@@ -236,15 +238,16 @@ def _quality(night: Night, s: Summary) -> str:
         rows.append(("Coverage", f"{f.percent(s.coverage)} of {f.duration(night.span_s)}"))
         if s.gaps:
             longest = max(b - a for a, b in s.gaps)
-            rows.append(("Gaps in the data", f"{len(s.gaps)}, {f.duration(sum(b - a for a, b in s.gaps))}"
-                                             f" in all, longest {f.duration(longest)}"))
+            total = f.duration(sum(b - a for a, b in s.gaps))
+            rows.append(("Gaps in the data",
+                         f"{len(s.gaps)}, {total} in all, longest {f.duration(longest)}"))
         else:
             rows.append(("Gaps in the data", "none"))
     if q.frames is not None:
-        total = q.frames + (q.frames_lost or 0)
+        sent = q.frames + (q.frames_lost or 0)
         lost = q.frames_lost or 0
-        rows.append(("Radio packets lost", f"{lost:,} of {total:,} "
-                                           f"({100.0 * lost / max(total, 1):.2f} %)"))
+        rows.append(("Radio packets lost", f"{lost:,} of {sent:,} "
+                                           f"({100.0 * lost / max(sent, 1):.2f} %)"))
     if q.samples_missing is not None:
         rows.append(("Samples never received", f"{q.samples_missing:,}"))
     if q.samples_late:
@@ -281,7 +284,7 @@ def _reading(night: Night) -> str:
         "<b>Hypnic jerks (sleep starts)</b>: a single jerk while falling asleep; common and "
         "harmless. A jerk is called hypnic when it comes alone in the still minutes after the "
         "last movement of a wake period.",
-        "<b>Tremor</b>: rhythmic oscillation (3–12 Hz) lasting seconds to minutes; frequency "
+        "<b>Tremor</b>: rhythmic oscillation (3&ndash;12 Hz) lasting seconds to minutes; frequency "
         "and peak acceleration as measured at the wrist.",
         "<b>Sleep and wake</b> are estimated from the stillness of the wrist (as in "
         "actigraphy): they are not sleep stages, and quiet wakefulness can look like sleep.",

@@ -121,8 +121,8 @@ def load_influx(cfg: InfluxConfig, band: str, start: dt.datetime, end: dt.dateti
         return (ms - ms0) / 1000.0
 
     for r in motion:
-        state = STATE_NAME_BY_CODE.get(int(r.get("sleep_state") if r.get("sleep_state")
-                                           is not None else -1), "unknown")
+        code = r.get("sleep_state")
+        state = STATE_NAME_BY_CODE.get(-1 if code is None else int(code), "unknown")
         b.add_epoch(dsp.Epoch(t(r["time"]), 1.0, 0.0, 0.0, state,
                               float(r.get("coverage") or 0.0)))
     for r in events:
@@ -141,7 +141,8 @@ def load_influx(cfg: InfluxConfig, band: str, start: dt.datetime, end: dt.dateti
         b.add_link(LinkRecord(
             band=band, t_ns=r["time"] * 1_000_000, reason=str(r.get("reason") or ""),
             connected=True, frames=_int(r, "frames"), frames_lost=_int(r, "frames_lost"),
-            samples=_int(r, "samples"), samples_missing=_int(r, "samples_missing"),
+            samples=_int(r, "samples"), samples_backlog=0,
+            samples_missing=_int(r, "samples_missing"),
             samples_late=_int(r, "samples_late"), rejected=_int(r, "rejected"),
             reconnects=_int(r, "reconnects"), rssi_dbm=r.get("rssi_dbm"),
             battery_pct=r.get("battery_pct"), mtu=None))

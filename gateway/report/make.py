@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections import defaultdict
+from typing import Any
 
 from .files import private_dir, write_private
 from .night import Night
@@ -56,3 +57,27 @@ def write_trends(nights: list[Night], out_dir: pathlib.Path, pdf: bool = False
 
 def _safe(band: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in band)
+
+
+def write_run_report(sink: Any, session: Any, base: pathlib.Path) -> list[pathlib.Path]:
+    """The report of the night ``run`` just streamed, from what its ``ReportSink`` collected
+    (no second analysis: the same records the other sinks got). ``base``: the session's
+    files without suffix; the report goes beside them as ``<base>.html``."""
+    from .. import codec
+    from .night import resolve_tz
+
+    tz, tz_name = resolve_tz(None)
+    dropped = sum(ch.dropped for ch in session.channels if ch.name == sink.name)
+    out = []
+    bands = list(sink.builders)
+    for band, b in sink.builders.items():
+        bp = session.bands.get(band)
+        if bp is not None:
+            b.quality.rate_hz = bp.analyzer.rate_hz
+            meta = bp.front.meta
+            b.quality.has_gyro = None if meta is None else bool(meta.channel_flags & codec.F_GYRO)
+        b.quality.records_dropped = dropped
+        name = base.name if len(bands) == 1 else f"{base.name}.{_safe(band)}"
+        night = b.build(name, f"session {base.name}", tz, tz_name)
+        out += write_night(night, base.parent)
+    return out

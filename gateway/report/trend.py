@@ -7,6 +7,7 @@ from typing import Any
 
 from . import figures
 from . import fmt as f
+from .fmt import DASH
 from .html import DISCLAIMER, page
 from .night import CLASS_PLURAL, CLASSES, Night
 from .summary import Summary, summarise
@@ -40,8 +41,9 @@ def render_trend(nights: list[Night], sums: list[Summary] | None = None,
     for r in rows:
         s: Summary = r["summary"]
         n: Night = r["night"]
+        in_bed = f.duration(s.in_bed_s) if n.epochs else DASH
         cells = [f"<td>{escape(f.night_label(n))}<br><span class=muted>{escape(n.name)}"
-                 f"</span></td>", f"<td class=n>{f.duration(s.in_bed_s) if n.epochs else '–'}</td>",
+                 f"</span></td>", f"<td class=n>{in_bed}</td>",
                  f"<td class=n>{f.duration(s.sleep_s)}</td>",
                  f"<td class=n>{f.duration(s.sol_s)}</td>"]
         for k in CLASSES:
