@@ -10,11 +10,16 @@ DIR_MODE = 0o700
 
 
 def private_dir(path: pathlib.Path) -> pathlib.Path:
-    """Create ``path`` (and missing parents) as 0700. An existing directory keeps its mode:
-    it is the user's, and may be shared on purpose."""
-    if not path.is_dir():
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
+    """Create ``path`` and its missing parents as 0700. An existing directory keeps its
+    mode: it is the user's, and may be shared on purpose."""
+    missing = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(d, DIR_MODE)  # mkdir's mode is filtered by the umask
     return path
 
 

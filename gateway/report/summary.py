@@ -18,6 +18,9 @@ import numpy as np
 from .night import CLASSES, SLEEP, UNKNOWN, WAKE, Night, NightEvent, Onset, data_gaps, state_runs
 
 MIN_RATE_BASIS_S = 60.0  # a rate per hour of less than a minute of sleep (wake) means nothing
+# A sleep start often wakes the sleeper for a moment (the analyzer allows 5 s of arousal):
+# that movement can then be the "last movement" the onset is dated to, just after the jerk.
+HYPNIC_BEFORE_ONSET_S = 60.0
 
 
 @dataclass
@@ -164,8 +167,9 @@ def _clusters(events: list[NightEvent]) -> tuple[list[int], int]:
 
 
 def _onsets(night: Night, window_s: float) -> tuple[list[OnsetRow], list[NightEvent]]:
-    """Each onset with the hypnic jerks of its falling-asleep window (the analyzer calls a
-    jerk hypnic up to ``window_s`` after the wake period's last movement)."""
+    """Each onset with the hypnic jerks of its falling-asleep window: the analyzer calls a
+    jerk hypnic up to ``window_s`` after the wake period's last movement, and an arousal
+    after the jerk can date the onset itself a little after it."""
     rows = []
     prev_end = night.start_s
     ep = night.epochs
@@ -182,8 +186,8 @@ def _onsets(night: Night, window_s: float) -> tuple[list[OnsetRow], list[NightEv
     for e in night.events:
         if e.kind != "hypnic_jerk":
             continue
-        i = int(np.searchsorted(starts, e.start_s + 1.0, "right")) - 1
-        if i >= 0 and e.start_s - starts[i] <= window_s:
+        i = int(np.searchsorted(starts, e.start_s + HYPNIC_BEFORE_ONSET_S, "right")) - 1
+        if i >= 0 and -HYPNIC_BEFORE_ONSET_S <= e.start_s - starts[i] <= window_s:
             rows[i].hypnic.append(e)
         else:
             elsewhere.append(e)

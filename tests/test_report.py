@@ -1,0 +1,223 @@
+"""The night report's numbers, against nights whose content is known."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import stat
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from gateway.report import LoadOptions, load, summarise, write_night, write_trends
+from gateway.report.html import render_night
+from tests.report_helpers import EXPECT, TZ, hand_night
+
+
+class _Text(HTMLParser):
+    """The page as a reader sees it: table rows as lists of cell texts, and all the text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.text: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._svg = 0
+        self.scripts = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("svg", "style", "title"):
+            self._svg += 1
+        elif tag == "script":
+            self.scripts += 1
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("svg", "style", "title"):
+            self._svg -= 1
+        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._svg:
+            return
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def row(self, first: str) -> list[str]:
+        found = [r for r in self.rows if r and r[0] == first]
+        assert found, f"no table row {first!r} in {self.rows}"
+        return found[0]
+
+    @property
+    def all_text(self) -> str:
+        return " ".join("".join(self.text).split())
+
+
+def _parse(html: str) -> _Text:
+    p = _Text()
+    p.feed(html)
+    return p
+
+
+def test_summary_numbers_of_the_hand_made_night():
+    n = hand_night()
+    s = summarise(n)
+    for key in ("in_bed_s", "sleep_s", "wake_s", "unscored_s", "sol_s", "waso_s",
+                "awakenings"):
+        assert getattr(s, key) == EXPECT[key], key
+    assert s.coverage == pytest.approx(EXPECT["coverage"])
+    assert s.gaps == [(3600.0, 3660.0)]
+    for kind, (total, wake, sleep, unscored) in EXPECT["counts"].items():
+        c = s.counts[kind]
+        assert (c.total, c.wake, c.sleep, c.unscored) == (total, wake, sleep, unscored), kind
+        assert c.per_h_wake == pytest.approx(wake / (EXPECT["wake_s"] / 3600))
+        assert c.per_h_sleep == pytest.approx(sleep / (EXPECT["sleep_s"] / 3600))
+        assert c.per_h_all == pytest.approx(total / 2.0)
+    assert s.cluster_sizes == EXPECT["clusters"] and s.jerks_single == EXPECT["single"]
+    assert [[e.start_s for e in r.hypnic] for r in s.onsets] == [[1030.0], [5450.0]]
+    assert [r.wake_before_s for r in s.onsets] == [940.0, 600.0]
+    # clock hours of Europe/Berlin: 22:00, 23:00, 00:00 (the night starts at 22:30)
+    assert list(s.hour_edges_s) == [-1800.0, 1800.0, 5400.0, 9000.0]
+    for kind, per_hour in EXPECT["per_hour"].items():
+        assert list(s.per_hour[kind]) == per_hour, kind
+
+
+def test_the_page_shows_those_numbers_in_clinical_words():
+    n = hand_night()
+    page = _parse(render_night(n))
+    assert page.scripts == 0
+    text = page.all_text
+    assert "night of Tue 24 Nov 2026" in text and "Europe/Berlin (CET, UTC+01:00)" in text
+    assert page.row("Time in bed (recording)")[1] == "2 h 00 min (22:30 – 00:30)"
+    assert page.row("Estimated sleep time")[1] == "1 h 32 min (76.9 % of time in bed)"
+    assert page.row("Sleep onset latency")[1] == "17 min (first sleep onset 22:46)"
+    assert page.row("Wake after sleep onset")[1] == "10 min in 1 awakening"
+    assert page.row("Data coverage")[1] == "99.2 % (1 gap)"
+    # total, awake, per hour awake, asleep, per hour asleep, per hour in bed
+    assert page.row("Myoclonic jerks")[1:] == ["9", "4", "9.4", "4", "2.6", "4.5"]
+    assert page.row("Hypnic jerks (sleep starts)")[1:] == ["2", "0", "0.0", "2", "1.3", "1.0"]
+    assert page.row("Tremor episodes")[1:] == ["2", "1", "2.3", "1", "0.6", "1.0"]
+    assert "Clusters (myoclonic jerks less than 6 s apart): 2, holding 5 of 9 jerks" in text
+    assert page.row("22:46")[1:] == ["0:16:40", "16 min", "1: 22:47 (1.40 g)"]
+    assert page.row("00:00")[3] == "1: 00:00 (1.10 g)"  # the second onset, 5400 s in
+    assert page.row("22:38:20")[2:] == ["30 s", "5.2 Hz", "20 mg",
+                                        "rest (parkinsonian pattern)", "awake"]
+    assert "not a medical device" in text
+    for internal in (r"\bconf\b", "confidence", "myoclonic_jerk", "hypnic_jerk", r"\bid\b"):
+        assert not re.search(internal, text), internal
+    assert page.row("Radio packets lost")[1] == "5 of 1,005 (0.50 %)"
+
+
+def test_several_figures_on_one_page_share_no_ids():
+    html = render_night(hand_night())
+    ids = re.findall(r'id="([^"]+)"', html)
+    assert len(ids) > 20 and len(ids) == len(set(ids))
+    refs = re.findall(r'url\(#([^)]+)\)', html) + re.findall(r'xlink:href="#([^"]+)"', html)
+    assert refs and set(refs) <= set(ids)
+    assert html.count("<svg") == 3  # the timeline, the hours, the distributions
+    assert "http://" not in html.split("<svg", 1)[0]  # nothing fetched by the page itself
+
+
+def test_events_file_report_says_what_it_cannot_show(tmp_path):
+    path = tmp_path / "s.events.jsonl"
+    lines = [
+        {"band": "b", "type": "myoclonic_jerk", "id": "j1", "start": 100.0, "end": 100.1,
+         "peak_g": 0.8, "confidence": 0.9, "final": True, "cluster": 1,
+         "start_utc": "2026-11-24T21:31:40.000+00:00"},
+        {"band": "b", "type": "myoclonic_jerk", "id": "j2", "start": 103.0, "end": 103.1,
+         "peak_g": 0.6, "confidence": 0.9, "final": True, "cluster": 1,
+         "start_utc": "2026-11-24T21:31:43.000+00:00"},
+        {"band": "b", "type": "sleep_onset", "id": "s1", "start": 700.0, "confirmed": 820.0,
+         "start_utc": "2026-11-24T21:41:40.000+00:00"},
+        {"band": "b", "type": "hypnic_jerk", "id": "j3", "start": 760.0, "end": 760.2,
+         "peak_g": 1.5, "confidence": 0.9, "final": True,
+         "start_utc": "2026-11-24T21:42:40.000+00:00"},
+        {"band": "b", "type": "tremor", "id": "t1", "start": 900.0, "end": 960.0,
+         "peak_g": 0.03, "confidence": 0.9, "final": False,  # an early notice: not counted
+         "start_utc": "2026-11-24T21:44:40.000+00:00"},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    nights = load(path, LoadOptions.make(TZ))
+    assert len(nights) == 1
+    n = nights[0]
+    assert n.epochs is None and len(n.events) == 3 and len(n.onsets) == 1
+    s = summarise(n)
+    assert s.sleep_s is None and s.sol_s is None
+    assert [[e.start_s for e in r.hypnic] for r in s.onsets] == [[760.0]]
+    page = _parse(render_night(n))
+    text = page.all_text
+    assert "Made from the events file alone" in text
+    assert "1 unreadable lines of s.events.jsonl were skipped" in text
+    assert page.row("Myoclonic jerks")[1:] == ["2", "–", "–", "–", "–", "–"]
+    assert page.row("22:41")[3] == "1: 22:42 (1.50 g)"  # clock time from start_utc, Berlin
+
+
+def _synth_csv(path, seed=5):
+    import dsp
+
+    r = dsp.synth_night(seed=seed, duration_s=1500, segment="onset", rate_hz=50.0, gyro=False)
+    with gzip.open(path, "wt") as f:
+        f.write("t,ax,ay,az\n")
+        np.savetxt(f, np.column_stack([r.t, r.acc_g]), fmt="%.5f", delimiter=",")
+    return r.labels
+
+
+def test_samples_file_report_matches_the_analyzer_and_the_known_labels(tmp_path):
+    from gateway.commands.analyze import analyze_file
+
+    path = tmp_path / "onset.csv.gz"
+    labels = _synth_csv(path)
+    [n] = load(path, LoadOptions.make(TZ, "2026-11-24T22:30:00"))
+    # exactly the analyzer's events (the same streaming DSP)
+    ref = analyze_file(path)[""]
+    assert [(e.kind, e.start_s) for e in n.events] == [(e["type"], e["start"])
+                                                       for e in ref["events"]]
+    assert [o.start_s for o in n.onsets] == [o["start"] for o in ref["onsets"]]
+    s = summarise(n)
+    # against the generator's truth: one sleep onset, its latency, every jerk
+    # (the labelled onset is a window: from the last movement to settled sleep)
+    [true_onset] = labels["sleep_onsets"]
+    assert true_onset["start"] <= n.start_s + s.sol_s <= true_onset["end"]
+    true = {k: sum(e["type"] == k for e in labels["events"]) for k in
+            ("myoclonic_jerk", "hypnic_jerk")}
+    assert s.counts["myoclonic_jerk"].total == true["myoclonic_jerk"]
+    assert s.counts["hypnic_jerk"].total == true["hypnic_jerk"]
+    end = labels["duration_s"]
+    assert end - true_onset["end"] <= s.sleep_s <= end - true_onset["start"]
+    assert s.sleep_s + s.wake_s + s.unscored_s == len(n.epochs)  # every second, once
+    wake_jerks = sum(1 for e in labels["events"] if e["start"] < true_onset["start"])
+    assert s.counts["myoclonic_jerk"].wake == wake_jerks == 4
+    # the sleep start belongs to the onset, though the brief arousal after it moved the
+    # analyzer's onset (the end of the last movement) 7.5 s past it
+    [row] = s.onsets
+    assert [e.kind for e in row.hypnic] == ["hypnic_jerk"] and not s.hypnic_elsewhere
+    assert n.clock(n.start_s).isoformat() == "2026-11-24T22:30:00+01:00"
+
+
+def test_files_are_private_and_the_trend_page_covers_every_night(tmp_path):
+    a, b = hand_night("a"), hand_night("b")
+    b.events = b.events[:5]
+    out = tmp_path / "reports" / "deeper"
+    paths = write_night(a, out) + write_night(b, out) + write_trends([a, b], out)
+    assert [p.name for p in paths] == ["a.html", "b.html", "trend-hand-band.html"]
+    for p in paths:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    assert stat.S_IMODE(out.parent.stat().st_mode) == 0o700
+    trend = _parse(paths[2].read_text())
+    rows = [r for r in trend.rows if r and r[0].startswith("night of")]
+    assert len(rows) == 2
+    assert [r[4] for r in rows] == ["9", "5"]  # myoclonic jerks per night
+    assert not list(out.glob(".*tmp"))
