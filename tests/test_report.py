@@ -219,5 +219,5 @@ def test_files_are_private_and_the_trend_page_covers_every_night(tmp_path):
     trend = _parse(paths[2].read_text())
     rows = [r for r in trend.rows if r and r[0].startswith("night of")]
     assert len(rows) == 2
-    assert [r[4] for r in rows] == ["9", "5"]  # myoclonic jerks per night
+    assert [r[4] for r in rows] == ["9", "4"]  # myoclonic jerks per night (b: the first 5 events)
     assert not list(out.glob(".*tmp"))
