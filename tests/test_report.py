@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.report import LoadOptions, load, summarise, write_night, write_trends
+from gateway.report.fmt import DASH
 from gateway.report.html import render_night
 from tests.report_helpers import EXPECT, TZ, hand_night
 
@@ -100,7 +101,7 @@ def test_the_page_shows_those_numbers_in_clinical_words():
     assert page.scripts == 0
     text = page.all_text
     assert "night of Tue 24 Nov 2026" in text and "Europe/Berlin (CET, UTC+01:00)" in text
-    assert page.row("Time in bed (recording)")[1] == "2 h 00 min (22:30 – 00:30)"
+    assert page.row("Time in bed (recording)")[1] == f"2 h 00 min (22:30 {DASH} 00:30)"
     assert page.row("Estimated sleep time")[1] == "1 h 32 min (76.9 % of time in bed)"
     assert page.row("Sleep onset latency")[1] == "17 min (first sleep onset 22:46)"
     assert page.row("Wake after sleep onset")[1] == "10 min in 1 awakening"
@@ -160,7 +161,7 @@ def test_events_file_report_says_what_it_cannot_show(tmp_path):
     text = page.all_text
     assert "Made from the events file alone" in text
     assert "1 unreadable lines of s.events.jsonl were skipped" in text
-    assert page.row("Myoclonic jerks")[1:] == ["2", "–", "–", "–", "–", "–"]
+    assert page.row("Myoclonic jerks")[1:] == ["2", *[DASH] * 5]
     assert page.row("22:41")[3] == "1: 22:42 (1.50 g)"  # clock time from start_utc, Berlin
 
 
