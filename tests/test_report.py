@@ -222,3 +222,70 @@ def test_files_are_private_and_the_trend_page_covers_every_night(tmp_path):
     assert len(rows) == 2
     assert [r[4] for r in rows] == ["9", "4"]  # myoclonic jerks per night (b: the first 5 events)
     assert not list(out.glob(".*tmp"))
+
+
+def test_events_csv_of_the_hand_made_night(tmp_path):
+    import csv
+
+    from gateway.export import write_events_csv
+
+    path = write_events_csv(hand_night(), tmp_path / "x" / "hand.events.csv")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 13 + 2  # the events and the two onsets
+    by_time = {float(r["elapsed_s"]): r for r in rows}
+    assert by_time[30.0]["sleep_state"] == "not scored"
+    assert by_time[200.0]["sleep_state"] == "awake" and by_time[200.0]["cluster"] == ""
+    assert [by_time[t]["cluster"] for t in (300.0, 303.0, 2000.0, 2004.0, 2007.0)] == \
+        ["1", "1", "2", "2", "2"]
+    # the confirmation wait counts as sleep: 1030 s is before the analyzer was sure (1120 s)
+    assert by_time[1030.0]["sleep_state"] == "asleep"
+    assert by_time[1030.0]["class"] == "Hypnic jerk"
+    assert by_time[1000.0]["class"] == "Sleep onset"
+    assert by_time[500.0]["frequency_hz"] == "5.20" and by_time[500.0]["tremor_type"] == "rest"
+    assert by_time[500.0]["clock_time"] == "2026-11-24 22:38:20.000"
+    assert by_time[500.0]["utc_offset"] == "+01:00" and by_time[500.0]["elapsed"] == "0:08:20.000"
+    assert by_time[4900.0]["sleep_state"] == "awake" and by_time[6000.0]["sleep_state"] == "asleep"
+
+
+def test_edf_annotations_of_the_hand_made_night(tmp_path):
+    import edfio
+
+    from gateway.export import write_edf
+
+    path = write_edf(hand_night(), None, tmp_path / "hand.edf", patient_code="P 17")
+    edf = edfio.read_edf(path)
+    assert edf.local_patient_identification.startswith("P_17 X X X")
+    assert (edf.startdate.isoformat(), edf.starttime.isoformat()) == ("2026-11-24", "22:30:00")
+    ann = [(a.onset, a.duration, a.text) for a in edf.annotations]
+    states = [a for a in ann if "actigraphy" in a[2] or "not scored" in a[2]]
+    assert states == [(0.0, 60.0, "Sleep/wake not scored"), (60.0, 940.0, "Wake (actigraphy)"),
+                      (1000.0, 3800.0, "Sleep (actigraphy)"),
+                      (4800.0, 600.0, "Wake (actigraphy)"),
+                      (5400.0, 1800.0, "Sleep (actigraphy)")]
+    assert [a for a in ann if a[2] == "Sleep onset"] == [(1000.0, None, "Sleep onset"),
+                                                        (5400.0, None, "Sleep onset")]
+    assert (500.0, 30.0, "Tremor") in ann and (1030.0, 0.3, "Hypnic jerk") in ann
+    assert [a for a in ann if a[2] == "Data missing"] == [(3600.0, 60.0, "Data missing")]
+    assert sum(a[2] == "Myoclonic jerk" for a in ann) == 9
+
+
+def test_help_does_not_load_matplotlib_and_a_missing_browser_is_one_line(tmp_path,
+                                                                         monkeypatch):
+    import subprocess
+    import sys
+
+    code = ("import sys; from gateway.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('matplotlib', 'edfio') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       check=True)
+    assert r.stdout.strip() == "[]"
+    from gateway.report import ReportError
+    from gateway.report.pdf import print_pdf
+
+    monkeypatch.setenv("TWITCHWATCH_CHROMIUM", "no-such-browser-here")
+    [html] = write_night(hand_night(), tmp_path)
+    with pytest.raises(ReportError, match="apt-get install chromium"):
+        print_pdf(html, tmp_path / "hand.pdf")
+    assert not (tmp_path / "hand.pdf").exists()

@@ -34,7 +34,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..report.files import private_dir, private_file
-from ..report.night import CLASS_NAME, SLEEP, UNKNOWN, WAKE, Night
+from ..report.night import CLASS_NAME, SLEEP, UNKNOWN, WAKE, Night, data_gaps
 from ..report.summary import sleep_states
 
 ACC_RANGES_G = (2.0, 4.0, 8.0, 16.0, 32.0)
@@ -170,6 +170,8 @@ def edf_annotations(night: Night, t0_s: float, grid: Grid | None
     if grid is not None:
         for a, b in grid.holes:
             out.append((a / grid.fs, (b - a) / grid.fs, GAP_TEXT))
+    else:  # no samples: the seconds without data, from the per-second records
+        out += [(a - t0_s, b - a, GAP_TEXT) for a, b in data_gaps(night, BRIDGE_MAX_S)]
     rounded = [(round(max(0.0, o), 4), None if d is None else round(d, 4), txt)
                for o, d, txt in out]
     return sorted(rounded, key=lambda a: (a[0], a[2]))
