@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import platform
 import subprocess
@@ -35,16 +36,17 @@ def child(path: pathlib.Path, out: pathlib.Path, pdf: bool) -> None:
     t0 = time.perf_counter()
     store = SampleStore()
     [night] = load(path, opts, store)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     write_night(night, out)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     write_night(night, out)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     write_edf(night, store.bands[night.band], out / f"{night.name}.edf")
     t4 = time.perf_counter()
     write_events_csv(night, out / f"{night.name}.events.csv")
     t5 = time.perf_counter()
     res = {"analysis_s": t1 - t0, "report_cold_s": t2 - t1, "report_warm_s": t3 - t2,
+           "report_cold_cpu_s": c2 - c1, "report_warm_cpu_s": c3 - c2,
            "edf_s": t4 - t3, "csv_s": t5 - t4, "events": len(night.events),
            "html_kb": (out / f"{night.name}.html").stat().st_size / 1024,
            "edf_mb": (out / f"{night.name}.edf").stat().st_size / 2**20}
@@ -84,7 +86,8 @@ def main() -> None:
         if not path.exists():
             _make(path, a.hours, a.seed, a.profile)
     print(f"machine: {platform.processor() or platform.machine()}, Python "
-          f"{platform.python_version()}; recording {path.name}")
+          f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores; recording {path.name}")
     rows = []
     for _ in range(a.runs):
         with tempfile.TemporaryDirectory() as out:
@@ -101,7 +104,9 @@ def main() -> None:
     print("| measure | runs |\n|---|---|")
     for key, label in (("analysis_s", "analysis (replay pipeline), not in the target"),
                        ("report_cold_s", "report, fresh process (matplotlib import included)"),
+                       ("report_cold_cpu_s", "the same, CPU time of the process"),
                        ("report_warm_s", "report, second in the same process"),
+                       ("report_warm_cpu_s", "the same, CPU time"),
                        ("edf_s", "EDF+ export"), ("csv_s", "CSV export"), ("pdf_s", "PDF")):
         if key in rows[0]:
             print(f"| {label} | {', '.join(f'{r[key]:.2f} s' for r in rows)} |")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import pathlib
+import sys
 from typing import Any
 
 from ..config import add_sink_arguments
@@ -110,6 +112,13 @@ async def _run(args: argparse.Namespace) -> int:
     if report is not None:
         from ..report import write_run_report
 
-        for path in write_run_report(report, session, base):
-            print(f"report: {path}")
+        try:
+            for path in write_run_report(report, session, base):
+                print(f"report: {path}")
+        except Exception as e:  # the night is recorded: say how to make the report later
+            logging.getLogger(__name__).debug("report failed", exc_info=True)
+            print(f"twitchwatch run: the night's report could not be written ({e}); make it "
+                  f"with 'twitchwatch report {recorder.path if recorder else ''} --out DIR'",
+                  file=sys.stderr)
+            return 1
     return 0

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..report.files import private_dir, private_file
 from ..report.night import CLASS_NAME, SLEEP, UNKNOWN, WAKE, Night, data_gaps
+from ..report.pdf import ReportError
 from ..report.summary import sleep_states
 
 ACC_RANGES_G = (2.0, 4.0, 8.0, 16.0, 32.0)
@@ -202,11 +203,14 @@ def write_edf(night: Night, samples: BandSamples | None, path: pathlib.Path,
     start = night.clock(t0)
     ann = [edfio.EdfAnnotation(o, d, txt) for o, d, txt in edf_annotations(night, t0, grid)]
     code = "".join(c if c.isalnum() or c in "-_." else "_" for c in patient_code) or "X"
-    edf = edfio.Edf(
-        signals, patient=edfio.Patient(code=code),
-        recording=edfio.Recording(startdate=start.date() if start else None,
-                                  equipment_code="twitchwatch"),
-        starttime=start.time() if start else dt.time(0, 0), annotations=ann)
+    try:
+        edf = edfio.Edf(
+            signals, patient=edfio.Patient(code=code),
+            recording=edfio.Recording(startdate=start.date() if start else None,
+                                      equipment_code="twitchwatch"),
+            starttime=start.time() if start else dt.time(0, 0), annotations=ann)
+    except ValueError as e:  # e.g. a start date outside 1985-2084, which EDF cannot hold
+        raise ReportError(f"{path}: cannot be written as EDF+ ({e})") from None
     private_dir(path.parent)
     tmp = private_file(path)
     try:

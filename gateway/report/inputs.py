@@ -125,6 +125,8 @@ def _load_recording(path: pathlib.Path, opts: LoadOptions, samples: SampleCallba
         meta = bp.front.meta
         q.has_gyro = None if meta is None else bool(meta.channel_flags & codec.F_GYRO)
         q.notes += stats.warnings
+    if not builders:
+        raise RecordingError(f"{path}: no data from any band")
     if samples is not None:  # a second pass: the pipeline keeps its samples to itself
         for band, t, acc, gyro in iter_recording_samples(path):
             samples(band, t, acc, gyro)
