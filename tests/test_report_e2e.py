@@ -21,6 +21,8 @@ from gateway.report import LoadOptions, load
 from tests.report_helpers import TZ, chromium, console_lines, run_chromium
 from tests.test_report import _parse
 
+pytestmark = pytest.mark.slow  # a streamed night, Chromium and MNE: about a minute
+
 
 def _cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TZ": TZ}  # run's report uses the machine's zone
