@@ -62,7 +62,8 @@ def replay(path: pathlib.Path) -> tuple[float, float, int]:
     if proc.returncode:
         raise SystemExit(f"replay failed with {proc.returncode}")
     peak_kib = usage.ru_maxrss
-    n_events = len(events.read_text().splitlines())
+    # the events file also holds the sleep onsets: count the events alone
+    n_events = sum('"sleep_onset"' not in ln for ln in events.read_text().splitlines())
     return wall, peak_kib / 1024, n_events
 
 

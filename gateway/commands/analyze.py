@@ -45,8 +45,9 @@ def register(sub: Any) -> None:
     p.set_defaults(func=main)
 
 
-def add_input_arguments(p: argparse.ArgumentParser) -> None:
-    """The options for reading files (shared with the commands that take recordings)."""
+def add_input_arguments(p: argparse.ArgumentParser, *, tz: bool = True) -> None:
+    """The options for reading files (shared with the commands that take recordings;
+    ``tz=False`` where the command has a ``--tz`` of its own with the same meaning)."""
     g = p.add_argument_group("reading CSV (and EDF channels)")
     g.add_argument("--columns", metavar="NAME=COL,...",
                    help="which column (CSV) or signal label (EDF) holds t, ax, ay, az, gx, "
@@ -60,7 +61,8 @@ def add_input_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--time-format", choices=TIME_FORMATS, default="auto",
                    help="CSV time column: seconds (s), milliseconds (ms), Unix epoch seconds "
                         "or milliseconds, ISO 8601 (default: detected and reported)")
-    g.add_argument("--tz", metavar="ZONE",
+    if tz:
+        g.add_argument("--tz", metavar="ZONE",
                    help="time zone of files whose clock carries no UTC offset (Axivity, EDF, "
                         "ISO times without offset), e.g. Europe/Berlin")
 

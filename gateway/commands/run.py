@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import pathlib
+import sys
 from typing import Any
 
 from ..settings import add_sink_arguments
@@ -77,6 +79,12 @@ async def _run(args: argparse.Namespace) -> int:
     status = StatusLine()
     sinks = build_sinks(settings, events_path, status, quiet=args.quiet)
     recorder = RecordingWriter(f"{base}{SUFFIX}") if settings.record else None
+    report = None
+    if recorder is not None:  # the night's report at the end, from the same records
+        from ..report import ReportSink
+
+        report = ReportSink()
+        sinks.append(report)
     if not args.quiet:
         what = "simulated band" if stem == "sim" else "bands"
         print(f"twitchwatch: {what} -> {events_path}"
@@ -101,4 +109,16 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"events: {events_path}" + (f"\nrecording: {recorder.path}  (replay it with "
                                           f"'twitchwatch replay {recorder.path}')"
                                           if recorder else ""))
+    if report is not None:
+        from ..report import write_run_report
+
+        try:
+            for path in write_run_report(report, session, base):
+                print(f"report: {path}")
+        except Exception as e:  # the night is recorded: say how to make the report later
+            logging.getLogger(__name__).debug("report failed", exc_info=True)
+            print(f"twitchwatch run: the night's report could not be written ({e}); make it "
+                  f"with 'twitchwatch report {recorder.path if recorder else ''} --out DIR'",
+                  file=sys.stderr)
+            return 1
     return 0

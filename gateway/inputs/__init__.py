@@ -27,6 +27,7 @@ from ._base import (
 __all__ = [
     "ACC_UNITS",
     "FORMATS",
+    "FORMAT_NAMES",
     "GYRO_UNITS",
     "SUFFIXES",
     "TIME_FORMATS",
@@ -45,7 +46,7 @@ FORMATS = {
     ".edf": "edf", ".bdf": "edf",
 }
 SUFFIXES = tuple(FORMATS)
-_NAMES = {"csv": "CSV", "cwa": "Axivity CWA", "geneactiv": "GENEActiv .bin",
+FORMAT_NAMES = {"csv": "CSV", "cwa": "Axivity CWA", "geneactiv": "GENEActiv .bin",
           "gt3x": "ActiGraph GT3X", "edf": "EDF/BDF"}
 
 
@@ -88,8 +89,8 @@ def open_input(path: str | pathlib.Path, options: InputOptions | None = None) ->
                              f"{', '.join(SUFFIXES)}, or .twrec for analyze)")
     kind = by_name or by_content
     if by_name not in (None, "csv") and by_content != by_name:
-        found = _NAMES[by_content] if by_content else "unrecognised content"
-        raise RecordingError(f"{path}: offset 0: the name says {_NAMES[by_name]}, the "
+        found = FORMAT_NAMES[by_content] if by_content else "unrecognised content"
+        raise RecordingError(f"{path}: offset 0: the name says {FORMAT_NAMES[by_name]}, the "
                              f"content does not ({found}: {head[:16]!r})")
     if kind == "cwa":
         from .cwa import CwaInput

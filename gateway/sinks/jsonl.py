@@ -1,4 +1,5 @@
-"""Final events, one JSON object per line: the file a night's review starts from."""
+"""Final events and sleep onsets, one JSON object per line: the file a night's review
+starts from (format: docs/storage.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pathlib
 from types import TracebackType
 from typing import IO
 
-from ..records import EventRecord, Record
+from ..records import EventRecord, Record, SleepOnsetRecord
 
 
 def utc_iso(ns: int) -> str:
@@ -24,9 +25,16 @@ def event_json(r: EventRecord) -> dict[str, object]:
     return d
 
 
+def onset_json(r: SleepOnsetRecord) -> dict[str, object]:
+    """A sleep onset line: ``type`` tells it from the events (the MQTT message has no
+    ``type``: its topic says it)."""
+    return {"band": r.band, "type": "sleep_onset", "id": r.onset.id, "start": r.onset.start,
+            "confirmed": r.onset.confirmed, "start_utc": utc_iso(r.start_ns)}
+
+
 class JsonlEventSink:
     name = "events-file"
-    accepts: tuple[type, ...] = (EventRecord,)
+    accepts: tuple[type, ...] = (EventRecord, SleepOnsetRecord)
     queue_size = 10_000  # hours of events; only a stalled disk could fill it
     batch_max = 256
     batch_wait_s = 0.2
@@ -38,7 +46,9 @@ class JsonlEventSink:
 
     async def __aenter__(self) -> JsonlEventSink:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
+        # health data: readable by its owner only (0600), whatever the umask
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._f = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
@@ -51,8 +61,12 @@ class JsonlEventSink:
 
     async def write(self, batch: list[Record]) -> None:
         assert self._f is not None
-        lines = [json.dumps(event_json(r)) + "\n" for r in batch
-                 if isinstance(r, EventRecord) and r.event.final]
+        lines = []
+        for r in batch:
+            if isinstance(r, EventRecord) and r.event.final:
+                lines.append(json.dumps(event_json(r)) + "\n")
+            elif isinstance(r, SleepOnsetRecord):
+                lines.append(json.dumps(onset_json(r)) + "\n")
         if lines:
             self._f.writelines(lines)
             self._f.flush()
