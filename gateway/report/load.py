@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import RecordingError
-from ..inputs import InputInfo, InputOptions
 from ..inputs import SUFFIXES as INPUT_SUFFIXES
+from ..inputs import InputInfo, InputOptions
 from .collect import NightBuilder
 from .night_model import CLASSES, Night, resolve_tz
 

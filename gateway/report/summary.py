@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .night_model import CLASSES, SLEEP, UNKNOWN, WAKE, Night, NightEvent, Onset, data_gaps, state_runs
+from .night_model import (
+    CLASSES,
+    SLEEP,
+    UNKNOWN,
+    WAKE,
+    Night,
+    NightEvent,
+    Onset,
+    data_gaps,
+    state_runs,
+)
 
 MIN_RATE_BASIS_S = 60.0  # a rate per hour of less than a minute of sleep (wake) means nothing
 # A sleep start often wakes the sleeper for a moment (the analyzer allows 5 s of arousal):
