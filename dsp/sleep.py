@@ -41,6 +41,12 @@ class Bout:
     n_moving: int
     state_before: str
     n_clear: int = 0  # seconds whose movement is clear of the noise (not just a slow rise)
+    woke: bool = False  # the state turned to wake with it (or with the stillness after it)
+
+    @property
+    def in_wake(self) -> bool:
+        """Part of a wake period (an arousal from sleep is not)."""
+        return self.state_before == "wake" or self.woke
 
 
 class SecondsLog:
@@ -100,6 +106,7 @@ class Context:
         self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
+        self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=256)
         self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
 
@@ -253,8 +260,13 @@ class Context:
         need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
         if self.state != "wake" and moving_s >= need:
             self.state = "wake"
+            if self._open_bout is not None:
+                self._open_bout.woke = True
             return []
-        if self.state == "sleep" or quiet < cfg.sleep_quiet_s:
+        if self.state == "sleep":
+            self._wake_after_bout(now, quiet)
+            return []
+        if quiet < cfg.sleep_quiet_s:
             return []
         if now - self._sway_checked < cfg.sway_every_s:
             return []
@@ -272,6 +284,24 @@ class Context:
         self._last_onset = last_end
         return [SleepOnset(id=f"s{round(last_end * 1000)}", start=round(last_end, 3),
                            confirmed=round(now, 3))]
+
+    def _wake_after_bout(self, now: float, quiet: float) -> None:
+        """From sleep, a movement after which the arm lies awake (drifting) opened a wake
+        period: a sleeper goes back to breathing-only stillness within seconds of an
+        arousal, someone lying awake does not. A short wake spell in the night (a few
+        fidgets, no walking) has too few moving seconds to be told from an arousal by
+        movement alone."""
+        cfg = self.cfg
+        if not self.bouts or quiet < cfg.wake_sway_after_s:
+            return
+        b = self.bouts[-1]
+        if b.end <= self._wake_checked or b.n_clear == 0 or now - b.end > quiet + 1e-9:
+            return
+        self._wake_checked = b.end
+        sway = self.sway(b.end + cfg.sway_guard_s, now)
+        if sway is not None and sway > cfg.wake_sway_g:
+            self.state = "wake"
+            b.woke = True
 
     # ------------------------------------------------------------------ queries
     def sway(self, a: float, b: float) -> float | None:
