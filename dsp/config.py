@@ -227,6 +227,9 @@ class AnalyzerConfig:
     # ... or when the arm turned by this much against two seconds before (breathing and
     # sway turn it by < 1 deg; HDCZA's angle-change idea) ...
     move_angle_deg: float = 2.5
+    # ... measured against the per-second mean this many seconds before (a turn of a
+    # second or two; sway and breathing drift less over it)
+    move_angle_lag_s: int = 2
     # ... or when the 0.5-2 Hz band (gentle settling, above breathing's 0.15-0.4 Hz)
     # rises above its own floor (a low percentile of the last two minutes, mostly noise):
     # power beyond the floor's worth at least max(10 mg, 1.3 floor) of RMS
@@ -238,10 +241,17 @@ class AnalyzerConfig:
     # of a wake period
     move_slow_clear: float = 3.0
     move_slow_window_s: float = 120.0
+    # the floor is this quantile of the window's per-second values (low: settling and
+    # breathing leak into the band, the noise is what stays)
+    move_slow_floor_q: float = 0.2
     # moving seconds closer than this form one bout
     bout_merge_s: float = 2.0
     # a bout this short around an accepted jerk is the jerk, not a movement
     jerk_bout_s: float = 4.0
+    # a jerk's movement may start up to a per-second record before its detected start
+    # (the envelope crosses the movement threshold first); its own second is left out of
+    # the stillness before it
+    jerk_lead_s: float = 1.0
     # wake: this many moving seconds within the window (from sleep: more, since arousals
     # in sleep last up to ~15 s)
     wake_window_s: float = 120.0
@@ -258,6 +268,9 @@ class AnalyzerConfig:
     sway_window_s: float = 300.0
     sway_guard_s: float = 5.0
     sway_every_s: float = 5.0
+    # sway needs this many 10-s changes of still, smoothed seconds beyond the smoothing
+    # and the lag (a median of fewer is noise)
+    sway_min_pairs: int = 4
     # from sleep, a clear movement after which the arm drifts like an awake one (sway over
     # the first wake_sway_after_s of stillness above wake_sway_g) opened a wake period.
     # Dev: after arousals, roll-overs, taps and jerks in sleep <= 3.9 mg (99th percentile

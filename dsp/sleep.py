@@ -31,6 +31,8 @@ from .filters import butter, rolling_quantile
 from .jerks import ENV_FLOOR_PER_SIGMA
 from .types import Epoch, SleepOnset
 
+CHI3_MEDIAN = 1.5382  # median of the norm of a 3-d standard normal vector
+
 
 @dataclass
 class Bout:
@@ -106,6 +108,7 @@ class Context:
         self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
+        self._t_first = -np.inf  # the first second of data
         self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=256)
         self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
@@ -183,19 +186,21 @@ class Context:
         slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
         slow_floor, self._slow_hist = rolling_quantile(
-            self._slow_hist, slow, int(cfg.move_slow_window_s), 0.2)
+            self._slow_hist, slow, int(cfg.move_slow_window_s), cfg.move_slow_floor_q)
         slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
         macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
         fl = floor[starts]
         k = keys[starts]
-        # orientation change against the second two before (same second gap allowed <= 3 s)
-        pk = np.concatenate([self.log.key[-2:], k])
-        pa = np.concatenate([self.log.acc[-2:], macc])
+        # orientation change against the record move_angle_lag_s before (one second more
+        # allowed between them: a missing second)
+        lag = cfg.move_angle_lag_s
+        pk = np.concatenate([self.log.key[-lag:], k])
+        pa = np.concatenate([self.log.acc[-lag:], macc])
         off = len(pk) - len(k)
-        ref = np.arange(len(k)) + off - 2
+        ref = np.arange(len(k)) + off - lag
         ok = ref >= 0
         refc = np.maximum(ref, 0)
-        near = ok & (k - pk[refc] <= 3)
+        near = ok & (k - pk[refc] <= lag + 1)
         turned = np.where(near, _angles_deg(pa[refc], macc), 0.0)
         # the band's floor is mostly sensor noise: what rises above it, in power, moves;
         # a clear rise is one well above any noise fluctuation
@@ -223,6 +228,8 @@ class Context:
     def _step(self, key: int, moving: bool, clear: bool = True) -> list[SleepOnset]:
         cfg = self.cfg
         t = float(key)
+        if not np.isfinite(self._t_first):
+            self._t_first = t
         if moving:
             self._moving_recent.append(key)
             b = self._open_bout
@@ -247,7 +254,7 @@ class Context:
         self._open_bout = None
         # a jerk (with its rebound and posture shift) is not a movement bout
         if b.end - b.start <= self.cfg.jerk_bout_s and any(
-                b.start - 1.0 <= tj <= b.end for tj in self.jerk_times):
+                b.start - self.cfg.jerk_lead_s <= tj <= b.end for tj in self.jerk_times):
             return
         self.bouts.append(b)
         self.last_move_end = max(self.last_move_end, b.end)
@@ -256,7 +263,9 @@ class Context:
         cfg = self.cfg
         moving_s = len(self._moving_recent)
         last_end = now if self._open_bout is not None else self.last_move_end
-        quiet = now - last_end
+        # (stillness is counted from the start of the data at the latest: a recording that
+        # starts with a still arm has not shown two minutes of it after 25 s)
+        quiet = now - max(last_end, self._t_first)
         need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
         if self.state != "wake" and moving_s >= need:
             self.state = "wake"
@@ -316,7 +325,7 @@ class Context:
         m = self.log.acc[sl][still]
         smooth = self.cfg.sway_smooth_s
         lag = self.cfg.sway_lag_s
-        if len(m) < smooth + lag + 4:
+        if len(m) < smooth + lag + self.cfg.sway_min_pairs:
             return None
         k = np.ones(smooth) / smooth
         ma = np.stack([np.convolve(m[:, j], k, mode="valid") for j in range(3)], axis=1)
@@ -328,8 +337,9 @@ class Context:
         sigma = (float(np.median(self.log.floor[sl][still]))
                  / (ENV_FLOOR_PER_SIGMA * self.env_noise_gain))
         # noise: each smoothed axis has variance sigma^2 / (fs * smooth); the norm of a
-        # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that
-        noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
+        # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that (1.54:
+        # the median of a chi distribution with 3 degrees of freedom)
+        noise = CHI3_MEDIAN * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
         return float(np.sqrt(max(0.0, med * med - noise * noise)))
 
     def limb_active(self, a: float, b: float, skip: tuple[float, float]) -> float | None:

@@ -96,7 +96,7 @@ class HypnicDecider:
                     return "moving"
                 continue
             if bt.end - bt.start <= cfg.jerk_bout_s and any(
-                    bt.start - 1.0 <= tj <= bt.end for tj in others):
+                    bt.start - cfg.jerk_lead_s <= tj <= bt.end for tj in others):
                 continue  # another jerk's bout
             bout = bt
             break
@@ -114,7 +114,7 @@ class HypnicDecider:
         if self.tremor.seen_between(t_j - cfg.hypnic_tremor_free_s, t_j):
             return "tremor"
         lo = max(bout.end + cfg.sway_guard_s, t_j - cfg.sway_window_s)
-        sway = ctx.sway(lo, t_j - 1.0)
+        sway = ctx.sway(lo, t_j - cfg.jerk_lead_s)
         if sway is None or sway > cfg.sleep_sway_g:
             return "awake_sway"
         self._onset = bout.end
