@@ -108,7 +108,6 @@ class Context:
         self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
-        self._t_first = -np.inf  # the first second of data
         self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=256)
         self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
@@ -228,8 +227,6 @@ class Context:
     def _step(self, key: int, moving: bool, clear: bool = True) -> list[SleepOnset]:
         cfg = self.cfg
         t = float(key)
-        if not np.isfinite(self._t_first):
-            self._t_first = t
         if moving:
             self._moving_recent.append(key)
             b = self._open_bout
@@ -263,9 +260,7 @@ class Context:
         cfg = self.cfg
         moving_s = len(self._moving_recent)
         last_end = now if self._open_bout is not None else self.last_move_end
-        # (stillness is counted from the start of the data at the latest: a recording that
-        # starts with a still arm has not shown two minutes of it after 25 s)
-        quiet = now - max(last_end, self._t_first)
+        quiet = now - last_end
         need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
         if self.state != "wake" and moving_s >= need:
             self.state = "wake"

@@ -135,6 +135,8 @@ def test_jerk_soon_after_settling_or_small_or_late_is_myoclonic() -> None:
     movement (no drowsiness yet), a small isolated one, one 16 min after it."""
     n = _Night(1500.0, seed=5)
     n.awake_sway(0, 262)
+    for t0 in (10.0, 40.0, 100.0):
+        n.turn(t0, 1.2, 15.0, back=True)  # getting comfortable in bed
     n.turn(260.0, 2.0, 20.0)
     n.breathing(262, 1500)
     n.jerk(272.0, 1.2)  # 10 s after the settling ends: too soon
