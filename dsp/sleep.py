@@ -10,13 +10,16 @@ Both are offline: they look minutes ahead. Here the same idea runs causally, per
   (HDCZA's angle change, at 1 s instead of 5 s);
 * moving seconds merge into *bouts*; a jerk's own second is not a bout;
 * *sway*: an awake arm lying still still drifts (slow orientation wander of several mg),
-  a sleeping one only breathes. Sway is the RMS of the per-second mean acceleration after
-  an 11 s moving average (which removes breathing) and a linear detrend, corrected for
-  the sensor noise that survives the averaging;
+  a sleeping one only breathes. Sway is the median 10-s change of the per-second mean
+  acceleration after an 11 s moving average (which removes breathing), less its typical
+  change (drift), corrected for the sensor noise that survives the averaging;
 * the state turns to sleep after ``sleep_quiet_s`` without bouts and with low sway; the
   sleep onset is backdated to the end of the last bout (the eval's definition: the end of
   the last voluntary movement of a wake period). It turns to wake with sustained
-  movement, or with sway while not asleep.
+  movement, with sway while not asleep, and from sleep when the stillness after a clear
+  movement has an awake arm's drift (a short wake spell in the night has as few moving
+  seconds as an arousal; the sleeper's arm goes back to breathing only, the waking one's
+  does not).
 """
 
 from __future__ import annotations
