@@ -27,6 +27,7 @@ from .config import AnalyzerConfig
 from .frontend import Conditioner, Piece
 from .jerks import Burst, JerkDetector, classify, classify_basic
 from .sleep import Context
+from .sleep_onset import HypnicDecider
 from .tremor import TremorTracker
 from .types import Event, Output, Retraction
 
@@ -41,7 +42,6 @@ class _Jerk:
     due: float
     cluster: int | None = None
     final: bool = False
-    onset: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -68,7 +68,7 @@ class Analyzer:
         self._ctx: Context | None = None
         self._jerks: list[_Jerk] = []  # accepted, final decision pending or recent
         self._n_cluster = 0
-        self._hypnic_onsets: set[float] = set()
+        self._hyp: HypnicDecider | None = None
         self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
         self.stats = {"bursts": 0, "jerks": 0, "retracted": 0}
 
@@ -128,6 +128,7 @@ class Analyzer:
         self._tremor = TremorTracker(self.cfg, fs, has_gyro)
         self._ctx = Context(self.cfg, fs, env_noise_gain=self._jd.noise_gain)
         self._ctx.epochs = self.epochs
+        self._hyp = HypnicDecider(self.cfg, self._ctx, self._tremor)
 
     def _piece(self, p: Piece) -> list[Output]:
         if self._jd is None:
@@ -211,6 +212,8 @@ class Analyzer:
                 b.is_jerk = verdict == "jerk"
                 b.reason = verdict
                 b.stage = 2
+                assert self._hyp is not None
+                self._hyp.note_burst(b, verdict)
                 self.stats["bursts"] += 1
                 if self.trace is not None:
                     self.trace.append({"t": b.t_start, "verdict": verdict, **f})
@@ -269,16 +272,15 @@ class Analyzer:
                 out.append(Retraction(id=j.id, time=round(now if math.isfinite(now)
                                                           else self.t_now, 3)))
                 continue
-            iso = not any(o is not j and abs(o.burst.t_start - b.t_start) <= cfg.isolation_s
-                          for o in self._jerks)
             kind = "myoclonic_jerk"
             conf = _jerk_confidence(j.feats)
-            if iso:
-                onset = self._hypnic_onset(b.t_start)
-                if onset is not None:
-                    kind = "hypnic_jerk"
-                    self._hypnic_onsets.add(onset)
-                    j.onset = onset
+            assert self._hyp is not None
+            if self._hyp.onset_of(b.t_start, b.peak_g, [o.burst.t_start for o in self._jerks
+                                                         if o is not j]) is not None:
+                kind = "hypnic_jerk"
+            if self.trace is not None:
+                self.trace.append({"t": b.t_start, "verdict": "final", "type": kind,
+                                   "hypnic_refused": self._hyp.reason})
             out.append(Event(id=j.id, type=kind, start=round(b.t_start, 3),
                              end=round(b.t_end, 3), peak_g=round(b.peak_g, 4),
                              confidence=conf, final=True,
@@ -297,43 +299,6 @@ class Analyzer:
         frac = ctx.limb_active(b.t_start - w, b.t_end + w,
                                (b.t_start - 1.0, b.t_end + cfg.jerk_activity_skip_s))
         return frac is not None and frac >= cfg.jerk_activity_frac
-
-    def _hypnic_onset(self, t_j: float) -> float | None:
-        """The sleep onset this jerk starts from, if it lies in a sleep-onset window."""
-        ctx = self._ctx
-        assert ctx is not None
-        cfg = self.cfg
-        jerk_times = [j.burst.t_start for j in self._jerks]
-        bout = None
-        for bt in reversed(ctx.bouts):
-            if bt.n_clear == 0:
-                continue  # (a bout of faint slow rises only may be noise)
-            if bt.end > t_j - 1.5:
-                if bt.start < t_j - 1.5:
-                    return None  # the jerk comes in the middle of moving about
-                continue
-            if bt.end - bt.start <= cfg.jerk_bout_s and any(
-                    bt.start - 1.0 <= tj <= bt.end for tj in jerk_times):
-                continue
-            bout = bt
-            break
-        if bout is None or bout.state_before != "wake":
-            return None
-        tau = t_j - bout.end
-        if not cfg.hypnic_min_s <= tau <= cfg.hypnic_max_s:
-            return None
-        if bout.end in self._hypnic_onsets:
-            return None
-        if ctx.bout_starting(t_j + cfg.hypnic_arousal_s, t_j + cfg.isolation_s):
-            return None
-        assert self._tremor is not None
-        if self._tremor.seen_between(t_j - cfg.hypnic_tremor_free_s, t_j):
-            return None
-        lo = max(bout.end + cfg.sway_guard_s, t_j - cfg.sway_window_s)
-        sway = ctx.sway(lo, t_j - 1.0)
-        if sway is None or sway > cfg.sleep_sway_g:
-            return None
-        return bout.end
 
 
 def _jerk_id(b: Burst) -> str:

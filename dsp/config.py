@@ -227,6 +227,9 @@ class AnalyzerConfig:
     # ... or when the arm turned by this much against two seconds before (breathing and
     # sway turn it by < 1 deg; HDCZA's angle-change idea) ...
     move_angle_deg: float = 2.5
+    # ... measured against the per-second mean this many seconds before (a turn of a
+    # second or two; sway and breathing drift less over it)
+    move_angle_lag_s: int = 2
     # ... or when the 0.5-2 Hz band (gentle settling, above breathing's 0.15-0.4 Hz)
     # rises above its own floor (a low percentile of the last two minutes, mostly noise):
     # power beyond the floor's worth at least max(10 mg, 1.3 floor) of RMS
@@ -238,10 +241,17 @@ class AnalyzerConfig:
     # of a wake period
     move_slow_clear: float = 3.0
     move_slow_window_s: float = 120.0
+    # the floor is this quantile of the window's per-second values (low: settling and
+    # breathing leak into the band, the noise is what stays)
+    move_slow_floor_q: float = 0.2
     # moving seconds closer than this form one bout
     bout_merge_s: float = 2.0
     # a bout this short around an accepted jerk is the jerk, not a movement
     jerk_bout_s: float = 4.0
+    # a jerk's movement may start up to a per-second record before its detected start
+    # (the envelope crosses the movement threshold first); its own second is left out of
+    # the stillness before it
+    jerk_lead_s: float = 1.0
     # wake: this many moving seconds within the window (from sleep: more, since arousals
     # in sleep last up to ~15 s)
     wake_window_s: float = 120.0
@@ -258,16 +268,44 @@ class AnalyzerConfig:
     sway_window_s: float = 300.0
     sway_guard_s: float = 5.0
     sway_every_s: float = 5.0
+    # sway needs this many 10-s changes of still, smoothed seconds beyond the smoothing
+    # and the lag (a median of fewer is noise)
+    sway_min_pairs: int = 4
+    # from sleep, a clear movement after which the arm drifts like an awake one (sway over
+    # the first wake_sway_after_s of stillness above wake_sway_g) opened a wake period.
+    # Dev: after arousals, roll-overs, taps and jerks in sleep <= 3.9 mg (99th percentile
+    # 3.3 mg, 189 stretches); after movements of wake mostly 4-20 mg (median 7 mg): the
+    # margin above sleep_sway_g keeps a sleeper's arousal in sleep
+    wake_sway_after_s: float = 45.0
+    wake_sway_g: float = 0.006
 
     # ------------------------------------------------------------------ hypnic jerks
     # an isolated jerk this long after the last movement of a wake period, in still,
-    # sleep-like surroundings, is a sleep start. Sleep-onset latency is 5-20 min; the
-    # onset window ends with settled sleep.
-    hypnic_min_s: float = 10.0
+    # sleep-like surroundings, is a sleep start. Drowsiness and stage N1 (scored in 30 s
+    # epochs) take more than a few seconds of stillness after a voluntary movement (dev:
+    # sleep starts 54-812 s after it, an isolated myoclonic jerk at 8 s). The later
+    # bound weighs the density of sleep starts at that delay against the background of
+    # isolated jerks in sleep: on the dev labels (onset windows 212-1105 s, sleep starts
+    # at 11-91 % of them, 70 % of onsets with one) it falls from ~1.5e-3/s at 1-5 min to
+    # ~1e-4/s at 15 min, while isolated myoclonic jerks in sleep come at ~4e-4/s; once
+    # most windows have ended (by ~12-15 min) an isolated jerk is more likely myoclonic.
+    # Sleep-onset latency is 5-20 min, but the window ends with settled sleep before that
+    hypnic_min_s: float = 20.0
     hypnic_max_s: float = 900.0
-    # a sleep start may wake the sleeper briefly (an arousal within seconds); movement
-    # resuming later within the isolation window means the person is still settling
-    hypnic_arousal_s: float = 5.0
+    # a sleep start may wake the sleeper briefly (an arousal within seconds: dev 1.3-2.9 s
+    # after the jerk, synthetic 1-3 s); movement starting later within the isolation window
+    # means the person is still settling
+    hypnic_arousal_s: float = 8.0
+    # the jerk's own later phases (a multiphasic sleep start, its rebound) lie within this
+    # after its start; a bout reaching further back means it came amid movement
+    hypnic_own_s: float = 1.5
+    # a sleep start is a large, body-wide jerk (ICSD-3; synthetic 0.4-2.6 g, dev 0.43-2.6 g
+    # labelled, >= 0.40 g measured); a small isolated jerk is an ordinary myoclonic one
+    hypnic_min_peak_g: float = 0.3
+    # a burst the jerk stage turned down (multiphasic, busy or smooth, not an impact) still
+    # breaks isolation when it is this large and jerk-short: a jerk next to a missed jerk
+    # belongs to a cluster, whatever the detector accepted
+    hypnic_neighbour_min_g: float = 0.3
     # rest tremor fades with drowsiness and is gone in sleep (movement-clinical notes;
     # Fish et al., Arch Neurol 1991): a tremor seen this shortly before a jerk means the
     # wearer is still awake, so the jerk is no sleep start

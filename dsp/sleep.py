@@ -10,13 +10,16 @@ Both are offline: they look minutes ahead. Here the same idea runs causally, per
   (HDCZA's angle change, at 1 s instead of 5 s);
 * moving seconds merge into *bouts*; a jerk's own second is not a bout;
 * *sway*: an awake arm lying still still drifts (slow orientation wander of several mg),
-  a sleeping one only breathes. Sway is the RMS of the per-second mean acceleration after
-  an 11 s moving average (which removes breathing) and a linear detrend, corrected for
-  the sensor noise that survives the averaging;
+  a sleeping one only breathes. Sway is the median 10-s change of the per-second mean
+  acceleration after an 11 s moving average (which removes breathing), less its typical
+  change (drift), corrected for the sensor noise that survives the averaging;
 * the state turns to sleep after ``sleep_quiet_s`` without bouts and with low sway; the
   sleep onset is backdated to the end of the last bout (the eval's definition: the end of
   the last voluntary movement of a wake period). It turns to wake with sustained
-  movement, or with sway while not asleep.
+  movement, with sway while not asleep, and from sleep when the stillness after a clear
+  movement has an awake arm's drift (a short wake spell in the night has as few moving
+  seconds as an arousal; the sleeper's arm goes back to breathing only, the waking one's
+  does not).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from .filters import butter, rolling_quantile
 from .jerks import ENV_FLOOR_PER_SIGMA
 from .types import Epoch, SleepOnset
 
+CHI3_MEDIAN = 1.5382  # median of the norm of a 3-d standard normal vector
+
 
 @dataclass
 class Bout:
@@ -41,6 +46,12 @@ class Bout:
     n_moving: int
     state_before: str
     n_clear: int = 0  # seconds whose movement is clear of the noise (not just a slow rise)
+    woke: bool = False  # the state turned to wake with it (or with the stillness after it)
+
+    @property
+    def in_wake(self) -> bool:
+        """Part of a wake period (an arousal from sleep is not)."""
+        return self.state_before == "wake" or self.woke
 
 
 class SecondsLog:
@@ -100,6 +111,7 @@ class Context:
         self._moving_recent: deque[int] = deque()  # keys of recent moving seconds
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
+        self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=256)
         self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
 
@@ -176,19 +188,21 @@ class Context:
         slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
         slow_floor, self._slow_hist = rolling_quantile(
-            self._slow_hist, slow, int(cfg.move_slow_window_s), 0.2)
+            self._slow_hist, slow, int(cfg.move_slow_window_s), cfg.move_slow_floor_q)
         slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
         macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
         fl = floor[starts]
         k = keys[starts]
-        # orientation change against the second two before (same second gap allowed <= 3 s)
-        pk = np.concatenate([self.log.key[-2:], k])
-        pa = np.concatenate([self.log.acc[-2:], macc])
+        # orientation change against the record move_angle_lag_s before (one second more
+        # allowed between them: a missing second)
+        lag = cfg.move_angle_lag_s
+        pk = np.concatenate([self.log.key[-lag:], k])
+        pa = np.concatenate([self.log.acc[-lag:], macc])
         off = len(pk) - len(k)
-        ref = np.arange(len(k)) + off - 2
+        ref = np.arange(len(k)) + off - lag
         ok = ref >= 0
         refc = np.maximum(ref, 0)
-        near = ok & (k - pk[refc] <= 3)
+        near = ok & (k - pk[refc] <= lag + 1)
         turned = np.where(near, _angles_deg(pa[refc], macc), 0.0)
         # the band's floor is mostly sensor noise: what rises above it, in power, moves;
         # a clear rise is one well above any noise fluctuation
@@ -240,7 +254,7 @@ class Context:
         self._open_bout = None
         # a jerk (with its rebound and posture shift) is not a movement bout
         if b.end - b.start <= self.cfg.jerk_bout_s and any(
-                b.start - 1.0 <= tj <= b.end for tj in self.jerk_times):
+                b.start - self.cfg.jerk_lead_s <= tj <= b.end for tj in self.jerk_times):
             return
         self.bouts.append(b)
         self.last_move_end = max(self.last_move_end, b.end)
@@ -253,8 +267,13 @@ class Context:
         need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
         if self.state != "wake" and moving_s >= need:
             self.state = "wake"
+            if self._open_bout is not None:
+                self._open_bout.woke = True
             return []
-        if self.state == "sleep" or quiet < cfg.sleep_quiet_s:
+        if self.state == "sleep":
+            self._wake_after_bout(now, quiet)
+            return []
+        if quiet < cfg.sleep_quiet_s:
             return []
         if now - self._sway_checked < cfg.sway_every_s:
             return []
@@ -273,6 +292,24 @@ class Context:
         return [SleepOnset(id=f"s{round(last_end * 1000)}", start=round(last_end, 3),
                            confirmed=round(now, 3))]
 
+    def _wake_after_bout(self, now: float, quiet: float) -> None:
+        """From sleep, a movement after which the arm lies awake (drifting) opened a wake
+        period: a sleeper goes back to breathing-only stillness within seconds of an
+        arousal, someone lying awake does not. A short wake spell in the night (a few
+        fidgets, no walking) has too few moving seconds to be told from an arousal by
+        movement alone."""
+        cfg = self.cfg
+        if not self.bouts or quiet < cfg.wake_sway_after_s:
+            return
+        b = self.bouts[-1]
+        if b.end <= self._wake_checked or b.n_clear == 0 or now - b.end > quiet + 1e-9:
+            return
+        self._wake_checked = b.end
+        sway = self.sway(b.end + cfg.sway_guard_s, now)
+        if sway is not None and sway > cfg.wake_sway_g:
+            self.state = "wake"
+            b.woke = True
+
     # ------------------------------------------------------------------ queries
     def sway(self, a: float, b: float) -> float | None:
         """Posture sway (g) over the still seconds of [a, b), noise-corrected.
@@ -286,7 +323,7 @@ class Context:
         m = self.log.acc[sl][still]
         smooth = self.cfg.sway_smooth_s
         lag = self.cfg.sway_lag_s
-        if len(m) < smooth + lag + 4:
+        if len(m) < smooth + lag + self.cfg.sway_min_pairs:
             return None
         k = np.ones(smooth) / smooth
         ma = np.stack([np.convolve(m[:, j], k, mode="valid") for j in range(3)], axis=1)
@@ -298,8 +335,9 @@ class Context:
         sigma = (float(np.median(self.log.floor[sl][still]))
                  / (ENV_FLOOR_PER_SIGMA * self.env_noise_gain))
         # noise: each smoothed axis has variance sigma^2 / (fs * smooth); the norm of a
-        # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that
-        noise = 1.54 * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
+        # 3-d difference of two of them has its median at 1.54 * sqrt(2) of that (1.54:
+        # the median of a chi distribution with 3 degrees of freedom)
+        noise = CHI3_MEDIAN * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
         return float(np.sqrt(max(0.0, med * med - noise * noise)))
 
     def limb_active(self, a: float, b: float, skip: tuple[float, float]) -> float | None:
