@@ -88,3 +88,50 @@ def test_write_private_failure_leaves_no_temp_file(tmp_path):
 def test_bad_mode_is_refused(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         open_private(tmp_path / "x", "r")
+
+
+def _walk_modes(root) -> list[tuple[str, int]]:
+    """Every directory and file below ``root`` with a mode that is not private."""
+    bad = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            p = os.path.join(dirpath, name)
+            if _mode(p) != 0o700:
+                bad.append((p, oct(_mode(p))))
+        for name in filenames:
+            p = os.path.join(dirpath, name)
+            if _mode(p) != 0o600:
+                bad.append((p, oct(_mode(p))))
+    return bad
+
+
+def test_a_session_leaves_only_private_files(tmp_path, umask_022):
+    """run (recording, events, labels, InfluxDB spool for a server that is not there),
+    replay and analyze --out: everything under the output directory is 0600 / 0700."""
+    import subprocess
+    import sys
+
+    from bench.servers import free_port
+
+    out = tmp_path / "nested" / "out"
+    conf = tmp_path / "c.toml"
+    conf.write_text(f'[influxdb]\nurl = "http://127.0.0.1:{free_port()}"\n'
+                    "drain_timeout_s = 0.5\nretry_first_s = 0.1\n")
+    cmd = [sys.executable, "-m", "twitchwatch"]
+    r = subprocess.run([*cmd, "run", "--hours", "0.05", "--fast", "--quiet", "--config",
+                        str(conf), "--out", str(out)], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rec = next(out.glob("*.twrec"))
+    assert {p.suffix for p in out.iterdir()} >= {".twrec", ".jsonl", ".json"}
+    assert list((out / "influx-spool").glob("*.lp")), "nothing spooled: the test tests less"
+    r = subprocess.run([*cmd, "replay", str(rec), "--quiet"], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*cmd, "analyze", str(rec), "--format", "jsonl", "--epochs", "--out",
+                        str(out / "reports" / "a")], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert list((out / "reports" / "a").glob("*.jsonl"))
+    assert _walk_modes(tmp_path / "nested") == []
+    assert _mode(tmp_path / "nested") == 0o700
