@@ -32,6 +32,7 @@ processes replaying one spool) overwrites itself.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import pathlib
@@ -106,13 +107,15 @@ class V1Transport:
     async def open(self) -> None:
         c = self.cfg
         headers = {"Authorization": f"Token {c.token}"} if c.token else {}
-        auth = aiohttp.BasicAuth(c.username, c.password or "") if c.username else None
+        if c.username:  # Basic auth, built here: aiohttp.BasicAuth is deprecated in 3.14
+            basic = base64.b64encode(f"{c.username}:{c.password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
         connector = None
         if c.url.startswith("https://"):
             connector = aiohttp.TCPConnector(ssl=client_context(
                 "influxdb", c.ca_file, c.cert_file, c.key_file, c.tls_insecure))
         self._http = aiohttp.ClientSession(
-            base_url=c.url.rstrip("/") + "/", headers=headers, auth=auth,
+            base_url=c.url.rstrip("/") + "/", headers=headers,
             connector=connector, timeout=aiohttp.ClientTimeout(total=c.timeout_s))
 
     async def _query(self, q: str) -> None:
@@ -163,6 +166,10 @@ class V1Transport:
                 if 200 <= resp.status < 300:
                     return
                 text = (await resp.text())[:300]
+        except aiohttp.ClientConnectorCertificateError as e:
+            # A certificate that does not verify is a setting to fix (ca_file, host
+            # name), not an outage that passes.
+            raise WriteRejected(0, f"TLS: {e.certificate_error}") from e
         except _NET_ERRORS as e:
             raise Unavailable(str(e) or type(e).__name__) from e
         if resp.status in (401, 403):
