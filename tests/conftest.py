@@ -116,3 +116,13 @@ def mosquitto_tls(tmp_path_factory: pytest.TempPathFactory, pki) -> Iterator[Mos
     conf = (f"cafile {pki.ca}\ncertfile {pki.server.cert}\nkeyfile {pki.server.key}\n"
             f"require_certificate true\nallow_anonymous false\npassword_file {pw}\n")
     yield from _running(MosquittoServer(d, _binary("mosquitto"), config=conf))
+
+
+@pytest.fixture
+def ble_backend() -> Iterator[object]:
+    """``ble_backend(x)`` makes this process's scans and connections use the emulated radio
+    ``x`` (a BleBackend or a callable returning one); the platform's again afterwards."""
+    from twitchwatch.gateway.sources import ble_scan
+
+    yield ble_scan.inject_backend
+    ble_scan.inject_backend(None)
