@@ -50,6 +50,7 @@ class _Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"{self.name}.log"
+        self.env: dict[str, str] | None = None  # the process's environment (None: ours)
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -62,7 +63,7 @@ class _Server:
             return
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True)
+                                     cwd=self.workdir, start_new_session=True, env=self.env)
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -24,11 +24,15 @@ def vectors() -> dict:
     return json.loads(VECTORS.read_text())
 
 
+_PACKAGES = {"influxd": "influxdb", "mosquitto_passwd": "mosquitto",
+             "mosquitto_sub": "mosquitto-clients"}
+
+
 def _binary(name: str) -> str:
     path = find_binary(name)
     if path is None:
         msg = (f"'{name}' is not installed; the test command (scripts/test) installs it, "
-               f"or: apt-get install {'influxdb' if name == 'influxd' else name}")
+               f"or: apt-get install {_PACKAGES.get(name, name)}")
         if os.environ.get("TWITCHWATCH_REQUIRE_SERVERS") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
