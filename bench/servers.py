@@ -7,6 +7,7 @@ here is a fake: these are Debian's ``influxd`` and ``mosquitto`` binaries.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -14,6 +15,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -48,6 +50,7 @@ class _Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"{self.name}.log"
+        self.env: dict[str, str] | None = None  # the process's environment (None: ours)
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -60,7 +63,7 @@ class _Server:
             return
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True)
+                                     cwd=self.workdir, start_new_session=True, env=self.env)
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -92,14 +95,25 @@ class _Server:
 
 
 class InfluxServer(_Server):
-    name = "influxd"
+    """``auth``: ``[http] auth-enabled`` with an admin user (``admin``) made at first start;
+    ``tls``: (certificate, key) PEM files for ``https-enabled`` (``ca`` verifies it)."""
 
-    def __init__(self, workdir: pathlib.Path, binary: str) -> None:
+    name = "influxd"
+    admin = ("admin", "admin-pw-9f3c")
+
+    def __init__(self, workdir: pathlib.Path, binary: str, *, auth: bool = False,
+                 tls: tuple[pathlib.Path, pathlib.Path] | None = None,
+                 ca: pathlib.Path | None = None) -> None:
         super().__init__(workdir)
         self.binary = binary
+        self.auth = auth
         self.port = free_port()
         self.rpc_port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://localhost:{self.port}" if tls \
+            else f"http://127.0.0.1:{self.port}"
+        self._ssl = ssl.create_default_context(cafile=str(ca)) if tls else None
+        https = (f'  https-enabled = true\n  https-certificate = "{tls[0]}"\n'
+                 f'  https-private-key = "{tls[1]}"\n') if tls else ""
         conf = f"""
 reporting-disabled = true
 bind-address = "127.0.0.1:{self.rpc_port}"
@@ -113,7 +127,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
-[monitor]
+  auth-enabled = {"true" if auth else "false"}
+{https}[monitor]
   store-enabled = false
 [logging]
   level = "warn"
@@ -121,23 +136,39 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         self.config_path = workdir / "influxdb.conf"
         self.config_path.write_text(conf)
 
+    def start(self, timeout_s: float = 30.0) -> None:
+        super().start(timeout_s)
+        if self.auth and not (self.workdir / "admin-made").exists():
+            # With auth on and no user yet, 1.x accepts exactly this one query unauthenticated.
+            user, pw = self.admin
+            self.query(f"CREATE USER {user} WITH PASSWORD '{pw}' WITH ALL PRIVILEGES",
+                       auth=False)
+            (self.workdir / "admin-made").touch()
+
     def command(self) -> list[str]:
         return [self.binary, "run", "-config", str(self.config_path)]
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/ping", timeout=1) as r:
+            with urllib.request.urlopen(f"{self.url}/ping", timeout=1,
+                                        context=self._ssl) as r:
                 return bool(r.status == 204)
         except (OSError, urllib.error.URLError):
             return False
 
-    def query(self, q: str, db: str | None = None, epoch: str = "ms") -> dict:
-        """Run InfluxQL through /query; returns the decoded JSON (times in ``epoch``)."""
+    def query(self, q: str, db: str | None = None, epoch: str = "ms", *,
+              auth: bool = True) -> dict:
+        """Run InfluxQL through /query (as the admin when ``auth``); returns the decoded
+        JSON (times in ``epoch``)."""
         params = {"q": q, "epoch": epoch}
         if db:
             params["db"] = db
         data = urllib.parse.urlencode(params).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
+        req = urllib.request.Request(f"{self.url}/query", data=data)
+        if self.auth and auth:
+            token = base64.b64encode(":".join(self.admin).encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=30, context=self._ssl) as r:
             return json.loads(r.read())
 
     def rows(self, q: str, db: str, epoch: str = "ms") -> list[dict]:
@@ -155,16 +186,22 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
 
 class MosquittoServer(_Server):
+    """``config``: the listener's options instead of ``allow_anonymous true`` (a password
+    file, ACLs, TLS; paths must be readable: as root, mosquitto is told to stay root)."""
+
     name = "mosquitto"
 
-    def __init__(self, workdir: pathlib.Path, binary: str) -> None:
+    def __init__(self, workdir: pathlib.Path, binary: str, *, config: str | None = None,
+                 port: int | None = None) -> None:
         super().__init__(workdir)
         self.binary = binary
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.config_path = workdir / "mosquitto.conf"
+        body = config if config is not None else "allow_anonymous true\n"
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.config_path.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\n{body}persistence false\n{user}"
             f"log_dest stderr\nlog_type error\nlog_type warning\n")
 
     def command(self) -> list[str]:

@@ -16,9 +16,14 @@ COPY firmware ./firmware
 COPY dashboards ./dashboards
 RUN pip install . && rm -rf /src
 
+# Not root: BlueZ's D-Bus policy on Debian bookworm lets any local UID call it (and the
+# bluetooth group), so a plain user is enough for BLE. /data (recordings, events, spool:
+# health data) belongs to that user alone; a new named volume copies this ownership.
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin twitchwatch \
+    && mkdir -p /data && chown twitchwatch:twitchwatch /data && chmod 700 /data
+USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
-# Root inside the container: BlueZ's D-Bus policy lets root (or the bluetooth group)
-# talk to it; the container gets no extra capabilities and no host network.
 ENTRYPOINT ["twitchwatch"]
 CMD ["run", "--out", "/data"]

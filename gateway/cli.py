@@ -13,6 +13,7 @@ import logging
 import sys
 
 from .errors import TwitchwatchError
+from .redact import install_log_redaction, redact
 
 COMMANDS = ("run", "replay", "analyze", "report", "export", "scan", "firmware")
 
@@ -41,10 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no secret in any log line (docs/security.md)
     try:
         return int(args.func(args) or 0)
     except TwitchwatchError as e:
-        print(f"twitchwatch {args.command}: {e}", file=sys.stderr)
+        print(f"twitchwatch {args.command}: {redact(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"twitchwatch {args.command}: interrupted", file=sys.stderr)

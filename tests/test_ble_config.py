@@ -96,18 +96,13 @@ def test_source_option_overrides_are_checked() -> None:
         BleSource(["tw-1a2b", "tw-1a2b"])
 
 
-def test_backend_spec_errors_are_plain(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TWITCHWATCH_BLE_BACKEND", raising=False)
-    assert resolve_backend(None) is None  # the platform's own backend
-    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "no-colon")
-    with pytest.raises(ConfigError, match="module:attribute"):
-        resolve_backend(None)
-    with pytest.raises(ConfigError, match="module:attribute"):
-        resolve_backend("no-colon")
-    with pytest.raises(ConfigError):
-        resolve_backend("tests.ble.no_such_module:X")
+def test_backend_injection_errors_are_plain(ble_backend) -> None:
+    assert resolve_backend() is None  # the platform's own backend
+    with pytest.raises(TypeError, match=r"no \.scanner"):
+        ble_backend(object())
+    ble_backend(lambda: 3)
     with pytest.raises(ConfigError, match=r"no \.scanner"):
-        resolve_backend("tests.ble.imu_signal:ONE_G")
+        resolve_backend()
 
 
 def test_backoff_doubles_to_the_cap_with_jitter() -> None:
@@ -136,13 +131,14 @@ def test_backoff_rejects_nonsense() -> None:
 
 
 def test_run_command_glue_builds_the_source_from_its_settings(
-        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path, ble_backend) -> None:
     import argparse
 
+    from tests.ble import cli_world
     from twitchwatch.gateway import settings as config
     from twitchwatch.gateway.commands.run_ble import ble_source
 
-    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "tests.ble.cli_world:backend")
+    ble_backend(cli_world.backend)
     settings = config.load(argparse.Namespace(config=str(write(tmp_path, GOOD))))
     src = ble_source(settings)
     assert [link.key for link in src.links] == ["left-wrist", "C4:DE:E2:11:1A:2B"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ble import cli_world
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
 from twitchwatch.gateway.cli import main
@@ -38,8 +39,9 @@ async def test_find_band_by_name_or_address_and_not_a_stranger() -> None:
         assert world.scans_started == 3
 
 
-def test_cli_scan_lists_the_bands(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["scan", "--timeout", "0.5", "--ble-backend", "tests.ble.cli_world:backend"])
+def test_cli_scan_lists_the_bands(capsys: pytest.CaptureFixture[str], ble_backend) -> None:
+    ble_backend(cli_world.backend)
+    rc = main(["scan", "--timeout", "0.5"])
     out = capsys.readouterr().out.splitlines()
     assert rc == 0
     assert out[0].split() == ["NAME", "ADDRESS", "RSSI"]
@@ -47,9 +49,8 @@ def test_cli_scan_lists_the_bands(capsys: pytest.CaptureFixture[str]) -> None:
         ["tw-1a2b", A, "-50"], ["tw-3c4d", B, "-50"]]
 
 
-def test_cli_scan_all_through_the_environment(capsys: pytest.CaptureFixture[str],
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", "tests.ble.cli_world:backend")
+def test_cli_scan_all(capsys: pytest.CaptureFixture[str], ble_backend) -> None:
+    ble_backend(cli_world.backend)
     rc = main(["scan", "--timeout", "0.5", "--all"])
     rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
     assert rc == 0
@@ -57,8 +58,10 @@ def test_cli_scan_all_through_the_environment(capsys: pytest.CaptureFixture[str]
                             ["tw-3c4d", B, "-50", "band"]]
 
 
-def test_cli_scan_with_no_band_in_range(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["scan", "--timeout", "0.3", "--ble-backend", "tests.ble.cli_world:empty"])
+def test_cli_scan_with_no_band_in_range(capsys: pytest.CaptureFixture[str],
+                                        ble_backend) -> None:
+    ble_backend(cli_world.empty)
+    rc = main(["scan", "--timeout", "0.3"])
     captured = capsys.readouterr()
     assert rc == 1
     assert captured.out == ""
@@ -68,7 +71,6 @@ def test_cli_scan_with_no_band_in_range(capsys: pytest.CaptureFixture[str]) -> N
 def test_cli_scan_without_bluetooth_says_so_plainly(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     # The platform backend (BlueZ over D-Bus), with the system bus made unreachable.
-    monkeypatch.delenv("TWITCHWATCH_BLE_BACKEND", raising=False)
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/twitchwatch-bus")
     rc = main(["scan", "--timeout", "0.3"])
     err = capsys.readouterr().err
@@ -77,7 +79,32 @@ def test_cli_scan_without_bluetooth_says_so_plainly(
     assert "bluetoothd" in err and "Traceback" not in err
 
 
-def test_cli_scan_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["scan", "--ble-backend", "tests.ble.cli_world:nothing"])
+def test_cli_scan_rejects_a_bad_backend(capsys: pytest.CaptureFixture[str],
+                                        ble_backend) -> None:
+    ble_backend(lambda: object())
+    rc = main(["scan"])
     assert rc == 2
     assert "BLE backend" in capsys.readouterr().err
+
+
+def test_no_variable_or_flag_can_make_the_gateway_import_a_module(tmp_path) -> None:
+    """The backend hook used to import any module named in TWITCHWATCH_BLE_BACKEND (or
+    --ble-backend): whoever sets the environment ran code in the gateway."""
+    import os
+    import subprocess
+    import sys
+
+    marker = tmp_path / "imported"
+    (tmp_path / "evil_backend.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n"
+        "backend = None\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}:{os.environ.get('PYTHONPATH', '')}",
+           "TWITCHWATCH_BLE_BACKEND": "evil_backend:backend",
+           "DBUS_SYSTEM_BUS_ADDRESS": "unix:path=/nonexistent/twitchwatch-bus"}
+    cmd = [sys.executable, "-m", "twitchwatch", "scan", "--timeout", "0.2"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no Bluetooth adapter" in r.stderr, r.stderr
+    r = subprocess.run([*cmd, "--ble-backend", "evil_backend:backend"], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "unrecognized arguments" in r.stderr, r.stderr
+    assert not marker.exists()

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # a streamed night, Chromium and MNE: about a min
 
 def _cli(*args: str, cwd: pathlib.Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TZ": TZ}  # run's report uses the machine's zone
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "twitchwatch", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -107,7 +107,9 @@ def _main(args: argparse.Namespace) -> int:
 
         zoneinfo(options.tz)  # a wrong name fails once, before any file
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
+        from ..private_files import private_dir
+
+        private_dir(args.out)  # reports are health data: 0700 (docs/security.md)
     show_progress = not args.no_progress and sys.stderr.isatty()
     failed = 0
     for path in args.paths:
@@ -206,11 +208,9 @@ def _twrec_samples(path: pathlib.Path) -> Iterator[tuple[str, Any, Any, Any]]:
 
 
 def _write_jsonl(path: pathlib.Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
-    tmp.replace(path)
+    from ..private_files import write_private
+
+    write_private(path, "".join(json.dumps(r) + "\n" for r in rows), durable=False)
 
 
 def _table(out: TextIO, path: pathlib.Path, band: str, res: dict[str, Any],

@@ -33,7 +33,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..report.files import private_dir, private_file
+from ..private_files import private_tmp
 from ..report.night_model import CLASS_NAME, SLEEP, UNKNOWN, WAKE, Night, data_gaps
 from ..report.pdf import ReportError
 from ..report.summary import sleep_states
@@ -211,8 +211,7 @@ def write_edf(night: Night, samples: BandSamples | None, path: pathlib.Path,
             starttime=start.time() if start else dt.time(0, 0), annotations=ann)
     except ValueError as e:  # e.g. a start date outside 1985-2084, which EDF cannot hold
         raise ReportError(f"{path}: cannot be written as EDF+ ({e})") from None
-    private_dir(path.parent)
-    tmp = private_file(path)
+    tmp = private_tmp(path)
     try:
         edf.write(tmp)
         os.replace(tmp, path)

@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from ..report.files import write_private
+from ..private_files import write_private
 from ..report.night_model import CLASS_NAME, STATE_NAME, Night
 from ..report.summary import sleep_states, state_at
 

@@ -6,7 +6,7 @@ import pathlib
 from collections import defaultdict
 from typing import Any
 
-from .files import private_dir, write_private
+from ..private_files import private_dir, write_private
 from .night_model import Night
 
 
@@ -74,7 +74,7 @@ def write_run_report(sink: Any, session: Any, base: pathlib.Path) -> list[pathli
         bp = session.bands.get(band)
         if bp is not None:
             b.quality.rate_hz = bp.analyzer.rate_hz
-            meta = bp.front.meta
+            meta = bp.ingest.meta
             b.quality.has_gyro = None if meta is None else bool(meta.channel_flags & codec.F_GYRO)
         b.quality.records_dropped = dropped
         name = base.name if len(bands) == 1 else f"{base.name}.{_safe(band)}"

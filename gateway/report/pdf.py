@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 
 from ..errors import TwitchwatchError
-from .files import private_dir, private_file
+from ..private_files import private_tmp
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT_S = 120.0  # a cold start on a busy 2-core machine takes a few seconds
@@ -44,8 +44,7 @@ def print_pdf(html: pathlib.Path, pdf: pathlib.Path) -> pathlib.Path:
     if exe is None:
         raise ReportError("--pdf needs Chromium, which is not installed: apt-get install "
                           "chromium (Debian/Ubuntu), or set TWITCHWATCH_CHROMIUM")
-    private_dir(pdf.parent)
-    tmp = private_file(pdf)
+    tmp = private_tmp(pdf)
     try:
         with tempfile.TemporaryDirectory(prefix="twitchwatch-chromium-") as profile:
             cmd = [exe, *FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",

@@ -32,6 +32,7 @@ processes replaying one spool) overwrites itself.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import pathlib
@@ -44,8 +45,10 @@ from ..backoff import Backoff
 from ..errors import SinkError
 from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 from ..settings import InfluxConfig
+from ..store.influxql import quote_ident
 from ..store.lineproto import to_line
 from ..store.spool import Spool
+from ..tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +107,16 @@ class V1Transport:
     async def open(self) -> None:
         c = self.cfg
         headers = {"Authorization": f"Token {c.token}"} if c.token else {}
-        auth = aiohttp.BasicAuth(c.username, c.password or "") if c.username else None
+        if c.username:  # Basic auth, built here: aiohttp.BasicAuth is deprecated in 3.14
+            basic = base64.b64encode(f"{c.username}:{c.password or ''}".encode()).decode()
+            headers["Authorization"] = f"Basic {basic}"
+        connector = None
+        if c.url.startswith("https://"):
+            connector = aiohttp.TCPConnector(ssl=client_context(
+                "influxdb", c.ca_file, c.cert_file, c.key_file, c.tls_insecure))
         self._http = aiohttp.ClientSession(
-            base_url=c.url.rstrip("/") + "/", headers=headers, auth=auth,
-            timeout=aiohttp.ClientTimeout(total=c.timeout_s))
+            base_url=c.url.rstrip("/") + "/", headers=headers,
+            connector=connector, timeout=aiohttp.ClientTimeout(total=c.timeout_s))
 
     async def _query(self, q: str) -> None:
         assert self._http is not None
@@ -122,23 +131,50 @@ class V1Transport:
             raise Unavailable(f"{q}: {e or type(e).__name__}") from e
 
     async def prepare(self) -> None:
-        """Create the database and the retention policy (1.x; idempotent). Raises
-        WriteRejected if refused."""
-        if not self.cfg.create_database:
-            return  # someone with admin rights made them (docs/storage.md)
-        db = self.cfg.database
-        await self._query(f'CREATE DATABASE "{db}"')
+        """Create the database and the retention policy (1.x, ``create_database``;
+        idempotent), then check that this user may write there. Raises WriteRejected if
+        refused (credentials, rights), Unavailable if the server or database is away."""
+        if self.cfg.create_database:
+            await self._create()
+        await self._probe()
+
+    async def _create(self) -> None:
+        db = quote_ident(self.cfg.database)
+        await self._query(f"CREATE DATABASE {db}")
         if self.retention is None:
             return
-        rp, duration = self.retention
+        rp, duration = quote_ident(self.retention[0]), self.retention[1]
         try:
-            await self._query(f'CREATE RETENTION POLICY "{rp}" ON "{db}" '
+            await self._query(f"CREATE RETENTION POLICY {rp} ON {db} "
                               f"DURATION {duration} REPLICATION 1")
         except WriteRejected as e:
             if "already exists" not in str(e):
                 raise
             # It exists with another duration (the setting changed since): follow it.
-            await self._query(f'ALTER RETENTION POLICY "{rp}" ON "{db}" DURATION {duration}')
+            await self._query(f"ALTER RETENTION POLICY {rp} ON {db} DURATION {duration}")
+
+    async def _probe(self) -> None:
+        # An empty write is authenticated and authorised like a real one and stores
+        # nothing (1.x: 204; 401 credentials refused, 403 no write right, 404 no such
+        # database). It needs no admin right, so it works with create_database = false.
+        assert self._http is not None
+        params = {"db": self.cfg.database}
+        if self.cfg.retention_policy:
+            params["rp"] = self.cfg.retention_policy
+        try:
+            async with self._http.post("write", params=params, data=b"") as resp:
+                if 200 <= resp.status < 300:
+                    return
+                text = (await resp.text())[:300]
+        except aiohttp.ClientConnectorCertificateError as e:
+            # A certificate that does not verify is a setting to fix (ca_file, host
+            # name), not an outage that passes.
+            raise WriteRejected(0, f"TLS: {e.certificate_error}") from e
+        except _NET_ERRORS as e:
+            raise Unavailable(str(e) or type(e).__name__) from e
+        if resp.status in (401, 403):
+            raise WriteRejected(resp.status, f"credentials refused: {text.strip()}")
+        raise _classify(resp.status, text)
 
     async def ping(self) -> bool:
         assert self._http is not None

@@ -10,6 +10,7 @@ import pathlib
 from types import TracebackType
 from typing import IO
 
+from ..private_files import open_private
 from ..records import EventRecord, Record, SleepOnsetRecord
 
 
@@ -45,10 +46,7 @@ class JsonlEventSink:
         self._f: IO[str] | None = None
 
     async def __aenter__(self) -> JsonlEventSink:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # health data: readable by its owner only (0600), whatever the umask
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._f = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
+        self._f = open_private(self.path, "a")  # 0600 in a 0700 directory
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,

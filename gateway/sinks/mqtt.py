@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 from types import TracebackType
 from typing import Any
 
@@ -46,6 +47,7 @@ from ..records import (
 )
 from ..settings import MqttConfig
 from ..store.lineproto import STATE_CODE
+from ..tls import client_context
 from .jsonl import event_json, utc_iso
 
 log = logging.getLogger(__name__)
@@ -220,6 +222,9 @@ class MqttSink:
                             f"{cfg.queue_max} < 1")
         if cfg.motion_every_s > 0:
             self.accepts = (*self.accepts, EpochRecord)
+        self._tls_context = client_context("mqtt", cfg.ca_file, cfg.cert_file,
+                                           cfg.key_file, cfg.tls_insecure) \
+            if cfg.use_tls else None
         self.published = 0
         self.links: dict[str, MqttBandLink] = {}
         self._next_status_ns: dict[str, int] = {}
@@ -259,8 +264,14 @@ class MqttSink:
             will = aiomqtt.Will(self.status_topic(band),
                                 self.status_payload("offline", band, reason="gateway lost"),
                                 qos=1, retain=True)
+        tls: dict[str, Any] = {}
+        if c.use_tls:
+            tls["tls_context"] = self._tls_context
+            if c.tls_insecure:  # paho: after the context, host name check off
+                tls["tls_insecure"] = True
         return aiomqtt.Client(c.host, c.port, username=c.username, password=c.password,
-                              identifier=ident[:64], will=will, timeout=CONNECT_TIMEOUT_S)
+                              identifier=ident[:64], will=will, timeout=CONNECT_TIMEOUT_S,
+                              **tls)
 
     def discovery_messages(self, band: str) -> list[Message]:
         """Home Assistant MQTT discovery for one band (retained; empty unless enabled)."""
@@ -311,6 +322,11 @@ class MqttSink:
         except MqttConnectError as e:
             raise SinkError(f"MQTT broker {self.cfg.host}:{self.cfg.port}: {e}") from e
         except aiomqtt.MqttError as e:
+            if isinstance(e.__context__, ssl.SSLCertVerificationError):
+                # A broker whose certificate does not verify is a setting to fix (CA,
+                # host name), not an outage that passes.
+                raise SinkError(f"MQTT broker {self.cfg.host}:{self.cfg.port}: TLS: "
+                                f"{e.__context__.verify_message or e}") from e
             log.warning("MQTT broker %s:%d not reachable yet (%s): will keep trying",
                         self.cfg.host, self.cfg.port, e)
         return self

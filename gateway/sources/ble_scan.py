@@ -7,9 +7,8 @@ client class over Google's bumble) so that the same calls run against emulated b
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -25,8 +24,6 @@ from .ble_config import BandSelector
 from .ble_profile import SERVICE_UUID
 
 log = logging.getLogger(__name__)
-
-BACKEND_ENV = "TWITCHWATCH_BLE_BACKEND"
 
 # D-Bus errors that mean "no usable BlueZ" rather than "this band misbehaved".
 _DBUS_UNAVAILABLE = (
@@ -48,25 +45,31 @@ class BleBackend(NamedTuple):
     client: type[BaseBleakClient]
 
 
-def resolve_backend(spec: str | None = None) -> BleBackend | None:
-    """``module:attr`` (or $TWITCHWATCH_BLE_BACKEND) naming a BleBackend, for tests.
+# The tests' emulated radio (bumble), set from Python by the tests' fixtures only. Neither
+# an environment variable nor a flag can name a module to import here: whoever can set
+# those (a unit file, compose's .env) could otherwise run code in the gateway.
+_injected: Any = None
 
-    ``attr`` may also be a zero-argument callable returning one.
-    """
-    spec = spec or os.environ.get(BACKEND_ENV) or None
-    if spec is None:
+
+def inject_backend(backend: BleBackend | Callable[[], BleBackend] | None) -> None:
+    """Tests: the BleBackend (or a zero-argument callable returning one, called per
+    resolve) that scans and connections of this process use; None: the platform's."""
+    global _injected
+    if backend is not None and not callable(backend) and not (
+            hasattr(backend, "scanner") and hasattr(backend, "client")):
+        raise TypeError(f"BLE backend {backend!r} has no .scanner and .client classes")
+    _injected = backend
+
+
+def resolve_backend() -> BleBackend | None:
+    """The injected backend (tests), else None: bleak picks the platform's."""
+    obj = _injected
+    if obj is None:
         return None
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"BLE backend {spec!r}: expected module:attribute")
-    try:
-        obj: Any = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as e:
-        raise ConfigError(f"BLE backend {spec!r}: {e}") from e
     if not hasattr(obj, "scanner") and callable(obj):
         obj = obj()
     if not (hasattr(obj, "scanner") and hasattr(obj, "client")):
-        raise ConfigError(f"BLE backend {spec!r} has no .scanner and .client classes")
+        raise ConfigError(f"BLE backend {obj!r} has no .scanner and .client classes")
     return BleBackend(obj.scanner, obj.client)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..packets import Kind, Packet
+from ..private_files import write_private
 from .firmware_encoder import twproto
 
 ACC_RANGE_CODE = 2  # +-8 g: keeps severe tremor and large jerks unclipped
@@ -75,7 +76,7 @@ class SimBand:
     def write_labels(self, path: pathlib.Path) -> None:
         """The synthetic night's ground truth, in the evaluation set's format."""
         if self.labels is not None:
-            path.write_text(json.dumps(self.labels, indent=1) + "\n")
+            write_private(path, json.dumps(self.labels, indent=1) + "\n", durable=False)
 
     async def __aiter__(self) -> AsyncIterator[Packet]:
         if self._rec is None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..errors import RecordingError
 from ..packets import Kind, Packet
+from ..private_files import private_fd
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class RecordingWriter:
         self.bytes_written = 0
 
     def __enter__(self) -> RecordingWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # Health data: 0600 in a 0700 directory (docs/security.md, "Files").
+        self._fd = private_fd(self.path, os.O_WRONLY | os.O_APPEND)
         if os.fstat(self._fd).st_size == 0:
             os.write(self._fd, FILE_MAGIC)
         return self

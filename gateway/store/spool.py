@@ -31,6 +31,8 @@ import pathlib
 import time
 from dataclasses import dataclass
 
+from ..private_files import open_private, private_dir
+
 log = logging.getLogger(__name__)
 
 SUFFIX = ".lp"
@@ -75,7 +77,7 @@ class Spool:
 
     def open(self) -> None:
         """Create the directory, clear half-written files, index what earlier runs left."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         for p in self.dir.glob(f"*{SUFFIX}.tmp"):
             # A .tmp file was never renamed: its batch was never reported as spooled.
             p.unlink(missing_ok=True)
@@ -112,14 +114,14 @@ class Spool:
         """Spool one batch durably: it is on disk when this returns. Raises OSError."""
         if not lines:
             raise ValueError("spool: empty batch")
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         self._seq += 1
         name = f"{time.time_ns():020d}-{os.getpid()}-{self._seq:08d}{SUFFIX}"
         path = self.dir / name
         tmp = path.with_name(name + ".tmp")
         body = f"{HEADER} rp={rp} lines={len(lines)}\n" + "\n".join(lines) + "\n"
         data = body.encode()
-        with open(tmp, "wb") as f:
+        with open_private(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -211,12 +213,12 @@ class Spool:
 
     def quarantine(self, lines: list[str], reason: str, rp: str = "") -> None:
         """Set refused lines aside with the server's reason (appended, fsync'd)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.dir)
         when = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
         one_line_reason = " ".join(reason.split())
         body = (f"# {when} rp={rp} refused {len(lines)} line(s): {one_line_reason}\n"
                 + "\n".join(lines) + "\n")
-        with open(self.dir / QUARANTINE, "a", encoding="utf-8") as f:
+        with open_private(self.dir / QUARANTINE, "a") as f:
             f.write(body)
             f.flush()
             os.fsync(f.fileno())

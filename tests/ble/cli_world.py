@@ -1,4 +1,4 @@
-"""Emulated bands for ``twitchwatch scan --ble-backend tests.ble.cli_world:backend``.
+"""Emulated bands for ``twitchwatch scan`` in the tests (``ble_backend(cli_world.backend)``).
 
 Each CLI run has its own event loop, so ``backend`` builds a fresh world per call; the
 world powers its devices on when the first scanner starts.
