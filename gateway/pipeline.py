@@ -23,6 +23,7 @@ from twitchwatch import dsp
 from .channel import Channel, Closed, Policy
 from .ingest import BandIngest, SampleBlock
 from .packets import Kind, Packet
+from .ratelog import RateLimitedLog
 from .records import (
     EpochRecord,
     EventRecord,
@@ -42,6 +43,9 @@ LINK_STATS_EVERY_S = 1.0
 YIELD_EVERY = 64  # packets between explicit yields, so sinks run during a fast replay
 REPLAY_COALESCE = 4096  # samples per DSP call in replay: per-call overhead, amortised
 SINK_DRAIN_TIMEOUT_S = 30.0  # on exit, how long sinks may take to write what is queued
+# Bands one session follows. A gateway has a handful; a damaged or crafted recording can
+# name thousands (a slot rebound to a new name per record), each with its own analyzer.
+MAX_BANDS = 64
 
 
 class Sink(Protocol):
@@ -78,9 +82,9 @@ class BandPipeline:
     def __init__(self, band: str, analyzer: dsp.Analyzer | None = None, *,
                  coalesce_samples: int = 0,
                  link_stats_every_s: float = LINK_STATS_EVERY_S,
-                 raw_samples: bool = False) -> None:
+                 raw_samples: bool = False, rlog: RateLimitedLog | None = None) -> None:
         self.band = band
-        self.ingest = BandIngest(band)
+        self.ingest = BandIngest(band, rlog)
         self.analyzer = analyzer if analyzer is not None else dsp.Analyzer()
         self.event_counts: dict[str, int] = {}  # final events by type
         self._coalesce = coalesce_samples
@@ -146,8 +150,17 @@ class BandPipeline:
                 [b.gyro_dps for b in held if b.gyro_dps is not None])
         return self._convert(self.analyzer.feed(t, acc, gyro))
 
+    def _wall(self, device_s: float) -> int:
+        """Wall ns of a device time: the clock model, or before any live frame set it
+        (backlog only) the arrival of the latest packet, the best there is."""
+        if self.ingest.clock.ready:
+            return self.ingest.clock.to_wall_ns(device_s)
+        return self.ingest.last_recv_wall_ns
+
     def _periodic(self, t_last: float) -> list[Record]:
         every = self._stats_every_s
+        if not self.ingest.clock.ready:
+            return []
         if self._next_stats_s is None:
             self._next_stats_s = (t_last // every + 1) * every
         elif t_last >= self._next_stats_s:
@@ -158,7 +171,7 @@ class BandPipeline:
 
     def _convert(self, outputs: list[dsp.Output]) -> list[Record]:
         recs: list[Record] = []
-        wall = self.ingest.clock.to_wall_ns
+        wall = self._wall
         for o in outputs:
             if isinstance(o, dsp.Event):
                 if o.final:
@@ -223,6 +236,9 @@ class Session:
         policy = Policy.DROP_OLDEST if live else Policy.BACKPRESSURE
         self.channels = [Channel[Record](s.name, s.queue_size, policy) for s in sinks]
         self.sink_errors = dict.fromkeys((s.name for s in sinks), 0)
+        self.rlog = RateLimitedLog(log)
+        self.internal_errors = 0  # packets an unforeseen exception stopped (a bug: logged)
+        self.packets_refused = 0  # packets of bands beyond MAX_BANDS
         self._tasks: list[asyncio.Task[None]] = []
         self._entered: list[Sink] = []
         self._out: list[Record] = []
@@ -270,7 +286,8 @@ class Session:
                 raise
             except Exception:
                 self.sink_errors[sink.name] += 1
-                log.exception("sink %s failed to write %d records", sink.name, len(batch))
+                self.rlog.error(f"sink:{sink.name}", "sink %s failed to write %d records",
+                                sink.name, len(batch), exc_info=True)
 
     async def run(self, packets: AsyncIterator[Packet]) -> None:
         """Consume packets until the source ends, then finish every band."""
@@ -281,22 +298,44 @@ class Session:
             n += 1
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-        for bp in self.bands.values():
-            self._out.extend(bp.finish())
+        for name, bp in self.bands.items():
+            try:
+                self._out.extend(bp.finish())
+            except Exception:
+                self._internal_error(name, "the end of its stream")
         await self._fanout_pending()
         if self.recorder is not None:
             self.recorder.flush(sync=True)
+        self.rlog.flush()
 
     def process(self, p: Packet) -> None:
+        """One packet: recorded as received, then through its band's pipeline.
+
+        Nothing a packet holds stops the session: ingest checks and counts what is wrong
+        with it, and an exception that still escapes (a bug) costs only this packet."""
         self.stats.packets += 1
         if self.recorder is not None:
             self.recorder.write(p)
         bp = self.bands.get(p.band)
         if bp is None:
+            if len(self.bands) >= MAX_BANDS:
+                self.packets_refused += 1
+                self.rlog.warning("bands", "more than %d bands in one session: packets of "
+                                  "band %r skipped", MAX_BANDS, p.band[:64])
+                return
             bp = self.bands[p.band] = BandPipeline(p.band, self._analyzer_factory(),
                                                    coalesce_samples=self._coalesce,
-                                                   raw_samples=self._raw)
-        self._out.extend(bp.push(p))
+                                                   raw_samples=self._raw, rlog=self.rlog)
+        try:
+            self._out.extend(bp.push(p))
+        except Exception:
+            self._internal_error(p.band, f"a {p.kind.name} packet")
+
+    def _internal_error(self, band: str, what: str) -> None:
+        self.internal_errors += 1
+        self.rlog.error(f"internal:{band}", "band %s: %s could not be processed (a bug in "
+                        "twitchwatch: please report it with the recording); skipped", band,
+                        what, exc_info=True)
 
     async def _fanout_pending(self) -> None:
         out, self._out = self._out, []

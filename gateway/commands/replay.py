@@ -57,4 +57,7 @@ async def _replay(args: argparse.Namespace) -> int:
         print(f"replayed {st.packets:,} packets from {path}; events: {events}")
     for w in st.warnings:
         print(f"warning: {w}")
+    if st.corrupt_records:
+        print(f"warning: {path}: {st.corrupt_records} damaged record(s) skipped in all, "
+              f"{st.skipped_bytes} bytes")
     return 0

@@ -42,6 +42,7 @@ import aiohttp
 
 from ..backoff import Backoff
 from ..errors import SinkError
+from ..ratelog import RateLimitedLog
 from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 from ..settings import InfluxConfig
 from ..store.lineproto import to_line
@@ -246,6 +247,8 @@ class InfluxSink:
         self.points_replayed = 0  # of which from the spool
         self.points_quarantined = 0
         self.points_lost = 0  # could not even be spooled (disk full or read-only)
+        self.records_dropped = 0  # records with a value line protocol cannot carry
+        self._rlog = RateLimitedLog(log)
         self.failures = 0  # failed requests (outage, overload), each followed by backoff
         self._prepared = False
         self._closing = False
@@ -307,7 +310,17 @@ class InfluxSink:
     # -- the driver's side -------------------------------------------------------------
 
     async def write(self, batch: list[Record]) -> None:
-        lines = [line for r in batch if (line := to_line(r)) is not None]
+        lines = []
+        for r in batch:
+            try:
+                line = to_line(r)
+            except ValueError as e:  # that record only, never the batch
+                self.records_dropped += 1
+                self._rlog.warning("value", "InfluxDB: a %s of band %s dropped: %s",
+                                   type(r).__name__, r.band, e)
+                continue
+            if line is not None:
+                lines.append(line)
         if lines:
             await self._deliver(lines, "")
 
@@ -329,8 +342,8 @@ class InfluxSink:
             self.spool.put(lines, rp)
         except OSError as e:
             self.points_lost += len(lines)
-            log.error("InfluxDB spool %s: cannot write (%s): %d points lost", self.spool.dir,
-                      e.strerror, len(lines))
+            self._rlog.error("spool", "InfluxDB spool %s: cannot write (%s): %d points lost",
+                             self.spool.dir, e.strerror, len(lines))
         self._wake.set()
 
     async def _send(self, lines: list[str], rp: str) -> None:
@@ -364,7 +377,14 @@ class InfluxSink:
         # resending halves is harmless (same keys) and finds the refused lines. Past the
         # budget, what is left of a refused part is set aside whole (with the reason).
         if len(lines) == 1 or budget[0] <= 0:
-            self.spool.quarantine(lines, str(err), rp)
+            try:
+                self.spool.quarantine(lines, str(err), rp)
+            except OSError as e:
+                self.points_lost += len(lines)
+                self._rlog.error("quarantine", "InfluxDB refused %d line(s) (%s) and the "
+                                 "quarantine file cannot be written (%s): lost", len(lines),
+                                 err, e.strerror)
+                return
             self.points_quarantined += len(lines)
             log.error("InfluxDB refused %d line(s) (%s): set aside in %s", len(lines), err,
                       self.spool.dir / "quarantine.lp")
@@ -403,7 +423,16 @@ class InfluxSink:
                 self.failures += 1
                 await self._pause(self._backoff.next_delay_s())
                 continue
-            chunks = self.spool.oldest(self.lines_per_request)
+            try:
+                chunks = self.spool.oldest(self.lines_per_request)
+            except OSError as e:  # a disk error reading the spool: wait, try again
+                self.failures += 1
+                self._rlog.error("spool-read", "InfluxDB spool %s: cannot read (%s)",
+                                 self.spool.dir, e.strerror)
+                if self._closing:
+                    return
+                await self._pause(self._backoff.next_delay_s())
+                continue
             if not chunks:
                 continue
             lines = [ln for c in chunks for ln in c.lines]

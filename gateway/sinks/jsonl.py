@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import pathlib
 from types import TracebackType
-from typing import IO
 
+from ..errors import SinkError
+from ..ratelog import RateLimitedLog
 from ..records import EventRecord, Record
+
+log = logging.getLogger(__name__)
 
 
 def utc_iso(ns: int) -> str:
@@ -24,7 +29,21 @@ def event_json(r: EventRecord) -> dict[str, object]:
     return d
 
 
+# What serialising one record can raise on a value it cannot represent (a wall time
+# outside datetime's years, a NaN that strict JSON refuses): that record is dropped and
+# counted, never the batch around it.
+SERIALISE_ERRORS = (ValueError, OverflowError, OSError, TypeError)
+
+
+def event_line(r: EventRecord) -> str:
+    return json.dumps(event_json(r), allow_nan=False) + "\n"
+
+
 class JsonlEventSink:
+    """Appends final events. A record that cannot be serialised is dropped and counted
+    (``records_dropped``); a write the disk refuses (full, gone) loses that batch, counted
+    (``records_lost``) and said once a minute, and the next batch tries again."""
+
     name = "events-file"
     accepts: tuple[type, ...] = (EventRecord,)
     queue_size = 10_000  # hours of events; only a stalled disk could fill it
@@ -34,26 +53,57 @@ class JsonlEventSink:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = pathlib.Path(path)
         self.written = 0
-        self._f: IO[str] | None = None
+        self.records_dropped = 0
+        self.records_lost = 0
+        self._fd = -1
+        self._rlog = RateLimitedLog(log)
 
     async def __aenter__(self) -> JsonlEventSink:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in __aexit__
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as e:
+            raise SinkError(f"events file {self.path}: cannot write ({e.strerror or e})") \
+                from None
         return self
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self._f is not None:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
-            self._f = None
+        if self._fd >= 0:
+            try:
+                os.fsync(self._fd)
+            except OSError as err:
+                self._rlog.error("fsync", "events file %s: %s", self.path, err.strerror)
+            os.close(self._fd)
+            self._fd = -1
+        self._rlog.flush()
 
     async def write(self, batch: list[Record]) -> None:
-        assert self._f is not None
-        lines = [json.dumps(event_json(r)) + "\n" for r in batch
-                 if isinstance(r, EventRecord) and r.event.final]
-        if lines:
-            self._f.writelines(lines)
-            self._f.flush()
-            self.written += len(lines)
+        assert self._fd >= 0
+        lines = []
+        for r in batch:
+            if not (isinstance(r, EventRecord) and r.event.final):
+                continue
+            try:
+                lines.append(event_line(r))
+            except SERIALISE_ERRORS as e:
+                self.records_dropped += 1
+                self._rlog.warning("value", "events file: event %s of band %s dropped: %s",
+                                   r.event.id, r.band, e)
+        if not lines:
+            return
+        data = "".join(lines).encode()
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as e:
+            self.records_lost += len(lines)
+            with contextlib.suppress(OSError):  # no half line for a reader to trip on
+                os.ftruncate(self._fd, size)
+            self._rlog.error("write", "events file %s: cannot write (%s): %d event(s) not "
+                             "written; the other outputs go on", self.path, e.strerror,
+                             len(lines))
+            return
+        self.written += len(lines)
