@@ -117,7 +117,8 @@ class BandIngest:
         if self._seq.jumped:
             self.rlog.warning(f"{self.band}:seq", "band %s: notification seq jumped to %d: "
                               "resynchronised (not counted as lost frames)", self.band, f.seq)
-        verdict = self._check.check(f, p.recv_wall_ns, self._reorder.next_index)
+        verdict = self._check.check(f, p.recv_wall_ns, p.recv_mono_ns,
+                                     self._reorder.next_index)
         self._count_dropped()
         if verdict == "reject":
             self._reject("index", "backlog frame at index %d, device time %d us, does not "

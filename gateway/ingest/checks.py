@@ -10,6 +10,8 @@ context, or bounds that are about what the gateway can compute with:
   per-read re-anchoring (a period or two). A frame that disagrees with the last one
   accepted (a flipped bit in either field, a forged frame) is not believed
   (``StreamCheck``).
+- **Live data is live.** From one live frame to the next the band's clock cannot gain
+  more than a minute on the gateway's monotonic clock.
 - **A restart is confirmed.** A live frame whose index jumps back could be a band that
   rebooted, or one bad frame. It is believed only when ``CONFIRM_FRAMES`` consecutive live
   frames agree with each other on the new index and clock; until then they are held, and
@@ -46,6 +48,10 @@ AGREE_FIXED_US = 1_000_000
 AGREE_FRAC = 0.10
 CONFIRM_FRAMES = 3  # live frames that must agree before a restart is believed
 REBOOT_BACKSTEP = 1000  # a live index this far behind the stream is a restart candidate
+# How far a live frame's device time may run ahead of the gateway's monotonic clock, from
+# one live frame to the next: live data waits at most a few seconds on the band (its
+# send latency, a congested link); a minute is generous.
+LIVE_LEAD_MAX_US = 60_000_000
 
 LINK_MAX_BYTES = 4096  # a LINK packet is ~100-300 bytes of flat JSON
 LINK_MAX_KEYS = 64
@@ -121,42 +127,56 @@ def _scalar_ok(v: object) -> bool:
 class StreamCheck:
     """Which data frames continue the band's stream, which start a new one, which are junk.
 
-    ``check(frame, live_next_index)`` returns ``"ok"`` (continues the stream), ``"hold"``
-    (a restart candidate, kept in ``held``), ``"restart"`` (``held`` now has
-    ``CONFIRM_FRAMES`` agreeing live frames: the caller starts a new stream with them) or
-    ``"reject"``. Frames that were held and then contradicted are counted in ``dropped``
-    (the caller reads and clears it)."""
+    ``check(frame, recv_mono_ns, live_next_index)`` returns ``"ok"`` (continues the
+    stream), ``"hold"`` (a restart candidate, kept in ``held``), ``"restart"`` (``held``
+    now has ``CONFIRM_FRAMES`` agreeing live frames: the caller starts a new stream with
+    them) or ``"reject"``. Frames that were held and then contradicted are counted in
+    ``dropped`` (the caller reads and clears it)."""
 
     def __init__(self) -> None:
         self.ref: codec.Frame | None = None  # the last frame believed
-        self.held: list[tuple[codec.Frame, int]] = []  # restart candidates, recv wall ns
+        self.live: tuple[codec.Frame, int] | None = None  # the last live one, its arrival
+        self.held: list[tuple[codec.Frame, int, int]] = []  # candidates, wall ns, mono ns
         self.dropped = 0
 
-    def check(self, f: codec.Frame, recv_wall_ns: int, live_next_index: int | None) -> str:
+    def check(self, f: codec.Frame, recv_wall_ns: int, recv_mono_ns: int,
+              live_next_index: int | None) -> str:
         ref = self.ref
         if ref is None:
-            self.ref = f
+            self._believe(f, recv_mono_ns)
             return "ok"
-        agrees = frames_agree(ref, f)
         back = (not f.backlog and live_next_index is not None
                 and f.first_index < live_next_index - REBOOT_BACKSTEP)
-        if agrees and not back:
+        if frames_agree(ref, f) and not back and self._not_too_fast(f, recv_mono_ns):
             self._drop_held()
-            self.ref = f
+            self._believe(f, recv_mono_ns)
             return "ok"
         if f.backlog:  # only live data can start a new stream
             return "reject"
-        if self.held and not frames_agree(self.held[-1][0], f):
-            self._drop_held()
-        self.held.append((f, recv_wall_ns))
+        if self.held:
+            last, _w, last_mono = self.held[-1]
+            if not (frames_agree(last, f)
+                    and _not_faster(last, last_mono, f, recv_mono_ns)):
+                self._drop_held()
+        self.held.append((f, recv_wall_ns, recv_mono_ns))
         if len(self.held) < CONFIRM_FRAMES:
             return "hold"
-        self.ref = f
+        self._believe(f, recv_mono_ns)
         return "restart"
+
+    def _believe(self, f: codec.Frame, recv_mono_ns: int) -> None:
+        self.ref = f
+        if not f.backlog:
+            self.live = (f, recv_mono_ns)
+
+    def _not_too_fast(self, f: codec.Frame, recv_mono_ns: int) -> bool:
+        if f.backlog or self.live is None:
+            return True
+        return _not_faster(self.live[0], self.live[1], f, recv_mono_ns)
 
     def take_held(self) -> list[tuple[codec.Frame, int]]:
         held, self.held = self.held, []
-        return held
+        return [(f, wall) for f, wall, _m in held]
 
     def _drop_held(self) -> None:
         self.dropped += len(self.held)
@@ -165,3 +185,11 @@ class StreamCheck:
     def finish(self) -> None:
         """End of stream: candidates never confirmed are dropped."""
         self._drop_held()
+
+
+def _not_faster(a: codec.Frame, a_mono_ns: int, b: codec.Frame, b_mono_ns: int) -> bool:
+    """Live frame ``b`` after live frame ``a``: a band's clock cannot run ahead of the
+    gateway's by more than the latency of live data. Without this, one forged frame whose
+    index and clock jump ahead together (agreeing) made a hole of billions of samples."""
+    ahead_us = (b.t_us - a.t_us) - (b_mono_ns - a_mono_ns) / 1000 * (1 + AGREE_FRAC)
+    return ahead_us <= LIVE_LEAD_MAX_US
