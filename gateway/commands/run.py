@@ -12,6 +12,11 @@ import pathlib
 from typing import Any
 
 from ..settings import add_sink_arguments
+from .numbers import number
+
+# The simulated night is synthesised whole before it streams, so memory grows with its
+# length: a day is the longest that makes sense.
+MAX_HOURS = 24.0
 
 
 def register(sub: Any) -> None:
@@ -23,18 +28,21 @@ def register(sub: Any) -> None:
     sim = p.add_argument_group("simulated band (used when no band is configured)")
     sim.add_argument("--simulate", action="store_true",
                      help="use the simulated band even if bands are configured")
-    sim.add_argument("--hours", type=float, default=8.0, help="length of the night (8)")
-    sim.add_argument("--speed", type=float, default=240.0,
+    sim.add_argument("--hours", type=number(float, 0, MAX_HOURS, lo_open=True), default=8.0,
+                     help=f"length of the night (8; at most {MAX_HOURS:g})")
+    sim.add_argument("--speed", type=number(float, 0, lo_open=True), default=240.0,
                      help="times faster than real time (240: a night in 2 minutes)")
     sim.add_argument("--fast", action="store_true", help="as fast as possible")
-    sim.add_argument("--seed", type=int, default=1, help="which synthetic night (1)")
+    sim.add_argument("--seed", type=number(int, 0, 2 ** 32 - 1), default=1,
+                     help="which synthetic night (1)")
     sim.add_argument("--profile", default="mixed",
                      help="what the night holds: mixed, myoclonus, parkinson, essential, "
                           "healthy (mixed)")
     sim.add_argument("--rate", type=int, default=100, choices=(50, 100, 200),
                      help="sample rate, Hz (100)")
     sim.add_argument("--no-gyro", action="store_true", help="accelerometer only")
-    sim.add_argument("--frame-loss", type=float, default=0.0, metavar="P",
+    sim.add_argument("--frame-loss", type=number(float, 0, 1, hi_open=True), default=0.0,
+                     metavar="P",
                      help="probability that a notification is lost on the way (0)")
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="where recordings and events go "
