@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
+import os
 import pathlib
 from typing import Any
 
 from ..settings import add_sink_arguments
 from .numbers import number
+
+log = logging.getLogger(__name__)
 
 # The simulated night is synthesised whole before it streams, so memory grows with its
 # length: a day is the longest that makes sense.
@@ -53,6 +57,23 @@ def register(sub: Any) -> None:
     p.set_defaults(func=main)
 
 
+def check_writable(out_dir: pathlib.Path) -> None:
+    """The output directory exists (or is made) and takes a file: else one line, at start,
+    instead of a traceback later (issue 11)."""
+    import tempfile
+
+    from ..errors import ConfigError
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".twitchwatch-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"output directory {out_dir} (--out): cannot write there "
+                          f"({e.strerror or e})") from None
+
+
 def main(args: argparse.Namespace) -> int:
     import asyncio  # here, not at the top: every subcommand's parser is built at start
 
@@ -79,6 +100,7 @@ async def _run(args: argparse.Namespace) -> int:
             seed=args.seed, profile=args.profile, rate_hz=args.rate, gyro=not args.no_gyro,
             frame_loss=args.frame_loss))
         stem = "sim"
+    check_writable(settings.out_dir)
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = settings.out_dir / f"{started}-{stem}"
     events_path = pathlib.Path(f"{base}.events.jsonl")
@@ -99,7 +121,10 @@ async def _run(args: argparse.Namespace) -> int:
         async with source, Session(sinks, recorder=recorder, live=True) as session:
             status.session = session
             if isinstance(source, SimBand):
-                source.write_labels(pathlib.Path(f"{base}.labels.json"))
+                try:
+                    source.write_labels(pathlib.Path(f"{base}.labels.json"))
+                except OSError as e:  # the night goes on without its answer key
+                    log.error("labels %s.labels.json: %s", base, e.strerror)
             await session.run(until_stopped(aiter(source)))
     finally:
         if recorder is not None:

@@ -95,9 +95,9 @@ class JsonlEventSink:
         data = "".join(lines).encode()
         size = os.fstat(self._fd).st_size
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+            off = 0
+            while off < len(data):  # a short write: the disk filled up in the middle
+                off += os.write(self._fd, data[off:])
         except OSError as e:
             self.records_lost += len(lines)
             with contextlib.suppress(OSError):  # no half line for a reader to trip on

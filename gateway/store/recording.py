@@ -138,10 +138,9 @@ class RecordingWriter:
             self._stop(e)
 
     def _write_all(self, data: bytes | bytearray) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        off = os.write(self._fd, data)  # (no memoryview: it would pin the bytearray)
+        while off < len(data):  # a short write: the disk filled up in the middle
+            off += os.write(self._fd, data[off:])
 
     def _stop(self, e: OSError) -> None:
         """Stop recording: cut a partly written flush off (so the file ends with a whole
