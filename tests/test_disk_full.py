@@ -21,9 +21,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fuzz_helpers import clean_stream
+from tests.helpers import Collect
 from twitchwatch.gateway.pipeline import Session
 from twitchwatch.gateway.sinks.jsonl import JsonlEventSink
-from twitchwatch.gateway.store.recording import RecordingWriter, ReadStats, read_recording
+from twitchwatch.gateway.store.recording import ReadStats, RecordingWriter, read_recording
 from twitchwatch.gateway.store.spool import Spool
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -93,14 +94,10 @@ def test_a_spool_on_a_full_disk_leaves_no_tmp_file(small_fs):
 async def test_the_events_file_on_a_full_disk_loses_batches_not_the_session(small_fs):
     sink = JsonlEventSink(small_fs / "e.jsonl")
     _fill(small_fs)
-    from tests.fuzz_helpers import interleave
-
-    from tests.helpers import Collect
-
     other = Collect()
     async with Session([sink, other], live=False) as s:
         async def src():
-            for p in interleave(clean_stream("b1")):
+            for p in clean_stream("b1"):
                 yield p
         await s.run(src())
     finals = [r for r in other.records if getattr(getattr(r, "event", None), "final", False)]
