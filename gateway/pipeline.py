@@ -33,6 +33,7 @@ from .records import (
     RetractionRecord,
     SleepOnsetRecord,
 )
+from .store.outbox import Outbox
 from .store.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,16 @@ class Session:
     def __init__(self, sinks: list[Sink], *, recorder: RecordingWriter | None = None,
                  live: bool = True,
                  analyzer_factory: Callable[[], dsp.Analyzer] = dsp.Analyzer,
-                 coalesce_samples: int | None = None) -> None:
+                 coalesce_samples: int | None = None, outbox: Outbox | None = None) -> None:
         self.sinks = sinks
         self.recorder = recorder
+        # Final events are made durable here before any channel sees them; sinks with
+        # ``durable = True`` call ``delivered(record)`` once a record is safe on their side.
+        self.outbox = outbox
+        self._inflight: dict[int, tuple[EventRecord, int]] = {}  # id(record) -> it, seq
+        for sink in sinks:
+            if getattr(sink, "durable", False):
+                sink.delivered = self._acker(sink.name)  # type: ignore[attr-defined]
         self.live = live
         self.bands: dict[str, BandPipeline] = {}
         self.stats = SessionStats()
@@ -253,7 +261,49 @@ class Session:
             raise
         self._tasks = [asyncio.create_task(self._drive(s, ch), name=f"sink-{s.name}")
                        for s, ch in zip(self.sinks, self.channels, strict=True)]
+        if self.outbox is not None:
+            await self._redeliver(self.outbox)
         return self
+
+    async def _redeliver(self, outbox: Outbox) -> None:
+        """Events an earlier run decided but did not deliver everywhere, to the sinks of
+        this run that have their names (the events file: to the file it was meant for)."""
+        from .sinks.jsonl import event_line
+
+        missing: dict[str, int] = {}
+        for p in outbox.recovered:
+            for name in sorted(p.sinks):
+                if name == "events-file" and p.file:
+                    try:
+                        with open(p.file, "a", encoding="utf-8") as f:
+                            f.write(event_line(p.record))
+                    except (OSError, ValueError) as e:
+                        log.warning("outbox: event %s for %s not written (%s)",
+                                    p.record.event.id, p.file, e)
+                        continue
+                    outbox.ack(p.seq, name)
+                    continue
+                chans = [ch for s, ch in zip(self.sinks, self.channels, strict=True)
+                         if s.name == name]
+                if not chans:
+                    missing[name] = missing.get(name, 0) + 1
+                    continue
+                self._inflight[id(p.record)] = (p.record, p.seq)
+                with contextlib.suppress(Closed):
+                    await chans[0].put(p.record)
+        for name, n in missing.items():
+            log.warning("outbox: %d event(s) wait for sink %s, which this run does not "
+                        "have; they stay in %s", n, name, outbox.path)
+
+    def _acker(self, sink_name: str) -> Callable[[Record], None]:
+        def delivered(r: Record) -> None:
+            got = self._inflight.get(id(r))
+            if got is None or self.outbox is None:
+                return
+            self.outbox.ack(got[1], sink_name)
+            if got[1] not in self.outbox.pending:
+                del self._inflight[id(r)]
+        return delivered
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
@@ -308,6 +358,14 @@ class Session:
             self.recorder.flush(sync=True)
         self.rlog.flush()
 
+    def _make_durable(self, r: EventRecord) -> None:
+        assert self.outbox is not None
+        to = [s for s in self.sinks if getattr(s, "durable", False) and isinstance(r, s.accepts)]
+        file = next((str(getattr(s, "path", "")) for s in to if s.name == "events-file"), None)
+        seq = self.outbox.put(r, [s.name for s in to], file)
+        if seq is not None:
+            self._inflight[id(r)] = (r, seq)
+
     def process(self, p: Packet) -> None:
         """One packet: recorded as received, then through its band's pipeline.
 
@@ -340,6 +398,9 @@ class Session:
     async def _fanout_pending(self) -> None:
         out, self._out = self._out, []
         for r in out:
+            if (self.outbox is not None and isinstance(r, EventRecord) and r.event.final
+                    and self.outbox.enabled):
+                self._make_durable(r)
             for sink, ch in zip(self.sinks, self.channels, strict=True):
                 if isinstance(r, sink.accepts):
                     with contextlib.suppress(Closed):

@@ -84,6 +84,7 @@ async def _run(args: argparse.Namespace) -> int:
     from ..pipeline import Session
     from ..settings import load as load_settings
     from ..sources.sim import SimBand, SimOptions
+    from ..store.outbox import Outbox
     from ..store.recording import SUFFIX, RecordingWriter
     from .session import StatusLine, build_sinks, summary, until_stopped
 
@@ -117,8 +118,11 @@ async def _run(args: argparse.Namespace) -> int:
             print("  (synthesising the night first; Ctrl-C stops cleanly)")
     if recorder is not None:
         recorder.__enter__()
+    outbox = Outbox(settings.out_dir)  # decided -> delivered, durable (docs/storage.md)
+    outbox.open()
     try:
-        async with source, Session(sinks, recorder=recorder, live=True) as session:
+        async with source, Session(sinks, recorder=recorder, live=True,
+                                   outbox=outbox) as session:
             status.session = session
             if isinstance(source, SimBand):
                 try:
@@ -127,6 +131,7 @@ async def _run(args: argparse.Namespace) -> int:
                     log.error("labels %s.labels.json: %s", base, e.strerror)
             await session.run(until_stopped(aiter(source)))
     finally:
+        outbox.close()
         if recorder is not None:
             recorder.close()
     if not args.quiet:

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import logging
 import pathlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -232,6 +233,8 @@ class InfluxSink:
     batch_wait_s = 1.0
     lines_per_request = 5_000  # replaying the spool: files merged up to this many lines
     precision = "ms"  # of the timestamps in this sink's lines (lineproto.py)
+    durable = True  # takes part in the outbox: acknowledges events sent or spooled
+    delivered: Callable[[Record], None] | None = None
 
     def __init__(self, cfg: InfluxConfig, *, spool_subdir: str = "",
                  retention: tuple[str, str] | None = None) -> None:
@@ -311,6 +314,7 @@ class InfluxSink:
 
     async def write(self, batch: list[Record]) -> None:
         lines = []
+        events: list[Record] = []
         for r in batch:
             try:
                 line = to_line(r)
@@ -321,30 +325,38 @@ class InfluxSink:
                 continue
             if line is not None:
                 lines.append(line)
-        if lines:
-            await self._deliver(lines, "")
+                if isinstance(r, EventRecord):
+                    events.append(r)
+        if lines and await self._deliver(lines, "") and self.delivered is not None:
+            for r in events:  # on the server, or fsync'd in the spool
+                self.delivered(r)
 
-    async def _deliver(self, lines: list[str], rp: str) -> None:
+    async def _deliver(self, lines: list[str], rp: str) -> bool:
+        """Send or spool; False only if the lines could not even be spooled (lost)."""
         if len(self.spool) or not self._prepared:
-            self._to_spool(lines, rp)
-            return
+            return self._to_spool(lines, rp)
         try:
             await self._send(lines, rp)
         except Unavailable as err:
             self.failures += 1
             log.warning("InfluxDB write failed (%s): spooling to %s", err, self.spool.dir)
             self._prepared = False  # a restarted or recreated server: prepare again
-            self._to_spool(lines, rp)
+            ok = self._to_spool(lines, rp)
             self._wake.set()
+            return ok
+        return True
 
-    def _to_spool(self, lines: list[str], rp: str) -> None:
+    def _to_spool(self, lines: list[str], rp: str) -> bool:
         try:
             self.spool.put(lines, rp)
         except OSError as e:
             self.points_lost += len(lines)
             self._rlog.error("spool", "InfluxDB spool %s: cannot write (%s): %d points lost",
                              self.spool.dir, e.strerror, len(lines))
-        self._wake.set()
+            return False
+        finally:
+            self._wake.set()
+        return True
 
     async def _send(self, lines: list[str], rp: str) -> None:
         """Write lines; refused lines are isolated and quarantined. Raises Unavailable."""

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import pathlib
+from collections.abc import Callable
 from types import TracebackType
 
 from ..errors import SinkError
@@ -46,6 +47,8 @@ class JsonlEventSink:
 
     name = "events-file"
     accepts: tuple[type, ...] = (EventRecord,)
+    durable = True  # takes part in the outbox (store/outbox.py): acknowledges what it wrote
+    delivered: Callable[[Record], None] | None = None
     queue_size = 10_000  # hours of events; only a stalled disk could fill it
     batch_max = 256
     batch_wait_s = 0.2
@@ -81,11 +84,13 @@ class JsonlEventSink:
     async def write(self, batch: list[Record]) -> None:
         assert self._fd >= 0
         lines = []
+        done: list[Record] = []
         for r in batch:
             if not (isinstance(r, EventRecord) and r.event.final):
                 continue
             try:
                 lines.append(event_line(r))
+                done.append(r)
             except SERIALISE_ERRORS as e:
                 self.records_dropped += 1
                 self._rlog.warning("value", "events file: event %s of band %s dropped: %s",
@@ -107,3 +112,6 @@ class JsonlEventSink:
                              len(lines))
             return
         self.written += len(lines)
+        if self.delivered is not None:
+            for r in done:
+                self.delivered(r)

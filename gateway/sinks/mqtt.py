@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -78,6 +79,7 @@ class MqttBandLink:
         self.sink = sink
         self.band = band
         self.outbox: collections.deque[Message] = collections.deque()
+        self._acks: dict[int, Callable[[], None]] = {}  # id(message in outbox) -> on PUBACK
         self.status: Message | None = None  # latest-wins
         self.motion: Message | None = None  # latest-wins
         self.connected = False
@@ -110,11 +112,14 @@ class MqttBandLink:
             log.warning("MQTT band %s: %d message(s) not delivered (broker unreachable)",
                         self.band, left)
 
-    def put(self, msg: Message) -> None:
+    def put(self, msg: Message, on_puback: Callable[[], None] | None = None) -> None:
+        """Queue a QoS 1 message; ``on_puback`` runs once the broker acknowledged it."""
         if len(self.outbox) >= self.sink.cfg.queue_max:
-            self.outbox.popleft()
+            self._acks.pop(id(self.outbox.popleft()), None)
             self.dropped += 1
         self.outbox.append(msg)
+        if on_puback is not None:
+            self._acks[id(msg)] = on_puback
         self._wake.set()
 
     def set_status(self, msg: Message) -> None:
@@ -165,6 +170,9 @@ class MqttBandLink:
                 await pub(m)
                 if self.outbox and self.outbox[0] is m:  # still there unless dropped
                     self.outbox.popleft()
+                    ack = self._acks.pop(id(m), None)
+                    if ack is not None:
+                        ack()
             for slot in ("status", "motion"):
                 m = getattr(self, slot)
                 if m is not None:
@@ -211,6 +219,8 @@ class MqttSink:
     name = "mqtt"
     accepts: tuple[type, ...] = (EventRecord, LinkRecord, SleepOnsetRecord, RetractionRecord)
     queue_size = 10_000  # the session's channel; write() never waits on the network
+    durable = True  # takes part in the outbox: acknowledges final events on PUBACK
+    delivered: Callable[[Record], None] | None = None
     batch_max = 100
     batch_wait_s = 0.05  # events are live: hardly wait to batch them
 
@@ -348,7 +358,9 @@ class MqttSink:
     def _write_one(self, link: MqttBandLink, r: Record) -> None:
         if isinstance(r, EventRecord):
             body = json.dumps(event_json(r), allow_nan=False).encode()
-            link.put((self.event_topic(r.band, r.event.type), body, 1, False))
+            ack = self.delivered
+            link.put((self.event_topic(r.band, r.event.type), body, 1, False),
+                     (lambda: ack(r)) if ack is not None and r.event.final else None)
             if self.cfg.homeassistant and r.event.final:
                 ha = {"event_type": r.event.type, "id": r.event.id,
                       "peak_g": r.event.peak_g, "confidence": r.event.confidence,
