@@ -23,17 +23,20 @@ from ._base import (
     InputInfo,
     InputOptions,
 )
+from .checks import MIN_RATE_HZ, checked_chunks
 
 __all__ = [
     "ACC_UNITS",
     "FORMATS",
     "GYRO_UNITS",
+    "MIN_RATE_HZ",
     "SUFFIXES",
     "TIME_FORMATS",
     "Chunk",
     "Input",
     "InputInfo",
     "InputOptions",
+    "checked_chunks",
     "open_input",
     "parse_columns",
     "sniff",
