@@ -193,7 +193,7 @@ def _samples(path: pathlib.Path, bar: _Progress | None, options: Any = None,
     if infos is not None:
         infos.append(inp.info)
     # Time advancing, a rate the DSP can use, physical values, samples at all: checked
-    # here, where the file enters, for every format (inputs/checks.py).
+    # here, where the file enters, for every format (inputs/screening.py).
     for c in checked_chunks(inp, progress=bar.update if bar else None):
         yield "", c.t_s, c.acc_g, c.gyro_dps
 

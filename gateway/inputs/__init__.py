@@ -23,7 +23,7 @@ from ._base import (
     InputInfo,
     InputOptions,
 )
-from .checks import MIN_RATE_HZ, checked_chunks
+from .screening import MIN_RATE_HZ, checked_chunks
 
 __all__ = [
     "ACC_UNITS",
