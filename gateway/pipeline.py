@@ -23,6 +23,7 @@ from twitchwatch import dsp
 from .channel import Channel, Closed, Policy
 from .ingest import BandIngest, SampleBlock
 from .packets import Kind, Packet
+from .ratelog import RateLimitedLog
 from .records import (
     EpochRecord,
     EventRecord,
@@ -32,6 +33,7 @@ from .records import (
     RetractionRecord,
     SleepOnsetRecord,
 )
+from .store.outbox import Outbox
 from .store.recording import RecordingWriter
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ LINK_STATS_EVERY_S = 1.0
 YIELD_EVERY = 64  # packets between explicit yields, so sinks run during a fast replay
 REPLAY_COALESCE = 4096  # samples per DSP call in replay: per-call overhead, amortised
 SINK_DRAIN_TIMEOUT_S = 30.0  # on exit, how long sinks may take to write what is queued
+# Bands one session follows. A gateway has a handful; a damaged or crafted recording can
+# name thousands (a slot rebound to a new name per record), each with its own analyzer.
+MAX_BANDS = 64
 
 
 class Sink(Protocol):
@@ -78,9 +83,9 @@ class BandPipeline:
     def __init__(self, band: str, analyzer: dsp.Analyzer | None = None, *,
                  coalesce_samples: int = 0,
                  link_stats_every_s: float = LINK_STATS_EVERY_S,
-                 raw_samples: bool = False) -> None:
+                 raw_samples: bool = False, rlog: RateLimitedLog | None = None) -> None:
         self.band = band
-        self.ingest = BandIngest(band)
+        self.ingest = BandIngest(band, rlog)
         self.analyzer = analyzer if analyzer is not None else dsp.Analyzer()
         self.event_counts: dict[str, int] = {}  # final events by type
         self._coalesce = coalesce_samples
@@ -146,8 +151,17 @@ class BandPipeline:
                 [b.gyro_dps for b in held if b.gyro_dps is not None])
         return self._convert(self.analyzer.feed(t, acc, gyro))
 
+    def _wall(self, device_s: float) -> int:
+        """Wall ns of a device time: the clock model, or before any live frame set it
+        (backlog only) the arrival of the latest packet, the best there is."""
+        if self.ingest.clock.ready:
+            return self.ingest.clock.to_wall_ns(device_s)
+        return self.ingest.last_recv_wall_ns
+
     def _periodic(self, t_last: float) -> list[Record]:
         every = self._stats_every_s
+        if not self.ingest.clock.ready:
+            return []
         if self._next_stats_s is None:
             self._next_stats_s = (t_last // every + 1) * every
         elif t_last >= self._next_stats_s:
@@ -158,7 +172,7 @@ class BandPipeline:
 
     def _convert(self, outputs: list[dsp.Output]) -> list[Record]:
         recs: list[Record] = []
-        wall = self.ingest.clock.to_wall_ns
+        wall = self._wall
         for o in outputs:
             if isinstance(o, dsp.Event):
                 if o.final:
@@ -208,9 +222,16 @@ class Session:
     def __init__(self, sinks: list[Sink], *, recorder: RecordingWriter | None = None,
                  live: bool = True,
                  analyzer_factory: Callable[[], dsp.Analyzer] = dsp.Analyzer,
-                 coalesce_samples: int | None = None) -> None:
+                 coalesce_samples: int | None = None, outbox: Outbox | None = None) -> None:
         self.sinks = sinks
         self.recorder = recorder
+        # Final events are made durable here before any channel sees them; sinks with
+        # ``durable = True`` call ``delivered(record)`` once a record is safe on their side.
+        self.outbox = outbox
+        self._inflight: dict[int, tuple[EventRecord, int]] = {}  # id(record) -> it, seq
+        for sink in sinks:
+            if getattr(sink, "durable", False):
+                sink.delivered = self._acker(sink.name)  # type: ignore[attr-defined]
         self.live = live
         self.bands: dict[str, BandPipeline] = {}
         self.stats = SessionStats()
@@ -223,6 +244,9 @@ class Session:
         policy = Policy.DROP_OLDEST if live else Policy.BACKPRESSURE
         self.channels = [Channel[Record](s.name, s.queue_size, policy) for s in sinks]
         self.sink_errors = dict.fromkeys((s.name for s in sinks), 0)
+        self.rlog = RateLimitedLog(log)
+        self.internal_errors = 0  # packets an unforeseen exception stopped (a bug: logged)
+        self.packets_refused = 0  # packets of bands beyond MAX_BANDS
         self._tasks: list[asyncio.Task[None]] = []
         self._entered: list[Sink] = []
         self._out: list[Record] = []
@@ -237,7 +261,49 @@ class Session:
             raise
         self._tasks = [asyncio.create_task(self._drive(s, ch), name=f"sink-{s.name}")
                        for s, ch in zip(self.sinks, self.channels, strict=True)]
+        if self.outbox is not None:
+            await self._redeliver(self.outbox)
         return self
+
+    async def _redeliver(self, outbox: Outbox) -> None:
+        """Events an earlier run decided but did not deliver everywhere, to the sinks of
+        this run that have their names (the events file: to the file it was meant for)."""
+        from .sinks.jsonl import event_line
+
+        missing: dict[str, int] = {}
+        for p in outbox.recovered:
+            for name in sorted(p.sinks):
+                if name == "events-file" and p.file:
+                    try:
+                        with open(p.file, "a", encoding="utf-8") as f:
+                            f.write(event_line(p.record))
+                    except (OSError, ValueError) as e:
+                        log.warning("outbox: event %s for %s not written (%s)",
+                                    p.record.event.id, p.file, e)
+                        continue
+                    outbox.ack(p.seq, name)
+                    continue
+                chans = [ch for s, ch in zip(self.sinks, self.channels, strict=True)
+                         if s.name == name]
+                if not chans:
+                    missing[name] = missing.get(name, 0) + 1
+                    continue
+                self._inflight[id(p.record)] = (p.record, p.seq)
+                with contextlib.suppress(Closed):
+                    await chans[0].put(p.record)
+        for name, n in missing.items():
+            log.warning("outbox: %d event(s) wait for sink %s, which this run does not "
+                        "have; they stay in %s", n, name, outbox.path)
+
+    def _acker(self, sink_name: str) -> Callable[[Record], None]:
+        def delivered(r: Record) -> None:
+            got = self._inflight.get(id(r))
+            if got is None or self.outbox is None:
+                return
+            self.outbox.ack(got[1], sink_name)
+            if got[1] not in self.outbox.pending:
+                del self._inflight[id(r)]
+        return delivered
 
     async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
                         tb: TracebackType | None) -> None:
@@ -270,7 +336,8 @@ class Session:
                 raise
             except Exception:
                 self.sink_errors[sink.name] += 1
-                log.exception("sink %s failed to write %d records", sink.name, len(batch))
+                self.rlog.error(f"sink:{sink.name}", "sink %s failed to write %d records",
+                                sink.name, len(batch), exc_info=True)
 
     async def run(self, packets: AsyncIterator[Packet]) -> None:
         """Consume packets until the source ends, then finish every band."""
@@ -281,26 +348,59 @@ class Session:
             n += 1
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
-        for bp in self.bands.values():
-            self._out.extend(bp.finish())
+        for name, bp in self.bands.items():
+            try:
+                self._out.extend(bp.finish())
+            except Exception:
+                self._internal_error(name, "the end of its stream")
         await self._fanout_pending()
         if self.recorder is not None:
             self.recorder.flush(sync=True)
+        self.rlog.flush()
+
+    def _make_durable(self, r: EventRecord) -> None:
+        assert self.outbox is not None
+        to = [s for s in self.sinks if getattr(s, "durable", False) and isinstance(r, s.accepts)]
+        file = next((str(getattr(s, "path", "")) for s in to if s.name == "events-file"), None)
+        seq = self.outbox.put(r, [s.name for s in to], file)
+        if seq is not None:
+            self._inflight[id(r)] = (r, seq)
 
     def process(self, p: Packet) -> None:
+        """One packet: recorded as received, then through its band's pipeline.
+
+        Nothing a packet holds stops the session: ingest checks and counts what is wrong
+        with it, and an exception that still escapes (a bug) costs only this packet."""
         self.stats.packets += 1
         if self.recorder is not None:
             self.recorder.write(p)
         bp = self.bands.get(p.band)
         if bp is None:
+            if len(self.bands) >= MAX_BANDS:
+                self.packets_refused += 1
+                self.rlog.warning("bands", "more than %d bands in one session: packets of "
+                                  "band %r skipped", MAX_BANDS, p.band[:64])
+                return
             bp = self.bands[p.band] = BandPipeline(p.band, self._analyzer_factory(),
                                                    coalesce_samples=self._coalesce,
-                                                   raw_samples=self._raw)
-        self._out.extend(bp.push(p))
+                                                   raw_samples=self._raw, rlog=self.rlog)
+        try:
+            self._out.extend(bp.push(p))
+        except Exception:
+            self._internal_error(p.band, f"a {p.kind.name} packet")
+
+    def _internal_error(self, band: str, what: str) -> None:
+        self.internal_errors += 1
+        self.rlog.error(f"internal:{band}", "band %s: %s could not be processed (a bug in "
+                        "twitchwatch: please report it with the recording); skipped", band,
+                        what, exc_info=True)
 
     async def _fanout_pending(self) -> None:
         out, self._out = self._out, []
         for r in out:
+            if (self.outbox is not None and isinstance(r, EventRecord) and r.event.final
+                    and self.outbox.enabled):
+                self._make_durable(r)
             for sink, ch in zip(self.sinks, self.channels, strict=True):
                 if isinstance(r, sink.accepts):
                     with contextlib.suppress(Closed):

@@ -18,6 +18,7 @@ case.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pathlib
 import stat
@@ -35,6 +36,7 @@ _FLAGS = {
     "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
     "x": os.O_WRONLY | os.O_CREAT | os.O_EXCL,
     "r+": os.O_RDWR | os.O_CREAT,
+    "a+": os.O_RDWR | os.O_CREAT | os.O_APPEND,
 }
 
 
@@ -48,6 +50,8 @@ def private_dir(path: str | os.PathLike[str]) -> pathlib.Path:
     missing: list[pathlib.Path] = []
     q = p
     while not q.is_dir():
+        if q.exists():  # a file where a directory should be: say that, not "File exists"
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(q))
         missing.append(q)
         if q.parent == q:
             break
@@ -81,14 +85,15 @@ def private_fd(path: str | os.PathLike[str], flags: int) -> int:
 
 def open_private(path: str | os.PathLike[str], mode: str = "a", *,
                  encoding: str | None = "utf-8") -> IO[Any]:
-    """Like ``open`` for writing ("w", "a", "x", "r+", each with an optional "b"), but the
+    """Like ``open`` for writing ("w", "a", "x", "r+", "a+", with an optional "b"), but the
     file is 0600 and its missing directories 0700. Text mode unless "b" is in ``mode``."""
     binary = "b" in mode
     base = mode.replace("b", "")
     if base not in _FLAGS:
-        raise ValueError(f"open_private: mode {mode!r} (use w, a, x or r+, with b)")
+        raise ValueError(f"open_private: mode {mode!r} (use w, a, x, r+ or a+, with b)")
     fd = private_fd(path, _FLAGS[base])
-    pymode = {"w": "w", "a": "a", "x": "w", "r+": "r+"}[base] + ("b" if binary else "")
+    pymode = {"w": "w", "a": "a", "x": "w", "r+": "r+", "a+": "a+"}[base] + \
+        ("b" if binary else "")
     try:
         if binary:
             return os.fdopen(fd, pymode)

@@ -191,12 +191,14 @@ def _samples(path: pathlib.Path, bar: _Progress | None, options: Any = None,
     if path.name.endswith(".twrec"):
         yield from _twrec_samples(path)
         return
-    from ..inputs import open_input
+    from ..inputs import checked_chunks, open_input
 
     inp = open_input(path, options)
     if infos is not None:
         infos.append(inp.info)
-    for c in inp.chunks(progress=bar.update if bar else None):
+    # Time advancing, a rate the DSP can use, physical values, samples at all: checked
+    # here, where the file enters, for every format (inputs/screening.py).
+    for c in checked_chunks(inp, progress=bar.update if bar else None):
         yield "", c.t_s, c.acc_g, c.gyro_dps
 
 

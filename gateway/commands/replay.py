@@ -7,6 +7,7 @@ import pathlib
 from typing import Any
 
 from ..settings import add_sink_arguments
+from .numbers import number
 
 
 def register(sub: Any) -> None:
@@ -15,7 +16,7 @@ def register(sub: Any) -> None:
         description="Replay a recorded session (a .twrec file) through decoding, loss "
                     "accounting, the DSP and the sinks: the same events as the live run.")
     p.add_argument("recording", type=pathlib.Path, help="a .twrec file")
-    p.add_argument("--speed", type=float, metavar="X",
+    p.add_argument("--speed", type=number(float, 0, lo_open=True), metavar="X",
                    help="replay at X times the recorded pace (default: as fast as possible)")
     p.add_argument("--events", type=pathlib.Path, metavar="FILE",
                    help="events file (default: RECORDING without .twrec + .replay.events.jsonl)")
@@ -57,4 +58,7 @@ async def _replay(args: argparse.Namespace) -> int:
         print(f"replayed {st.packets:,} packets from {path}; events: {events}")
     for w in st.warnings:
         print(f"warning: {w}")
+    if st.corrupt_records:
+        print(f"warning: {path}: {st.corrupt_records} damaged record(s) skipped in all, "
+              f"{st.skipped_bytes} bytes")
     return 0

@@ -9,11 +9,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import pathlib
 import sys
 from typing import Any
 
 from ..settings import add_sink_arguments
+from .numbers import number
+
+log = logging.getLogger(__name__)
+
+# The simulated night is synthesised whole before it streams, so memory grows with its
+# length: a day is the longest that makes sense.
+MAX_HOURS = 24.0
 
 
 def register(sub: Any) -> None:
@@ -25,18 +33,21 @@ def register(sub: Any) -> None:
     sim = p.add_argument_group("simulated band (used when no band is configured)")
     sim.add_argument("--simulate", action="store_true",
                      help="use the simulated band even if bands are configured")
-    sim.add_argument("--hours", type=float, default=8.0, help="length of the night (8)")
-    sim.add_argument("--speed", type=float, default=240.0,
+    sim.add_argument("--hours", type=number(float, 0, MAX_HOURS, lo_open=True), default=8.0,
+                     help=f"length of the night (8; at most {MAX_HOURS:g})")
+    sim.add_argument("--speed", type=number(float, 0, lo_open=True), default=240.0,
                      help="times faster than real time (240: a night in 2 minutes)")
     sim.add_argument("--fast", action="store_true", help="as fast as possible")
-    sim.add_argument("--seed", type=int, default=1, help="which synthetic night (1)")
+    sim.add_argument("--seed", type=number(int, 0, 2 ** 32 - 1), default=1,
+                     help="which synthetic night (1)")
     sim.add_argument("--profile", default="mixed",
                      help="what the night holds: mixed, myoclonus, parkinson, essential, "
                           "healthy (mixed)")
     sim.add_argument("--rate", type=int, default=100, choices=(50, 100, 200),
                      help="sample rate, Hz (100)")
     sim.add_argument("--no-gyro", action="store_true", help="accelerometer only")
-    sim.add_argument("--frame-loss", type=float, default=0.0, metavar="P",
+    sim.add_argument("--frame-loss", type=number(float, 0, 1, hi_open=True), default=0.0,
+                     metavar="P",
                      help="probability that a notification is lost on the way (0)")
     out = p.add_argument_group("output")
     out.add_argument("--out", metavar="DIR", help="where recordings and events go "
@@ -45,6 +56,24 @@ def register(sub: Any) -> None:
     out.add_argument("--quiet", action="store_true", help="no live progress")
     add_sink_arguments(p)
     p.set_defaults(func=main)
+
+
+def check_writable(out_dir: pathlib.Path) -> None:
+    """The output directory exists (or is made) and takes a file: else one line, at start,
+    instead of a traceback later (issue 11)."""
+    import tempfile
+
+    from ..errors import ConfigError
+    from ..private_files import private_dir
+
+    try:
+        private_dir(out_dir)
+        fd, probe = tempfile.mkstemp(dir=out_dir, prefix=".twitchwatch-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"output directory {out_dir} (--out): cannot write there "
+                          f"({e.strerror or e})") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -57,6 +86,7 @@ async def _run(args: argparse.Namespace) -> int:
     from ..pipeline import Session
     from ..settings import load as load_settings
     from ..sources.sim import SimBand, SimOptions
+    from ..store.outbox import Outbox
     from ..store.recording import SUFFIX, RecordingWriter
     from .session import StatusLine, build_sinks, summary, until_stopped
 
@@ -73,6 +103,7 @@ async def _run(args: argparse.Namespace) -> int:
             seed=args.seed, profile=args.profile, rate_hz=args.rate, gyro=not args.no_gyro,
             frame_loss=args.frame_loss))
         stem = "sim"
+    check_writable(settings.out_dir)
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = settings.out_dir / f"{started}-{stem}"
     events_path = pathlib.Path(f"{base}.events.jsonl")
@@ -95,13 +126,20 @@ async def _run(args: argparse.Namespace) -> int:
             print("  (synthesising the night first; Ctrl-C stops cleanly)")
     if recorder is not None:
         recorder.__enter__()
+    outbox = Outbox(settings.out_dir)  # decided -> delivered, durable (docs/storage.md)
+    outbox.open()
     try:
-        async with source, Session(sinks, recorder=recorder, live=True) as session:
+        async with source, Session(sinks, recorder=recorder, live=True,
+                                   outbox=outbox) as session:
             status.session = session
             if isinstance(source, SimBand):
-                source.write_labels(pathlib.Path(f"{base}.labels.json"))
+                try:
+                    source.write_labels(pathlib.Path(f"{base}.labels.json"))
+                except OSError as e:  # the night goes on without its answer key
+                    log.error("labels %s.labels.json: %s", base, e.strerror)
             await session.run(until_stopped(aiter(source)))
     finally:
+        outbox.close()
         if recorder is not None:
             recorder.close()
     if not args.quiet:
@@ -115,10 +153,11 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             for path in write_run_report(report, session, base):
                 print(f"report: {path}")
-        except Exception as e:  # the night is recorded: say how to make the report later
+        except Exception as e:
+            # The night went to its outputs; the report is made from them afterwards. Like a
+            # recording that stops on a full disk, this is said, and the run still succeeded.
             logging.getLogger(__name__).debug("report failed", exc_info=True)
             print(f"twitchwatch run: the night's report could not be written ({e}); make it "
                   f"with 'twitchwatch report {recorder.path if recorder else ''} --out DIR'",
                   file=sys.stderr)
-            return 1
     return 0

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .numbers import number
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scan", help="list the bands in range, with RSSI",
                        description="List twitchwatch bands advertising nearby.")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
+    p.add_argument("--timeout", type=number(float, 0, 3600, lo_open=True), default=5.0, metavar="S",
                    help="how long to listen, in seconds (default 5)")
     p.add_argument("--all", action="store_true",
                    help="list every BLE device, not only twitchwatch bands")

@@ -24,12 +24,20 @@ class LinkCounters:
     loss_flags: int = 0  # frames saying the band itself lost samples before them
     connects: int = 0
     disconnects: int = 0
-    reboots: int = 0
+    reboots: int = 0  # new streams confirmed: the band restarted (docs/architecture.md)
+    seq_jumps: int = 0  # seq gaps too large for one connection: resynchronised, not counted
     rejected: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
+
+
+# The largest gap in ``seq`` that one connection can lose: the link layer retransmits until
+# the supervision timeout (at most 32 s), and the band sends at most 40 notifications per
+# second, so ~1,300. A larger gap (a flipped bit, a notification repeated, which wraps to
+# 65,535) is a damaged counter, not that many lost frames.
+SEQ_GAP_MAX = 2048
 
 
 class SeqTracker:
@@ -38,10 +46,17 @@ class SeqTracker:
     def __init__(self, counters: LinkCounters) -> None:
         self.c = counters
         self.expected: int | None = None
+        self.jumped = False  # the last observe() resynchronised
 
     def observe(self, seq: int) -> None:
+        self.jumped = False
         if self.expected is not None:
-            self.c.frames_lost += (seq - self.expected) & 0xFFFF
+            gap = (seq - self.expected) & 0xFFFF
+            if gap > SEQ_GAP_MAX:
+                self.c.seq_jumps += 1
+                self.jumped = True
+            else:
+                self.c.frames_lost += gap
         self.expected = (seq + 1) & 0xFFFF
 
     def restart(self) -> None:

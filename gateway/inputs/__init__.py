@@ -23,18 +23,21 @@ from ._base import (
     InputInfo,
     InputOptions,
 )
+from .screening import MIN_RATE_HZ, checked_chunks
 
 __all__ = [
     "ACC_UNITS",
     "FORMATS",
     "FORMAT_NAMES",
     "GYRO_UNITS",
+    "MIN_RATE_HZ",
     "SUFFIXES",
     "TIME_FORMATS",
     "Chunk",
     "Input",
     "InputInfo",
     "InputOptions",
+    "checked_chunks",
     "open_input",
     "parse_columns",
     "sniff",

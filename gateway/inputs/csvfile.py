@@ -26,8 +26,10 @@ import itertools
 import math
 import pathlib
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +85,8 @@ _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "epoch": 1.0, "epoch-ms": 1e-3, "iso": 1e-6
 
 def iter_csv(path: str | pathlib.Path, *, block_bytes: int = BLOCK_BYTES,
              progress: Callable[[float], None] | None = None,
-             spec: CsvSpec | None = None) -> Iterator[CsvBlock]:
+             spec: CsvSpec | None = None,
+             on_truncated: Callable[[int], None] = lambda rows: None) -> Iterator[CsvBlock]:
     """Chunks of the file in order. ``progress`` gets the fraction of the file read.
 
     Without ``spec`` the file must have the native columns (t, ax, ay, az, and gx, gy, gz
@@ -112,9 +115,8 @@ def iter_csv(path: str | pathlib.Path, *, block_bytes: int = BLOCK_BYTES,
         size = max(1, path.stat().st_size)
         head = raw.read(2)
         raw.seek(0)
-        stream: object = pa.PythonFile(raw, mode="r")
-        if head == b"\x1f\x8b":
-            stream = pa.CompressedInputStream(stream, "gzip")
+        gz = _GzipLines(path) if head == b"\x1f\x8b" else None
+        stream: object = pa.PythonFile(gz if gz is not None else raw, mode="r")
         ours = ["t", *ACC, *(GYRO if spec.has_gyro else ())]
         wanted = [spec.columns[c] for c in ours]
         types = {c: pa.float64() for c in wanted}
@@ -175,9 +177,86 @@ def iter_csv(path: str | pathlib.Path, *, block_bytes: int = BLOCK_BYTES,
             yield CsvBlock(t, acc, gyro, line)
             line += n
             if progress is not None:
-                progress(min(1.0, raw.tell() / size))
+                progress(min(1.0, (gz.raw.tell() if gz is not None
+                                   else raw.tell()) / size))
+        if gz is not None and gz.truncated:
+            on_truncated(line - 2)
     finally:
+        if gz is not None:
+            gz.close()
         raw.close()
+
+
+MAX_LINE = 64 * 1024  # characters in one CSV row: a few hundred is a wide file
+
+
+def _lines(f: io.TextIOBase, path: pathlib.Path) -> Iterator[str]:
+    """The file's lines, each at most ``MAX_LINE`` characters: a file with no line breaks
+    (a sparse or binary file, one enormous line) is refused after reading that much,
+    instead of being read whole into memory (a 2 GB sparse file took 4.1 GB)."""
+    n = 0
+    while True:
+        try:
+            line = f.readline(MAX_LINE + 1)
+        except EOFError:  # a truncated .gz: what came before is still read
+            return
+        n += 1
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise CsvFormatError(f"{path}:{n}: a line longer than {MAX_LINE} characters: "
+                                 "not a CSV file (or not one this reader takes)")
+        if "\0" in line:
+            raise CsvFormatError(f"{path}:{n}: a NUL byte: not a CSV text file")
+        yield line
+
+
+class _GzipLines(io.RawIOBase):
+    """A gzip file's text as a raw stream that ends cleanly at the last whole line if the
+    compressed data is cut short; ``truncated`` then says so. (pyarrow's own gzip stream
+    raises on truncation, losing the rows before it.) zlib directly, so that everything
+    decompressed before the cut is kept."""
+
+    def __init__(self, path: pathlib.Path) -> None:
+        self.raw = open(path, "rb")  # noqa: SIM115 - closed in close()
+        self._z = zlib.decompressobj(wbits=31)
+        self._hold = b""  # decompressed bytes after the last newline
+        self._out = b""
+        self.truncated = False
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self._out and not self._eof:
+            comp = self.raw.read(1 << 18)
+            try:
+                if not comp:
+                    self._eof = True
+                    if not self._z.eof:  # the end of the file inside the gzip stream
+                        self.truncated, self._hold = True, b""
+                    self._out, self._hold = self._hold, b""
+                    break
+                chunk = self._z.decompress(comp)
+                while self._z.eof and self._z.unused_data:  # a next gzip member
+                    rest = self._z.unused_data
+                    self._z = zlib.decompressobj(wbits=31)
+                    chunk += self._z.decompress(rest)
+            except zlib.error:  # damaged compressed data: stop at what was whole
+                self.truncated, self._eof, self._hold = True, True, b""
+                break
+            data = self._hold + chunk
+            cut = data.rfind(b"\n") + 1
+            self._out, self._hold = data[:cut], data[cut:]
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
 
 
 def _open_text(path: pathlib.Path) -> io.TextIOBase:
@@ -192,8 +271,8 @@ def _open_text(path: pathlib.Path) -> io.TextIOBase:
 def _header(path: pathlib.Path) -> list[str]:
     try:
         with _open_text(path) as f:
-            row = next(csv.reader(f), None)
-    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as e:
+            row = next(csv.reader(_lines(f, path)), None)
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as e:
         raise CsvFormatError(f"{path}: cannot read ({e})") from None
     if not row:
         raise CsvFormatError(f"{path}:1: empty file, expected a header t,ax,ay,az")
@@ -203,7 +282,7 @@ def _header(path: pathlib.Path) -> list[str]:
 def _locate(path: pathlib.Path, wanted: list[str], spec: CsvSpec, why: str) -> str:
     """The fast parser failed: find the first bad line the slow way, for the message."""
     with _open_text(path) as f:
-        rows = csv.reader(f)
+        rows = csv.reader(_lines(f, path))
         header = [h.strip() for h in next(rows)]
         idx = [header.index(c) for c in wanted]
         iso = spec.time_mode.startswith("iso")
@@ -332,7 +411,7 @@ class CsvInput:
         times: list[str] = []
         acc: list[list[float]] = []
         with _open_text(self.path) as f:
-            rows = csv.reader(f)
+            rows = csv.reader(_lines(f, self.path))
             next(rows, None)
             for row in itertools.islice(rows, PROBE_ROWS):
                 try:
@@ -342,7 +421,8 @@ class CsvInput:
                     continue
                 acc.append(vals)
         if not times:
-            raise CsvFormatError(f"{self.path}:2: no row of numbers after the header")
+            raise CsvFormatError(f"{self.path}:2: no samples: no row of numbers after the "
+                                 "header")
         return times, np.array(acc, dtype=np.float64).reshape(-1, 3)
 
     def _time(self, texts: list[str], declared: str, unit_hint: str | None,
@@ -423,7 +503,11 @@ class CsvInput:
 
     def chunks(self, progress: Callable[[float], None] | None = None
                ) -> Iterator[InputChunk]:
-        for c in iter_csv(self.path, progress=progress, spec=self.spec):
+        def cut(rows: int) -> None:
+            self.info.warn(f"the gzip data ends early (a truncated copy?): analysed the "
+                           f"{rows:,} whole rows before the cut")
+
+        for c in iter_csv(self.path, progress=progress, spec=self.spec, on_truncated=cut):
             yield InputChunk(c.t_s, c.acc_g, c.gyro_dps)
 
 

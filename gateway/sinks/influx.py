@@ -36,6 +36,7 @@ import base64
 import contextlib
 import logging
 import pathlib
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -43,6 +44,7 @@ import aiohttp
 
 from ..backoff import Backoff
 from ..errors import SinkError
+from ..ratelog import RateLimitedLog
 from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 from ..settings import InfluxConfig
 from ..store.influxql import quote_ident
@@ -267,6 +269,8 @@ class InfluxSink:
     batch_wait_s = 1.0
     lines_per_request = 5_000  # replaying the spool: files merged up to this many lines
     precision = "ms"  # of the timestamps in this sink's lines (lineproto.py)
+    durable = True  # takes part in the outbox: acknowledges events sent or spooled
+    delivered: Callable[[Record], None] | None = None
 
     def __init__(self, cfg: InfluxConfig, *, spool_subdir: str = "",
                  retention: tuple[str, str] | None = None) -> None:
@@ -282,6 +286,8 @@ class InfluxSink:
         self.points_replayed = 0  # of which from the spool
         self.points_quarantined = 0
         self.points_lost = 0  # could not even be spooled (disk full or read-only)
+        self.records_dropped = 0  # records with a value line protocol cannot carry
+        self._rlog = RateLimitedLog(log)
         self.failures = 0  # failed requests (outage, overload), each followed by backoff
         self._prepared = False
         self._closing = False
@@ -343,31 +349,50 @@ class InfluxSink:
     # -- the driver's side -------------------------------------------------------------
 
     async def write(self, batch: list[Record]) -> None:
-        lines = [line for r in batch if (line := to_line(r)) is not None]
-        if lines:
-            await self._deliver(lines, "")
+        lines = []
+        events: list[Record] = []
+        for r in batch:
+            try:
+                line = to_line(r)
+            except ValueError as e:  # that record only, never the batch
+                self.records_dropped += 1
+                self._rlog.warning("value", "InfluxDB: a %s of band %s dropped: %s",
+                                   type(r).__name__, r.band, e)
+                continue
+            if line is not None:
+                lines.append(line)
+                if isinstance(r, EventRecord):
+                    events.append(r)
+        if lines and await self._deliver(lines, "") and self.delivered is not None:
+            for r in events:  # on the server, or fsync'd in the spool
+                self.delivered(r)
 
-    async def _deliver(self, lines: list[str], rp: str) -> None:
+    async def _deliver(self, lines: list[str], rp: str) -> bool:
+        """Send or spool; False only if the lines could not even be spooled (lost)."""
         if len(self.spool) or not self._prepared:
-            self._to_spool(lines, rp)
-            return
+            return self._to_spool(lines, rp)
         try:
             await self._send(lines, rp)
         except Unavailable as err:
             self.failures += 1
             log.warning("InfluxDB write failed (%s): spooling to %s", err, self.spool.dir)
             self._prepared = False  # a restarted or recreated server: prepare again
-            self._to_spool(lines, rp)
+            ok = self._to_spool(lines, rp)
             self._wake.set()
+            return ok
+        return True
 
-    def _to_spool(self, lines: list[str], rp: str) -> None:
+    def _to_spool(self, lines: list[str], rp: str) -> bool:
         try:
             self.spool.put(lines, rp)
         except OSError as e:
             self.points_lost += len(lines)
-            log.error("InfluxDB spool %s: cannot write (%s): %d points lost", self.spool.dir,
-                      e.strerror, len(lines))
-        self._wake.set()
+            self._rlog.error("spool", "InfluxDB spool %s: cannot write (%s): %d points lost",
+                             self.spool.dir, e.strerror, len(lines))
+            return False
+        finally:
+            self._wake.set()
+        return True
 
     async def _send(self, lines: list[str], rp: str) -> None:
         """Write lines; refused lines are isolated and quarantined. Raises Unavailable."""
@@ -400,7 +425,14 @@ class InfluxSink:
         # resending halves is harmless (same keys) and finds the refused lines. Past the
         # budget, what is left of a refused part is set aside whole (with the reason).
         if len(lines) == 1 or budget[0] <= 0:
-            self.spool.quarantine(lines, str(err), rp)
+            try:
+                self.spool.quarantine(lines, str(err), rp)
+            except OSError as e:
+                self.points_lost += len(lines)
+                self._rlog.error("quarantine", "InfluxDB refused %d line(s) (%s) and the "
+                                 "quarantine file cannot be written (%s): lost", len(lines),
+                                 err, e.strerror)
+                return
             self.points_quarantined += len(lines)
             log.error("InfluxDB refused %d line(s) (%s): set aside in %s", len(lines), err,
                       self.spool.dir / "quarantine.lp")
@@ -439,7 +471,16 @@ class InfluxSink:
                 self.failures += 1
                 await self._pause(self._backoff.next_delay_s())
                 continue
-            chunks = self.spool.oldest(self.lines_per_request)
+            try:
+                chunks = self.spool.oldest(self.lines_per_request)
+            except OSError as e:  # a disk error reading the spool: wait, try again
+                self.failures += 1
+                self._rlog.error("spool-read", "InfluxDB spool %s: cannot read (%s)",
+                                 self.spool.dir, e.strerror)
+                if self._closing:
+                    return
+                await self._pause(self._backoff.next_delay_s())
+                continue
             if not chunks:
                 continue
             lines = [ln for c in chunks for ln in c.lines]

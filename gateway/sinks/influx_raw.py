@@ -38,6 +38,7 @@ EXPIRY_MARGIN_NS = 600 * 10**9
 class InfluxRawSink(InfluxSink):
     name = "influxdb-raw"
     accepts: tuple[type, ...] = (RawSamplesRecord,)
+    durable = False  # raw samples are in the recording; no event passes through here
     # Records are sample blocks, one per BLE frame (~18 samples at 100 Hz with a gyro):
     # 3,000 are ~9 min of one band. ``write`` returns in milliseconds (it spools when the
     # server is away), so this only fills if the disk stalls; then it drops oldest.

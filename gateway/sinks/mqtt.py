@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import ssl
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -37,6 +38,7 @@ from aiomqtt.exceptions import MqttConnectError
 
 from ..backoff import Backoff
 from ..errors import SinkError
+from ..ratelog import RateLimitedLog
 from ..records import (
     EpochRecord,
     EventRecord,
@@ -48,7 +50,7 @@ from ..records import (
 from ..settings import MqttConfig
 from ..store.lineproto import STATE_CODE
 from ..tls import client_context
-from .jsonl import event_json, utc_iso
+from .jsonl import SERIALISE_ERRORS, event_json, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,7 @@ class MqttBandLink:
         self.sink = sink
         self.band = band
         self.outbox: collections.deque[Message] = collections.deque()
+        self._acks: dict[int, Callable[[], None]] = {}  # id(message in outbox) -> on PUBACK
         self.status: Message | None = None  # latest-wins
         self.motion: Message | None = None  # latest-wins
         self.connected = False
@@ -111,11 +114,14 @@ class MqttBandLink:
             log.warning("MQTT band %s: %d message(s) not delivered (broker unreachable)",
                         self.band, left)
 
-    def put(self, msg: Message) -> None:
+    def put(self, msg: Message, on_puback: Callable[[], None] | None = None) -> None:
+        """Queue a QoS 1 message; ``on_puback`` runs once the broker acknowledged it."""
         if len(self.outbox) >= self.sink.cfg.queue_max:
-            self.outbox.popleft()
+            self._acks.pop(id(self.outbox.popleft()), None)
             self.dropped += 1
         self.outbox.append(msg)
+        if on_puback is not None:
+            self._acks[id(msg)] = on_puback
         self._wake.set()
 
     def set_status(self, msg: Message) -> None:
@@ -166,6 +172,9 @@ class MqttBandLink:
                 await pub(m)
                 if self.outbox and self.outbox[0] is m:  # still there unless dropped
                     self.outbox.popleft()
+                    ack = self._acks.pop(id(m), None)
+                    if ack is not None:
+                        ack()
             for slot in ("status", "motion"):
                 m = getattr(self, slot)
                 if m is not None:
@@ -212,6 +221,8 @@ class MqttSink:
     name = "mqtt"
     accepts: tuple[type, ...] = (EventRecord, LinkRecord, SleepOnsetRecord, RetractionRecord)
     queue_size = 10_000  # the session's channel; write() never waits on the network
+    durable = True  # takes part in the outbox: acknowledges final events on PUBACK
+    delivered: Callable[[Record], None] | None = None
     batch_max = 100
     batch_wait_s = 0.05  # events are live: hardly wait to batch them
 
@@ -226,6 +237,8 @@ class MqttSink:
                                            cfg.key_file, cfg.tls_insecure) \
             if cfg.use_tls else None
         self.published = 0
+        self.records_dropped = 0  # records with a value JSON cannot carry
+        self._rlog = RateLimitedLog(log)
         self.links: dict[str, MqttBandLink] = {}
         self._next_status_ns: dict[str, int] = {}
         self._next_motion_s: dict[str, float] = {}
@@ -351,38 +364,48 @@ class MqttSink:
     async def write(self, batch: list[Record]) -> None:
         for r in batch:
             link = await self._link(r.band)
-            if isinstance(r, EventRecord):
-                body = json.dumps(event_json(r)).encode()
-                link.put((self.event_topic(r.band, r.event.type), body, 1, False))
-                if self.cfg.homeassistant and r.event.final:
-                    ha = {"event_type": r.event.type, "id": r.event.id,
-                          "peak_g": r.event.peak_g, "confidence": r.event.confidence,
-                          "start_utc": utc_iso(r.start_ns)}
-                    link.put((self.ha_event_topic(r.band), json.dumps(ha).encode(), 1,
-                              False))
-            elif isinstance(r, LinkRecord):
-                due = self._next_status_ns.get(r.band, 0)
-                if r.reason != "periodic" or r.t_ns >= due:
-                    self._next_status_ns[r.band] = r.t_ns + int(STATUS_EVERY_S * 1e9)
-                    body = self.status_payload("online", r.band, link={
-                        k: getattr(r, k) for k in r.__dataclass_fields__ if k != "band"})
-                    link.set_status((self.status_topic(r.band), body, 1, True))
-            elif isinstance(r, SleepOnsetRecord):
-                body = json.dumps({"band": r.band, "id": r.onset.id, "start": r.onset.start,
-                                   "confirmed": r.onset.confirmed,
-                                   "start_utc": utc_iso(r.start_ns)}).encode()
-                link.put((self.sleep_onset_topic(r.band), body, 1, False))
-            elif isinstance(r, RetractionRecord):
-                body = json.dumps({"band": r.band, "id": r.retraction.id,
-                                   "time": r.retraction.time}).encode()
-                link.put((self.retraction_topic(r.band), body, 1, False))
-            elif isinstance(r, EpochRecord):
-                ep = r.epoch
-                if ep.start >= self._next_motion_s.get(r.band, float("-inf")):
-                    self._next_motion_s[r.band] = ep.start + self.cfg.motion_every_s
-                    body = json.dumps({
-                        "band": r.band, "start": ep.start, "t_utc": utc_iso(r.start_ns),
-                        "activity_g": ep.activity_g, "tremor_power": ep.tremor_power,
-                        "state": ep.state, "sleep_state": STATE_CODE.get(ep.state, -1),
-                        "coverage": ep.coverage}).encode()
-                    link.set_motion((self.motion_topic(r.band), body, 0, False))
+            try:
+                self._write_one(link, r)
+            except SERIALISE_ERRORS as e:  # that record only, never the batch
+                self.records_dropped += 1
+                self._rlog.warning("value", "MQTT: a %s of band %s dropped: %s",
+                                   type(r).__name__, r.band, e)
+
+    def _write_one(self, link: MqttBandLink, r: Record) -> None:
+        if isinstance(r, EventRecord):
+            body = json.dumps(event_json(r), allow_nan=False).encode()
+            ack = self.delivered
+            link.put((self.event_topic(r.band, r.event.type), body, 1, False),
+                     (lambda: ack(r)) if ack is not None and r.event.final else None)
+            if self.cfg.homeassistant and r.event.final:
+                ha = {"event_type": r.event.type, "id": r.event.id,
+                      "peak_g": r.event.peak_g, "confidence": r.event.confidence,
+                      "start_utc": utc_iso(r.start_ns)}
+                link.put((self.ha_event_topic(r.band), json.dumps(ha).encode(), 1,
+                          False))
+        elif isinstance(r, LinkRecord):
+            due = self._next_status_ns.get(r.band, 0)
+            if r.reason != "periodic" or r.t_ns >= due:
+                self._next_status_ns[r.band] = r.t_ns + int(STATUS_EVERY_S * 1e9)
+                body = self.status_payload("online", r.band, link={
+                    k: getattr(r, k) for k in r.__dataclass_fields__ if k != "band"})
+                link.set_status((self.status_topic(r.band), body, 1, True))
+        elif isinstance(r, SleepOnsetRecord):
+            body = json.dumps({"band": r.band, "id": r.onset.id, "start": r.onset.start,
+                               "confirmed": r.onset.confirmed,
+                               "start_utc": utc_iso(r.start_ns)}).encode()
+            link.put((self.sleep_onset_topic(r.band), body, 1, False))
+        elif isinstance(r, RetractionRecord):
+            body = json.dumps({"band": r.band, "id": r.retraction.id,
+                               "time": r.retraction.time}).encode()
+            link.put((self.retraction_topic(r.band), body, 1, False))
+        elif isinstance(r, EpochRecord):
+            ep = r.epoch
+            if ep.start >= self._next_motion_s.get(r.band, float("-inf")):
+                self._next_motion_s[r.band] = ep.start + self.cfg.motion_every_s
+                body = json.dumps({
+                    "band": r.band, "start": ep.start, "t_utc": utc_iso(r.start_ns),
+                    "activity_g": ep.activity_g, "tremor_power": ep.tremor_power,
+                    "state": ep.state, "sleep_state": STATE_CODE.get(ep.state, -1),
+                    "coverage": ep.coverage}).encode()
+                link.set_motion((self.motion_topic(r.band), body, 0, False))

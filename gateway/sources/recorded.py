@@ -12,6 +12,10 @@ from ..packets import Packet
 from ..store.recording import ReadStats, read_recording
 
 YIELD_EVERY = 256  # packets between yields when replaying as fast as possible
+# Paced replay waits out the recorded gaps between packets, but no more than this each: a
+# damaged or crafted receive time must not make a replay sleep for years. A real gap (the
+# band away for an hour) still shows, as 10 minutes of recorded time.
+MAX_GAP_S = 600.0
 
 
 class Replay:
@@ -34,14 +38,15 @@ class Replay:
         return None
 
     async def __aiter__(self) -> AsyncIterator[Packet]:
-        first_mono: int | None = None
-        start = time.monotonic()
+        prev_mono: int | None = None
+        due = time.monotonic()  # when the current packet is due
         for n, p in enumerate(read_recording(self.path, self.stats), 1):
             if self.speed is not None:
-                if first_mono is None:
-                    first_mono = p.recv_mono_ns
-                delay = start + (p.recv_mono_ns - first_mono) / 1e9 / self.speed \
-                    - time.monotonic()
+                if prev_mono is not None:
+                    gap_s = min(MAX_GAP_S, max(0.0, (p.recv_mono_ns - prev_mono) / 1e9))
+                    due += gap_s / self.speed
+                prev_mono = p.recv_mono_ns
+                delay = due - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
             elif n % YIELD_EVERY == 0:

@@ -6,9 +6,21 @@ sets), everything else is a field, and no field shares a name with a tag (Influx
 
 from __future__ import annotations
 
+import math
+
 from ..records import EpochRecord, EventRecord, LinkRecord, Record, SleepOnsetRecord
 
 STATE_CODE = {"wake": 0, "sleep": 1, "unknown": -1}
+# InfluxDB's time range is int64 ns: 1677-09-21 to 2262-04-11. A record outside 1970-2200
+# (the ingest's bounds) is damage, refused here so that one bad point never costs a batch.
+TIME_MIN_NS, TIME_MAX_NS = 0, 7_258_118_400 * 1_000_000_000
+INT_MAX = (1 << 63) - 1
+
+
+def _time_ms(ns: int) -> int:
+    if not TIME_MIN_NS <= ns < TIME_MAX_NS:
+        raise ValueError(f"time {ns} ns since 1970 is outside 1970-2200")
+    return ns // 1_000_000
 
 
 def tag_value(v: str) -> str:
@@ -27,8 +39,12 @@ def _fields(pairs: list[tuple[str, object]]) -> str:
         if isinstance(v, bool):
             out.append(f"{k}={'true' if v else 'false'}")
         elif isinstance(v, int):
+            if not -INT_MAX <= v <= INT_MAX:
+                raise ValueError(f"field {k}={v} does not fit InfluxDB's int64")
             out.append(f"{k}={v}i")
         elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise ValueError(f"field {k}={v} is not a finite number")
             out.append(f"{k}={v!r}")
         else:
             out.append(f"{k}={_str(str(v))}")
@@ -45,7 +61,7 @@ def event_line(r: EventRecord) -> str:
         ("device_start_s", float(e.start)),
     ])
     tags = f"band={tag_value(r.band)},type={tag_value(e.type)}"
-    return f"event,{tags} {fields} {r.start_ns // 1_000_000}"
+    return f"event,{tags} {fields} {_time_ms(r.start_ns)}"
 
 
 def epoch_line(r: EpochRecord) -> str:
@@ -54,14 +70,14 @@ def epoch_line(r: EpochRecord) -> str:
         ("activity_g", float(ep.activity_g)), ("tremor_power", float(ep.tremor_power)),
         ("sleep_state", STATE_CODE.get(ep.state, -1)), ("coverage", float(ep.coverage)),
     ])
-    return f"motion,band={tag_value(r.band)} {fields} {r.start_ns // 1_000_000}"
+    return f"motion,band={tag_value(r.band)} {fields} {_time_ms(r.start_ns)}"
 
 
 def sleep_onset_line(r: SleepOnsetRecord) -> str:
     o = r.onset
     fields = _fields([("onset_id", o.id), ("device_start_s", float(o.start)),
                       ("confirmed_after_s", round(float(o.confirmed - o.start), 3))])
-    return f"sleep_onset,band={tag_value(r.band)} {fields} {r.start_ns // 1_000_000}"
+    return f"sleep_onset,band={tag_value(r.band)} {fields} {_time_ms(r.start_ns)}"
 
 
 def link_line(r: LinkRecord) -> str:
@@ -72,11 +88,12 @@ def link_line(r: LinkRecord) -> str:
         ("rejected", r.rejected), ("reconnects", r.reconnects), ("rssi_dbm", r.rssi_dbm),
         ("battery_pct", r.battery_pct), ("mtu", r.mtu), ("reason", r.reason),
     ])
-    return f"link,band={tag_value(r.band)} {fields} {r.t_ns // 1_000_000}"
+    return f"link,band={tag_value(r.band)} {fields} {_time_ms(r.t_ns)}"
 
 
 def to_line(r: Record) -> str | None:
-    """The line for a record, or None for records the store does not keep."""
+    """The line for a record, or None for records the store does not keep. Raises
+    ValueError for a value line protocol cannot carry (the caller drops that record)."""
     if isinstance(r, EventRecord):
         return event_line(r) if r.event.final else None
     if isinstance(r, EpochRecord):

@@ -14,6 +14,7 @@ counted and skipped by resynchronising on the next record magic.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pathlib
@@ -35,6 +36,7 @@ _REC = struct.Struct("<HBBHIqq")
 _REC_MAGIC = 0x5754
 _BAND = 0
 MAX_PAYLOAD = 0xFFFF
+BAND_NAME_MAX = 128  # bytes of a band id (a BLE name is at most 248; ours are short)
 READ_BLOCK = 1 << 20  # replay reads 1 MiB at a time: memory stays flat for any length
 
 
@@ -43,6 +45,11 @@ class RecordingWriter:
 
     ``flush_s`` bounds what a crash can lose (data still in this process's buffer);
     ``fsync_s`` bounds what a power cut can lose (data in the OS page cache).
+
+    A write that fails (disk full, the disk gone, a quota) stops the recording for good:
+    the file is cut back to its last whole record, one error line says so, and every
+    later packet is counted in ``packets_not_recorded``. It never raises into the
+    pipeline: the sinks (events file, InfluxDB, MQTT) go on without the recording.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, flush_s: float = 0.5,
@@ -56,12 +63,24 @@ class RecordingWriter:
         self._last_flush = self._last_sync = time.monotonic()
         self.records = 0
         self.bytes_written = 0
+        self._size = 0  # file size after the last whole flush
+        self.failed: str | None = None  # why the recording stopped
+        self.packets_not_recorded = 0
+        self._buf_packets = 0  # packets in _buf, not yet written
 
     def __enter__(self) -> RecordingWriter:
-        # Health data: 0600 in a 0700 directory (docs/security.md, "Files").
-        self._fd = private_fd(self.path, os.O_WRONLY | os.O_APPEND)
-        if os.fstat(self._fd).st_size == 0:
-            os.write(self._fd, FILE_MAGIC)
+        try:
+            # Health data: 0600 in a 0700 directory (docs/security.md, "Files").
+            self._fd = private_fd(self.path, os.O_WRONLY | os.O_APPEND)
+            self._size = os.fstat(self._fd).st_size
+            if self._size == 0:
+                self._write_all(FILE_MAGIC)
+                self._size = len(FILE_MAGIC)
+        except OSError as e:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+            raise RecordingError(f"{self.path}: cannot record ({e.strerror or e})") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -74,15 +93,20 @@ class RecordingWriter:
             self._fd = -1
 
     def write(self, packet: Packet) -> None:
+        if self.failed is not None or len(packet.payload) > MAX_PAYLOAD:
+            self.packets_not_recorded += 1
+            return
         slot = self._slots.get(packet.band)
         if slot is None:
+            if len(self._slots) > 255 or len(packet.band.encode()) > BAND_NAME_MAX:
+                self.packets_not_recorded += 1
+                return  # one byte names the slot; a gateway never has this many bands
             slot = self._slots[packet.band] = len(self._slots)
-            if slot > 255:
-                raise RecordingError(f"{self.path}: more than 256 bands in one recording")
             self._append(_BAND, slot, packet.recv_wall_ns, packet.recv_mono_ns,
                          packet.band.encode())
         self._append(int(packet.kind), slot, packet.recv_wall_ns, packet.recv_mono_ns,
                      packet.payload)
+        self._buf_packets += 1
         now = time.monotonic()
         if len(self._buf) >= self.buffer_bytes or now - self._last_flush >= self.flush_s:
             self.flush(sync=now - self._last_sync >= self.fsync_s)
@@ -98,16 +122,40 @@ class RecordingWriter:
         self.records += 1
 
     def flush(self, sync: bool = False) -> None:
-        if self._fd < 0:
+        if self._fd < 0 or self.failed is not None:
             return
-        if self._buf:
-            os.write(self._fd, self._buf)  # O_APPEND: one write, never interleaved
-            self.bytes_written += len(self._buf)
-            self._buf.clear()
-        self._last_flush = time.monotonic()
-        if sync:
-            os.fsync(self._fd)
-            self._last_sync = self._last_flush
+        try:
+            if self._buf:
+                self._write_all(self._buf)  # O_APPEND: whole records, never interleaved
+                self._size += len(self._buf)
+                self.bytes_written += len(self._buf)
+                self._buf.clear()
+                self._buf_packets = 0
+            self._last_flush = time.monotonic()
+            if sync:
+                os.fsync(self._fd)
+                self._last_sync = self._last_flush
+        except OSError as e:
+            self._stop(e)
+
+    def _write_all(self, data: bytes | bytearray) -> None:
+        off = os.write(self._fd, data)  # (no memoryview: it would pin the bytearray)
+        while off < len(data):  # a short write: the disk filled up in the middle
+            off += os.write(self._fd, data[off:])
+
+    def _stop(self, e: OSError) -> None:
+        """Stop recording: cut a partly written flush off (so the file ends with a whole
+        record), keep what was whole, say so once."""
+        self.failed = e.strerror or str(e)
+        self.packets_not_recorded += self._buf_packets
+        self._buf_packets = 0
+        self._buf.clear()
+        # The reader treats a torn tail as the end of the recording anyway.
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self._size)
+        log.error("recording %s stopped: %s; it keeps its first %d bytes, and the other "
+                  "outputs go on", self.path, self.failed, self._size)
+
 
 
 @dataclass
@@ -160,16 +208,22 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
             head = buf[pos + 2:pos + 6] + buf[pos + 10:pos + _REC.size]
             if zlib.crc32(payload, zlib.crc32(head)) != crc:
                 st.corrupt_records += 1
-                msg = f"{path}: damaged record at byte {offset + pos} skipped"
-                st.warnings.append(msg)
-                log.warning(msg)
+                _warn_once(st, f"{path}: damaged record at byte {offset + pos} skipped")
                 pos = _resync(buf, pos + 1, st)
                 continue
             st.records += 1
             pos = end
             last_good = offset + pos
             if kind == _BAND:
-                bands[slot] = payload.decode("utf-8", "replace")
+                name = payload.decode("utf-8", "replace")
+                if 0 < len(payload) <= BAND_NAME_MAX and name.isprintable():
+                    bands[slot] = name
+                else:  # the slot's packets are skipped until a good name rebinds it
+                    bands.pop(slot, None)
+                    st.corrupt_records += 1
+                    at = offset + pos - _REC.size - length
+                    _warn_once(st, f"{path}: a band record with an unusable name "
+                                   f"({length} bytes) at byte {at} skipped")
                 continue
             band = bands.get(slot)
             if band is None:
@@ -186,6 +240,12 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
             log.warning(msg)
     finally:
         f.close()
+
+
+def _warn_once(st: ReadStats, msg: str) -> None:
+    if len(st.warnings) < 20:  # damage is counted; the first lines say where it is
+        st.warnings.append(msg)
+        log.warning(msg)
 
 
 def _resync(buf: bytes, start: int, st: ReadStats) -> int:

@@ -121,11 +121,17 @@ class Spool:
         tmp = path.with_name(name + ".tmp")
         body = f"{HEADER} rp={rp} lines={len(lines)}\n" + "\n".join(lines) + "\n"
         data = body.encode()
-        with open_private(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open_private(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            # Disk full or gone: a half-written .tmp must not stay behind (it would only
+            # be cleared at the next start, and it holds the space another batch needs).
+            tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(self.dir)
         self._files[path] = len(data)
         self._bytes += len(data)
@@ -221,7 +227,7 @@ class Spool:
         with open_private(self.dir / QUARANTINE, "a") as f:
             f.write(body)
             f.flush()
-            os.fsync(f.fileno())
+            os.fsync(f.fileno())  # raises OSError when the disk is full: the caller counts
         self.quarantined_points += len(lines)
 
     def stats(self) -> dict[str, object]:
