@@ -31,6 +31,25 @@ META_UUID = bluetooth.UUID("7a1e0003-5c2b-4d0e-9a6f-747761746368")
 
 
 _flash = []
+_bond_flash = []
+BOND_FLASH_BYTES = 64 * 1024  # on the band: the same littlefs as /ring; here its own
+
+
+def _console_to_sim():
+    # The band's console is its display (passkeys): the owner - the model central - reads
+    # it from sim.console. The line still goes to stdout as on the band.
+    import pairing
+    pairing.say = sim.say
+
+
+def _mount(flash, path, mkfs):
+    try:
+        vfs.umount(path)
+    except BaseException:  # OSError, or PowerCut from a dead chip
+        pass
+    if mkfs:
+        vfs.VfsLfs2.mkfs(flash)
+    vfs.mount(vfs.VfsLfs2(flash), path)
 
 
 def teardown():
@@ -46,21 +65,39 @@ def teardown():
     gc.collect()
 
 
-def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None):
+def provision_bond():
+    """The band and the model central bonded before this run (a normal night: the band was
+    paired once, at set-up). Written with the firmware's own store, as a pairing would."""
+    import bonds
+    import config
+    store = bonds.BondStore(config.BOND_FILE, config.MAX_BONDS)
+    ltk = bytes(range(16, 32))
+    blob = bluetooth.make_sec_blob(central.key7(), ltk, True)
+    store.set(bluetooth.SEC_OUR, central.key7(), blob)
+    store.set(bluetooth.SEC_PEER, central.key7(), blob)
+    store.commit()
+    store.save()
+    central.ltk = ltk
+    central.ltk_auth = True
+
+
+def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None,
+          bonded=True):
     teardown()
     sim.reset()
     machine.reset_models()
     bluetooth._ble.__init__()
     central.reset()
     asyncio.new_event_loop()
-    try:
-        vfs.umount("/ring")
-    except OSError:
-        pass
+    _console_to_sim()
     flash = Flash(flash_bytes, timed=timed_flash)
     _flash.append(flash)
-    vfs.VfsLfs2.mkfs(flash)
-    vfs.mount(vfs.VfsLfs2(flash), "/ring")
+    _mount(flash, "/ring", True)
+    del _bond_flash[:]
+    _bond_flash.append(Flash(BOND_FLASH_BYTES, timed=timed_flash))
+    _mount(_bond_flash[0], "/bond", True)
+    if bonded:
+        provision_bond()
     if imu == "icm":
         dev = ICM42688(int_pin=19)
     else:

@@ -16,8 +16,29 @@ class Flash:
         self.timed = timed
         self.erases = 0
         self.bytes_programmed = 0
+        self.cut_after = -1  # program/erase operations until a power cut (-1: never)
+        self.dead = False
+
+    def clone(self):
+        """The same bytes on a fresh chip object: what a reboot mounts after a power cut
+        (the old object stays dead for stale littlefs handles the GC may still flush)."""
+        f = Flash(len(self.d), self.bs, self.timed)
+        f.d[:] = self.d
+        return f
+
+    def _op(self):
+        if self.dead:
+            raise sim.PowerCut()
+        if self.cut_after >= 0:
+            if self.cut_after == 0:
+                self.dead = True
+                sim.power_cut = True
+                raise sim.PowerCut()
+            self.cut_after -= 1
 
     def readblocks(self, block, buf, off=0):
+        if self.dead:
+            raise sim.PowerCut()
         a = block * self.bs + off
         d = self.d
         for i in range(len(buf)):  # a byte loop: slicing would allocate under heap_lock()
@@ -28,6 +49,7 @@ class Flash:
             for i in range(len(buf) // self.bs):
                 self.ioctl(6, block + i)
             off = 0
+        self._op()
         a = block * self.bs + off
         n = len(buf)
         if self.d[a:a + n] != self._erased[:n]:
@@ -43,6 +65,7 @@ class Flash:
         if op == 5:
             return self.bs
         if op == 6:
+            self._op()
             a = arg * self.bs
             self.d[a:a + self.bs] = self._erased
             self.erases += 1
