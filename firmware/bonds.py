@@ -142,7 +142,8 @@ class BondStore:
         return len(keys)
 
     def in_flux(self):
-        return bool(self.pending or self.hidden)
+        """Something happened to the bonds on this link: a pairing (stored or refused)."""
+        return bool(self.pending or self.hidden or self.full)
 
     # --- the policy's verdicts -------------------------------------------------------
 

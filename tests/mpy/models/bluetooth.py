@@ -462,7 +462,10 @@ class Central:
         return _ble.values[_ble.handle_of(uuid)]
 
     def att_read(self, uuid):
-        """An ATT read over the link: (0, value) or (ATT error, None)."""
+        """An ATT read over the link: (0, value), (ATT error, None), or (-1, None) when
+        there is no link."""
+        if self.conn < 0 or not self.radio_ok:
+            return -1, None
         h = _ble.handle_of(uuid)
         err = self._att_check(h, False)
         if err:
