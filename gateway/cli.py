@@ -14,7 +14,7 @@ import sys
 
 from .errors import TwitchwatchError
 
-COMMANDS = ("run", "replay", "analyze", "scan", "firmware")
+COMMANDS = ("run", "replay", "analyze", "scan", "pair", "firmware")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -67,3 +67,9 @@ def influxdb_private(tmp_path: pathlib.Path) -> Iterator[InfluxServer]:
 def mosquitto_private(tmp_path: pathlib.Path) -> Iterator[MosquittoServer]:
     yield from _running(MosquittoServer(tmp_path / "mosquitto-private",
                                         _binary("mosquitto")))
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's state (bonds.json) in the test's own directory, never the user's."""
+    monkeypatch.setenv("TWITCHWATCH_STATE_DIR", str(tmp_path / "state"))

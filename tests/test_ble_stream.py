@@ -15,6 +15,7 @@ from gateway.codec import F_GYRO, decode_frame, decode_meta, decode_status
 from gateway.errors import TwitchwatchError
 from gateway.packets import Kind
 from gateway.sources.ble import BleSource
+from gateway.sources.ble_bonds import BondRecord, BondRegistry
 from gateway.sources.ble_scan import BluetoothUnavailableError
 from tests.ble.backend import BumbleWorld
 from tests.ble.band import BandConfig
@@ -134,6 +135,8 @@ async def test_queue_overflow_drops_oldest_and_counts() -> None:
 async def test_no_bluetooth_ends_iteration_with_a_plain_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/twitchwatch-bus")
+    # paired on some earlier day; today the adapter is gone
+    BondRegistry().put(BondRecord(A, KEY, BondRecord.now(), "pair"))
     async with BleSource([KEY], **FAST) as src:  # the platform backend: BlueZ over D-Bus
         with pytest.raises(BluetoothUnavailableError) as e:
             async for _ in src:
