@@ -108,24 +108,28 @@ def _mask(ranges: list[tuple[int, int]], n: int) -> np.ndarray:
 async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.Random,
                     every_min: tuple[float, float], away_min: tuple[float, float],
                     long_away_min: float | None, stats: dict[str, float]) -> None:
-    """Band-side disconnects and out-of-range periods, in device time, until morning."""
-    end_dev_s = hours * 3600.0
-    t0 = time.monotonic()
-    long_at = end_dev_s / 2 if long_away_min else None
+    """Band-side disconnects and out-of-range periods, in device time, until morning.
 
-    def dev_now() -> float:
-        return (time.monotonic() - t0) * scale
+    The schedule counts the device time it planned (gaps and outages), not what the wall
+    clock says: a disconnect that waits for the band's send lock costs wall time, which at
+    60x would otherwise eat whole device-minutes of schedule and make the number of events
+    depend on the machine's load. So a seed always gives the same events.
+    """
+    end_dev_s = hours * 3600.0
+    planned = 0.0
+    long_at = end_dev_s / 2 if long_away_min else None
 
     async def sleep_dev(seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / scale)
 
     while True:
         gap = rng.uniform(*every_min) * 60
-        if dev_now() + gap >= end_dev_s:
-            await sleep_dev(end_dev_s - dev_now())
+        if planned + gap >= end_dev_s:
+            await sleep_dev(end_dev_s - planned)
             return
         await sleep_dev(gap)
-        if long_at is not None and dev_now() >= long_at:
+        planned += gap
+        if long_at is not None and planned >= long_at:
             away = float(long_away_min or 0) * 60
             long_at = None
         elif rng.random() < 0.5:
@@ -137,6 +141,7 @@ async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.
         stats["away_periods"] += 1
         stats["away_device_s"] += away
         await sleep_dev(away)
+        planned += away
         await band.come_back()
 
 
