@@ -183,3 +183,14 @@ def test_bonds_file_and_dir_are_made_private(tmp_path) -> None:
     reg.put(BondRecord("F0:00:00:00:3C:4D", "tw-3c4d", BondRecord.now(), "pair"))
     assert stat.S_IMODE(reg.path.stat().st_mode) == 0o600 and not tmp.exists()
     assert [r.name for r in BondRegistry(d)] == ["tw-1a2b", "tw-3c4d"]
+
+
+def test_run_with_a_band_never_paired_says_what_to_do(world_dir, tmp_path, capsys,
+                                                     monkeypatch) -> None:
+    monkeypatch.setenv("TWITCHWATCH_BLE_BACKEND", SECURE)
+    (tmp_path / "gw.toml").write_text('[[band]]\nname = "tw-1a2b"\n')
+    rc = main(["run", "--config", str(tmp_path / "gw.toml"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert err.startswith("twitchwatch run: band tw-1a2b (tw-1a2b) is not paired with this "
+                          "gateway") and "run `twitchwatch pair tw-1a2b`" in err

@@ -17,7 +17,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import random
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -26,6 +28,7 @@ import numpy as np
 from gateway.codec import decode_frame
 from gateway.packets import Kind
 from gateway.sources.ble import BleSource
+from gateway.sources.ble_bonds import STATE_ENV
 
 from .backend import BumbleWorld
 from .band import BandConfig, EmulatedBand
@@ -108,28 +111,24 @@ def _mask(ranges: list[tuple[int, int]], n: int) -> np.ndarray:
 async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.Random,
                     every_min: tuple[float, float], away_min: tuple[float, float],
                     long_away_min: float | None, stats: dict[str, float]) -> None:
-    """Band-side disconnects and out-of-range periods, in device time, until morning.
-
-    The schedule counts the device time it planned (gaps and outages), not what the wall
-    clock says: a disconnect that waits for the band's send lock costs wall time, which at
-    60x would otherwise eat whole device-minutes of schedule and make the number of events
-    depend on the machine's load. So a seed always gives the same events.
-    """
+    """Band-side disconnects and out-of-range periods, in device time, until morning."""
     end_dev_s = hours * 3600.0
-    planned = 0.0
+    t0 = time.monotonic()
     long_at = end_dev_s / 2 if long_away_min else None
+
+    def dev_now() -> float:
+        return (time.monotonic() - t0) * scale
 
     async def sleep_dev(seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / scale)
 
     while True:
         gap = rng.uniform(*every_min) * 60
-        if planned + gap >= end_dev_s:
-            await sleep_dev(end_dev_s - planned)
+        if dev_now() + gap >= end_dev_s:
+            await sleep_dev(end_dev_s - dev_now())
             return
         await sleep_dev(gap)
-        planned += gap
-        if long_at is not None and planned >= long_at:
+        if long_at is not None and dev_now() >= long_at:
             away = float(long_away_min or 0) * 60
             long_at = None
         elif rng.random() < 0.5:
@@ -141,7 +140,6 @@ async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.
         stats["away_periods"] += 1
         stats["away_device_s"] += away
         await sleep_dev(away)
-        planned += away
         await band.come_back()
 
 
@@ -226,8 +224,12 @@ def main() -> None:
     # bumble warns about ACL fragments still queued when the gateway disconnects at the
     # end of the night (after the accounting): noise for this report.
     logging.getLogger("bumble").setLevel(logging.ERROR)
-    report = asyncio.run(simulate_night(a.hours, a.scale, seed=a.seed, ring_capacity=a.ring,
-                                        drop_prob=a.drop, long_away_min=a.long_away_min))
+    # The world pairs the gateway with the band first; its bonds file is throw-away here.
+    with tempfile.TemporaryDirectory() as state:
+        os.environ.setdefault(STATE_ENV, state)
+        report = asyncio.run(simulate_night(a.hours, a.scale, seed=a.seed,
+                                            ring_capacity=a.ring, drop_prob=a.drop,
+                                            long_away_min=a.long_away_min))
     print(json.dumps(asdict(report), indent=2))
 
 
