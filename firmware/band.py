@@ -121,6 +121,7 @@ class Band:
 
         self.i2c = board.i2c()
         self.int_pin = board.int_pin()
+        self.button = board.button()
         self._start_imu()
         self.ring = Ring(config.RING_DIR, REC, config.RING_SEG_RECORDS, config.RING_SHARE_PCT,
                          config.RING_MIN_SEGMENTS)
@@ -303,6 +304,7 @@ class Band:
 
     def _events(self):
         link = self.link
+        link.sec.service()
         if link.disconnects != self._seen_disconnects:
             self._seen_disconnects = link.disconnects
             self._set_live(False)
@@ -320,7 +322,8 @@ class Band:
             if cmd is None:
                 break
             self._control(cmd)
-        self._set_live(link.conn >= 0 and self.streaming and self._spf() > 0)
+        # Only a trusted link gets data: gatts_notify itself would send to anyone.
+        self._set_live(link.trusted and self.streaming and self._spf() > 0)
 
     def _advertise(self):
         try:
@@ -555,13 +558,16 @@ class Band:
             elif (self.imu.irq_driven and time.ticks_diff(time.ticks_ms(), self._last_fetch_ms)
                     > 2 * config.STATUS_PERIOD_MS):
                 self.imu_flag.set()  # a lost edge on the INT line must not stop sampling
+            sec = self.link.sec
+            sec.button(self.button.value() == 0)
+            sec.service()  # pairing window and untrusted-link timers, bond store writes
             if self._adv_pending and self.link.conn < 0:
                 self._advertise()
             pct = self._write_status()
             if pct != battery and pct <= 100:
                 battery = pct
                 self.link.write(self.link.h_battery, bytes((pct,)))
-            if self.link.conn >= 0 and self.link.mtu >= twproto.STATUS_SIZE + 3:
+            if self.link.trusted and self.link.mtu >= twproto.STATUS_SIZE + 3:
                 try:
                     self.link.notify(self.link.h_status)
                     self.accepted += 1

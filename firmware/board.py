@@ -9,6 +9,7 @@ _BOARDS = {
     "devkitc": (0, 22, 21, 19, 400_000),  # ESP32-DevKitC (WROOM-32), GPIO22/21 = SCL/SDA
     "xiao_s3": (0, 6, 5, 4, 400_000),  # Seeed XIAO ESP32-S3: D5/D4 = SCL/SDA, D3 = INT
 }
+_BOOT_PIN = 0
 _PARTS = ("unknown IMU", "MPU6050", "MPU6886", "ICM-42688-P", "LSM6DSO")
 
 
@@ -27,6 +28,11 @@ def i2c():
 
 def int_pin():
     return Pin(_pins()[3], Pin.IN)
+
+
+def button():
+    """The BOOT button (GPIO0 on both boards, low when pressed): free to read once booted."""
+    return Pin(_BOOT_PIN, Pin.IN, Pin.PULL_UP)
 
 
 def model_name(part):

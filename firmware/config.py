@@ -40,3 +40,20 @@ RING_MIN_SEGMENTS = const(3)
 
 POLL_MS = const(80)  # MPU6050/6886: no watermark pin, so the FIFO is polled
 WATERMARK_MS = const(100)  # ICM-42688-P: FIFO interrupt about every 100 ms
+
+# Bonding and link security (docs/security.md). The band's USB console is its display:
+# each pairing prints a fresh passkey there for the owner to type on the gateway, which
+# makes the key authenticated (MITM-protected). False falls back to Just Works: still
+# encrypted and bonded, but anyone in range during the pairing window can pair, and an
+# active attacker there can sit in the middle.
+REQUIRE_MITM = True
+PAIR_WINDOW_S = const(120)  # long enough to start `twitchwatch pair` and type a passkey
+PAIR_HOLD_S = const(3)  # hold BOOT this long to open the pairing window
+CLEAR_HOLD_S = const(10)  # ... this long to forget every bond (factory reset)
+MAX_PAIR_FAILURES = const(3)  # failed pairings that close the window: no passkey guessing
+MAX_BONDS = const(4)  # centrals remembered; a fifth is refused until bonds are cleared
+# An unencrypted or untrusted central is dropped after this long, so that a stranger
+# cannot hold the band's only connection (NimBLE stops advertising while connected).
+SECURE_TIMEOUT_S = const(10)
+PAIR_TIMEOUT_S = const(60)  # inside the window: time to read and type the passkey
+BOND_FILE = "/bond/keys"  # littlefs, next to /ring; the ring never touches it

@@ -15,7 +15,7 @@ import sys
 from .errors import TwitchwatchError
 from .redact import install_log_redaction, redact
 
-COMMANDS = ("run", "replay", "analyze", "report", "export", "scan", "firmware")
+COMMANDS = ("run", "replay", "analyze", "report", "export", "scan", "pair", "firmware")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,3 +130,9 @@ def ble_backend() -> Iterator[object]:
 
     yield ble_scan.inject_backend
     ble_scan.inject_backend(None)
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's state (bonds.json) in the test's own directory, never the user's."""
+    monkeypatch.setenv("TWITCHWATCH_STATE_DIR", str(tmp_path / "state"))

@@ -8,7 +8,8 @@ import pytest
 
 from twitchwatch.gateway.backoff import Backoff
 from twitchwatch.gateway.errors import ConfigError
-from twitchwatch.gateway.sources.ble import BleSource
+from twitchwatch.gateway.sources.ble import BleSource, NotPairedError
+from twitchwatch.gateway.sources.ble_bonds import BondRecord, BondRegistry
 from twitchwatch.gateway.sources.ble_config import BandSelector, BleOptions, load_band_config
 from twitchwatch.gateway.sources.ble_scan import resolve_backend
 
@@ -37,7 +38,16 @@ def write(tmp_path, text: str):
     return p
 
 
-def test_load_band_config(tmp_path) -> None:
+@pytest.fixture
+def paired() -> BondRegistry:
+    """The two bands of GOOD, paired earlier (the bonds file in the test's state dir)."""
+    reg = BondRegistry()
+    reg.put(BondRecord("F0:00:00:00:1A:2B", "tw-1a2b", BondRecord.now(), "pair"))
+    reg.put(BondRecord("C4:DE:E2:11:1A:2B", "tw-ffff", BondRecord.now(), "pair"))
+    return reg
+
+
+def test_load_band_config(tmp_path, paired) -> None:
     cfg = load_band_config(write(tmp_path, GOOD))
     assert [b.key for b in cfg.bands] == ["left-wrist", "C4:DE:E2:11:1A:2B"]
     assert cfg.bands[0].name == "tw-1a2b" and cfg.bands[1].address == "C4:DE:E2:11:1A:2B"
@@ -87,7 +97,7 @@ def test_selector_parse_and_match() -> None:
     assert not by_name.matches("AA:BB:CC:DD:EE:FF", ("tw-9999", None))
 
 
-def test_source_option_overrides_are_checked() -> None:
+def test_source_option_overrides_are_checked(paired) -> None:
     src = BleSource(["tw-1a2b"], watchdog_s=1.5)
     assert src.options.watchdog_s == 1.5
     with pytest.raises(ConfigError):
@@ -131,7 +141,7 @@ def test_backoff_rejects_nonsense() -> None:
 
 
 def test_run_command_glue_builds_the_source_from_its_settings(
-        tmp_path, ble_backend) -> None:
+        tmp_path, ble_backend, paired) -> None:
     import argparse
 
     from tests.ble import cli_world
@@ -144,3 +154,21 @@ def test_run_command_glue_builds_the_source_from_its_settings(
     assert [link.key for link in src.links] == ["left-wrist", "C4:DE:E2:11:1A:2B"]
     assert src.options.watchdog_s == 2.5
     assert src.backend is not None and src.backend.scanner.__name__ == "BumbleScanner"
+
+
+def test_a_band_that_was_never_paired_is_refused_at_start(tmp_path) -> None:
+    with pytest.raises(NotPairedError, match=r"tw-1a2b.*not paired.*twitchwatch pair tw-1a2b"):
+        BleSource(["tw-1a2b"])
+    BondRegistry().put(BondRecord("F0:00:00:00:1A:2B", "tw-1a2b", BondRecord.now(), "pair"))
+    BondRegistry().put(BondRecord("F0:00:00:00:1A:2C", "tw-1a2b", BondRecord.now(), "pair"))
+    with pytest.raises(NotPairedError, match="matches 2 bonded bands"):
+        BleSource(["tw-1a2b"])  # two bonded bands of that name: say which, by address
+    assert BleSource(["F0:00:00:00:1A:2C"]).links[0].bond.address == "F0:00:00:00:1A:2C"
+
+
+def test_state_dir_option(tmp_path) -> None:
+    cfg = load_band_config(write(tmp_path, "[ble]\nstate_dir = '%s'\n[[band]]\nname = 'tw-1'\n"
+                                 % (tmp_path / "elsewhere")))
+    assert cfg.options.state_dir == str(tmp_path / "elsewhere")
+    with pytest.raises(NotPairedError, match=str(tmp_path / "elsewhere")):
+        BleSource.from_config(cfg)

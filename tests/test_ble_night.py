@@ -23,5 +23,9 @@ async def test_compressed_night_loses_only_what_the_ring_could_not_hold() -> Non
     assert r.received + r.air_dropped + r.ring_dropped == r.produced
     assert r.ring_dropped > 0 and r.ring_peak == 30_000  # the long outage overflowed it ...
     assert r.air_dropped > 0  # ... and the air lost a few notifications
-    assert r.away_periods >= 2 and r.reconnects >= 3
+    # Every drop was followed by exactly one reconnect. (How many drops a seed gives
+    # depends on the machine: the schedule runs on the wall clock at 60x, and a graceful
+    # band-side disconnect waits for bumble to drain its queue, which takes 0.5-3 s of
+    # wall time under load, i.e. minutes of the schedule.)
+    assert r.reconnects == r.away_periods + r.brief_disconnects >= 2
     assert r.backlog_samples > 30_000  # the ring was replayed after each outage

@@ -19,6 +19,7 @@ from twitchwatch.gateway.codec import F_GYRO, decode_frame, decode_meta, decode_
 from twitchwatch.gateway.errors import TwitchwatchError
 from twitchwatch.gateway.packets import Kind
 from twitchwatch.gateway.sources.ble import BleSource
+from twitchwatch.gateway.sources.ble_bonds import BondRecord, BondRegistry
 from twitchwatch.gateway.sources.ble_scan import BluetoothUnavailableError
 
 A = "F0:00:00:00:1A:2B"
@@ -134,6 +135,8 @@ async def test_queue_overflow_drops_oldest_and_counts() -> None:
 async def test_no_bluetooth_ends_iteration_with_a_plain_error(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/twitchwatch-bus")
+    # paired on some earlier day; today the adapter is gone
+    BondRegistry().put(BondRecord(A, KEY, BondRecord.now(), "pair"))
     async with BleSource([KEY], **FAST) as src:  # the platform backend: BlueZ over D-Bus
         with pytest.raises(BluetoothUnavailableError) as e:
             async for _ in src:

@@ -21,7 +21,9 @@ from types import TracebackType
 from typing import Any
 
 from ..channel import Channel, Closed, Policy
+from ..errors import TwitchwatchError
 from ..packets import Packet
+from .ble_bonds import BondRecord, BondRegistry
 from .ble_config import BandSelector, BleConfig, BleOptions
 from .ble_link import BandLink
 from .ble_scan import BleBackend
@@ -39,11 +41,15 @@ class BleSource:
     A band that is away is retried forever with capped backoff. Iteration ends only if
     Bluetooth itself is unusable (no adapter on the first scan), by raising
     ``BluetoothUnavailableError`` once the packets already queued have been read.
+
+    Only bonded bands are streamed (docs/security.md): each selector must match one band
+    in the bonds file (``twitchwatch pair``), else ``NotPairedError`` at construction.
     """
 
     def __init__(self, bands: Sequence[BandSelector | str], *,
                  options: BleOptions | None = None, backend: BleBackend | None = None,
-                 seed: int | None = None, **option_overrides: Any) -> None:
+                 bonds: BondRegistry | None = None, seed: int | None = None,
+                 **option_overrides: Any) -> None:
         selectors = [b if isinstance(b, BandSelector) else BandSelector.parse(b)
                      for b in bands]
         opts = replace(options or BleOptions(), **option_overrides)
@@ -51,10 +57,13 @@ class BleSource:
         self.config = BleConfig(tuple(selectors), opts, "BleSource")
         self.options = opts
         self.backend = backend
+        self.bonds = bonds if bonds is not None else BondRegistry(opts.state_dir)
+        records = [_bond_of(s, self.bonds) for s in selectors]
         self._channel: Channel[Packet] = Channel("ble", opts.queue_size, Policy.DROP_OLDEST)
         rng = random.Random(seed)
-        self.links = [BandLink(s, opts, self._emit, backend=backend,
-                               rng=random.Random(rng.random())) for s in selectors]
+        self.links = [BandLink(s, opts, self._emit, bond=r, backend=backend,
+                               rng=random.Random(rng.random()))
+                      for s, r in zip(selectors, records, strict=True)]
         self._tasks: list[asyncio.Task[None]] = []
         self._failure: BaseException | None = None
         self._warned_drop = False
@@ -126,3 +135,21 @@ class BleSource:
     def stats(self) -> dict[str, Any]:
         return {"queue": self._channel.stats(),
                 "bands": {link.key: link.stats.as_dict() for link in self.links}}
+
+
+class NotPairedError(TwitchwatchError):
+    """A configured band has no bond with this gateway."""
+
+
+def _bond_of(selector: BandSelector, bonds: BondRegistry) -> BondRecord:
+    found = bonds.matching(selector)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotPairedError(
+            f"band {selector.key} ({selector}) is not paired with this gateway (no entry in "
+            f"{bonds.path}): run `twitchwatch pair {selector.name or selector.address}` "
+            "while the band's pairing window is open (docs/hardware.md, \"Pairing\")")
+    raise NotPairedError(
+        f"band {selector.key} ({selector}) matches {len(found)} bonded bands "
+        f"({', '.join(r.address for r in found)}): select it by address in [[band]]")

@@ -87,6 +87,10 @@ class BleOptions:
     stats_every_s: float = 30.0  # a "stats" link packet per band this often while connected
     queue_size: int = 8192  # packets held for a slow consumer (drop-oldest beyond)
     adapter: str | None = None  # BlueZ adapter, e.g. "hci1"; None: the default one
+    # Where `twitchwatch pair` records the bonded bands (bonds.json, 0600 in a 0700 dir);
+    # None: $TWITCHWATCH_STATE_DIR, else $XDG_STATE_HOME/twitchwatch, else
+    # ~/.local/state/twitchwatch (sources/ble_bonds.py).
+    state_dir: str | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -119,7 +123,7 @@ class BleConfig:
 
 
 _OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    f.name: ((str,) if f.name == "adapter" else (int,) if f.name == "queue_size"
+    f.name: ((str,) if f.name in ("adapter", "state_dir") else (int,) if f.name == "queue_size"
              else (int, float))
     for f in dataclasses.fields(BleOptions)
 }
@@ -140,6 +144,12 @@ def load_band_config(path: str | pathlib.Path) -> BleConfig:
 
 def parse_band_config(doc: Mapping[str, Any], source: str = "<config>") -> BleConfig:
     """The same from an already parsed document (the run command's whole config)."""
+    options = parse_ble_options(doc, source)
+    return BleConfig(parse_band_selectors(doc, source), options, source)
+
+
+def parse_ble_options(doc: Mapping[str, Any], source: str = "<config>") -> BleOptions:
+    """The ``[ble]`` table alone (``twitchwatch pair`` needs no ``[[band]]``)."""
     ble = doc.get("ble", {})
     if not isinstance(ble, Mapping):
         raise ConfigError(f"{source}: [ble] must be a table")
@@ -152,6 +162,15 @@ def parse_band_config(doc: Mapping[str, Any], source: str = "<config>") -> BleCo
         if isinstance(v, bool) or not isinstance(v, types):
             raise ConfigError(f"{source}: [ble].{k} = {v!r} has the wrong type")
         opts[k] = v
+    try:
+        return BleOptions(**opts)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from e
+
+
+def parse_band_selectors(doc: Mapping[str, Any],
+                         source: str = "<config>") -> tuple[BandSelector, ...]:
+    """The ``[[band]]`` entries (possibly none)."""
     raw_bands = doc.get("band", [])
     if not isinstance(raw_bands, list):
         raise ConfigError(f"{source}: bands are [[band]] entries (an array of tables)")
@@ -170,8 +189,4 @@ def parse_band_config(doc: Mapping[str, Any], source: str = "<config>") -> BleCo
                                       label=b.get("label")))
         except ConfigError as e:
             raise ConfigError(f"{source}: [[band]] #{i}: {e}") from e
-    try:
-        options = BleOptions(**opts)
-    except ConfigError as e:
-        raise ConfigError(f"{source}: {e}") from e
-    return BleConfig(tuple(bands), options, source)
+    return tuple(bands)

@@ -21,17 +21,19 @@ from typing import Any
 
 from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
-from bleak.exc import BleakError
+from bleak.exc import BleakError, BleakGATTProtocolError
 from bleak_retry_connector import BleakClientWithServiceCache, establish_connection
 
 from ..backoff import Backoff
 from ..codec import OP_START, OP_TIME_SYNC, decode_status, encode_control
 from ..errors import ProtocolError
 from ..packets import Kind, Packet
+from .ble_bonds import BondRecord
 from .ble_config import BandSelector, BleOptions
 from .ble_profile import BATTERY_LEVEL_UUID, CONTROL_UUID, DATA_UUID, META_UUID, STATUS_SIZE
 from .ble_profile import STATUS_UUID as STATUS_CHAR_UUID
 from .ble_scan import BleBackend, BluetoothUnavailableError, Sighting, client_kwargs, find_band
+from .ble_security import LinkSecurity, device_bonded, link_security
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,13 @@ CONNECT_ATTEMPTS = 3  # inside one establish_connection call, for transient Blue
 DISCONNECT_TIMEOUT_S = 5.0
 # What a failing GATT operation or connection raises, across bleak backends.
 LINK_ERRORS = (BleakError, TimeoutError, OSError, EOFError, ProtocolError)
+# How "the band refused our key" shows: the LTK request answered "key missing" (HCI 0x06;
+# bumble says PIN_OR_KEY_MISSING), BlueZ's AuthenticationFailed, its "Not paired" for
+# ATT insufficient authentication / encryption.
+_KEY_REFUSED_TEXT = ("key_missing", "key missing", "authenticationfailed",
+                     "authentication failed", "not paired")
+_KEY_REFUSED_ATT = (0x05, 0x0C, 0x0F)  # insufficient authentication / key size / encryption
+MAX_REFUSED_LOGGED = 64  # distinct impostor addresses logged (each once) per band
 
 
 @dataclass
@@ -56,6 +65,9 @@ class LinkStats:
     data_bytes: int = 0
     status_packets: int = 0
     status_truncated: int = 0  # notifications shorter than a status record (small MTU)
+    refused: int = 0  # sightings with this band's name or address that are not its bond
+    insecure_links: int = 0  # connections dropped: not encrypted with the bonded key
+    key_refused: int = 0  # connections where the band did not accept this gateway's key
     rssi: int | None = None  # from the latest scan: BlueZ reports none while connected
     mtu: int | None = None  # what bleak reports (BlueZ: 23 unless acquired)
     band_mtu: int | None = None  # what the band reports in its status
@@ -73,9 +85,11 @@ class BandLink:
     """Keeps one band connected and streaming for as long as ``run`` runs."""
 
     def __init__(self, selector: BandSelector, options: BleOptions,
-                 emit: Callable[[Packet], None], *, backend: BleBackend | None = None,
+                 emit: Callable[[Packet], None], *, bond: BondRecord,
+                 backend: BleBackend | None = None,
                  rng: random.Random | None = None) -> None:
         self.selector = selector
+        self.bond = bond
         self.key = selector.key
         self.opts = options
         self.backend = backend
@@ -90,6 +104,9 @@ class BandLink:
         self._last_data_mono = 0.0
         self._last_status_mono = 0.0
         self._mtu_warned = False
+        self._refused_logged: set[str] = set()
+        self._insecure_logged: set[str] = set()
+        self._key_refused_streak = 0  # sessions in a row the band refused our key
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -113,9 +130,11 @@ class BandLink:
     async def _scan(self) -> Sighting | None:
         self._set_state("scanning")
         self.stats.scans += 1
+        refused_before = self.stats.refused
         try:
             sighting = await find_band(self.selector, self.opts.scan_timeout_s,
-                                       backend=self.backend, adapter=self.opts.adapter)
+                                       backend=self.backend, adapter=self.opts.adapter,
+                                       accept=self._accept)
         except BluetoothUnavailableError as e:
             if not self._adapter_seen:
                 raise  # nothing will work: say so instead of retrying all night
@@ -126,6 +145,8 @@ class BandLink:
         if sighting is None:
             self.stats.scans_not_found += 1
             self._last_reason = f"not found in {self.opts.scan_timeout_s:g} s"
+            if self.stats.refused > refused_before:
+                self._last_reason += " (only devices that are not the bonded band)"
             log.info("band %s (%s): %s", self.key, self.selector, self._last_reason)
             return None
         self.stats.rssi = sighting.rssi
@@ -150,6 +171,8 @@ class BandLink:
             self.stats.connect_failures += 1
             self._last_reason = f"connect failed: {_describe(e)}"
             log.info("band %s: %s", self.key, self._last_reason)
+            if _is_key_refusal(e):
+                self._key_refused(e)
             return
         reason = "shutdown"
         started = time.monotonic()
@@ -157,6 +180,8 @@ class BandLink:
             reason = await self._stream(client, sighting, disconnected)
         except LINK_ERRORS as e:
             reason = "link lost" if disconnected.is_set() else f"error: {_describe(e)}"
+            if not disconnected.is_set() and _is_key_refusal(e):
+                self._key_refused(e)
         finally:
             await self._disconnect(client)
             if self._connected:
@@ -172,7 +197,13 @@ class BandLink:
     async def _stream(self, client: BleakClient, sighting: Sighting,
                       disconnected: asyncio.Event) -> str:
         self._set_state("setup")
+        # Nothing is read, written or subscribed before the link is secure: an impostor
+        # at the band's address has no LTK and cannot get this far.
+        problem = self._security_problem(await link_security(client))
+        if problem is not None:
+            return self._insecure(problem)
         meta = await self._read(client, META_UUID)
+        self._key_refused_streak = 0
         self.stats.battery_pct = await self._read_battery(client)
         self.stats.mtu = client.mtu_size
         self.stats.connects += 1
@@ -226,6 +257,56 @@ class BandLink:
             if now >= next_stats:
                 next_stats = now + o.stats_every_s
                 self._link("stats", **self.stats.as_dict())
+
+    # -- who may stream -------------------------------------------------------------------
+
+    def _accept(self, s: Sighting) -> bool:
+        """Only the bonded band: its identity address, with a bond in the stack."""
+        bond = self.bond
+        if s.address.upper() != bond.address:
+            why = f"it is not the band paired with this gateway ({bond.address})"
+        elif device_bonded(s.device) is False:
+            why = (f"the Bluetooth stack holds no bond for it (removed?): run "
+                   f"`twitchwatch pair {self.key} --replace`")
+        else:
+            return True
+        self.stats.refused += 1
+        addr = s.address.upper()
+        if addr not in self._refused_logged and len(self._refused_logged) < MAX_REFUSED_LOGGED:
+            self._refused_logged.add(addr)
+            log.warning("band %s: ignoring %s advertising as %r: %s", self.key, addr,
+                        s.name, why)
+        return False
+
+    def _security_problem(self, sec: LinkSecurity) -> str | None:
+        problem = sec.problem()
+        if problem is not None:
+            return problem
+        bond = self.bond
+        if sec.identity is not None and sec.identity.upper() != bond.address:
+            return f"identity {sec.identity} is not the bonded band's {bond.address}"
+        if bond.ltk_sha256 and sec.ltk_sha256 and sec.ltk_sha256 != bond.ltk_sha256:
+            return ("the stack's key is not the one `twitchwatch pair` recorded (paired "
+                    f"again outside twitchwatch?): run `twitchwatch pair {self.key} "
+                    "--trust-existing` if that was you")
+        return None
+
+    def _insecure(self, problem: str) -> str:
+        self.stats.insecure_links += 1
+        if problem not in self._insecure_logged:
+            self._insecure_logged.add(problem)
+            log.error("band %s: not streaming over this link: %s", self.key, problem)
+        return f"insecure link: {problem}"
+
+    def _key_refused(self, e: BaseException) -> None:
+        self.stats.key_refused += 1
+        self._key_refused_streak += 1
+        if self._key_refused_streak == 1:
+            log.error("band %s (%s) did not accept this gateway's key (%s). The band has "
+                      "lost its bond (bonds cleared, or reset) - or it is not your band. If "
+                      "you reset it: put it in its pairing window and run `twitchwatch pair "
+                      "%s --replace`.", self.key, self.bond.address, _describe(e), self.key)
+            self._link("bond_refused", address=self.bond.address)
 
     # -- notifications (called by bleak, synchronously) -------------------------------
 
@@ -292,6 +373,17 @@ class BandLink:
         info.setdefault("connected", self._connected)
         info.setdefault("reconnects", self.stats.reconnects)
         self._emit(Packet.link(self.key, event, **info))
+
+
+def _is_key_refusal(e: BaseException | None) -> bool:
+    while e is not None:
+        if isinstance(e, BleakGATTProtocolError) and e.args and e.args[0] in _KEY_REFUSED_ATT:
+            return True
+        text = str(e).lower()
+        if any(t in text for t in _KEY_REFUSED_TEXT):
+            return True
+        e = e.__cause__
+    return False
 
 
 def _describe(e: BaseException) -> str:

@@ -153,12 +153,15 @@ async def scan(timeout_s: float, *, backend: BleBackend | None = None,
 
 
 async def find_band(selector: BandSelector, timeout_s: float, *,
-                    backend: BleBackend | None = None,
-                    adapter: str | None = None) -> Sighting | None:
+                    backend: BleBackend | None = None, adapter: str | None = None,
+                    accept: Callable[[Sighting], bool] | None = None) -> Sighting | None:
     """A fresh sighting of one band, or None if it did not advertise within timeout_s.
 
     Called before every connection attempt: BlueZ forgets unpaired devices, and a stale
-    BLEDevice is the classic cause of "device not found" on reconnect.
+    BLEDevice is the classic cause of "device not found" on reconnect. ``accept`` vets
+    each sighting that matches the selector (the bond check of ``BandLink``): a refused
+    one is skipped and the scan goes on, so an impostor advertising the band's name
+    cannot hide the real band.
     """
     try:
         async with BleakScanner(service_uuids=[SERVICE_UUID],
@@ -166,7 +169,9 @@ async def find_band(selector: BandSelector, timeout_s: float, *,
             async with asyncio.timeout(timeout_s):
                 async for device, adv in scanner.advertisement_data():
                     if selector.matches(device.address, (adv.local_name, device.name)):
-                        return Sighting(device, adv)
+                        sighting = Sighting(device, adv)
+                        if accept is None or accept(sighting):
+                            return sighting
     except TimeoutError:
         return None
     except (BleakError, OSError) as e:

@@ -9,12 +9,28 @@ What it emulates of BlueZ: the central starts an MTU exchange on connect (asking
 517, like BlueZ; ``mtu_request=None`` models a central that never asks); several
 scanners may run at once (one controller scan, reference counted); connection attempts
 are serialised, as the kernel does.
+
+And BlueZ's side of bonding: the central keeps its keys in a key store (BlueZ's
+/var/lib/bluetooth; a JSON file when ``keystore_path`` is given, so that separate CLI
+runs share it); a scanned device's ``details`` are BlueZ-shaped (``{"path", "props"}``
+with ``Paired`` / ``Bonded`` / ``AddressType``); a bonded device is encrypted with its LTK
+right after connecting, before any ATT traffic (BlueZ connects paired devices at
+security level medium), and the connection fails if the band has no such key;
+``pair()`` returns at once for a bonded device, else runs SMP with the world's ``agent``
+answering the passkey prompt (what bluetoothctl's agent does; ``agent=None``: no agent,
+so the stack pairs as NoInputNoOutput, i.e. Just Works); ``unpair()`` removes the bond.
+``link_security()`` tells the gateway what the stack knows about the link and key.
+
+With ``paired=True`` (the default) the world bonds the gateway with its initial bands
+at start, through the gateway's own ``pair_band`` and bonds file (in
+``$TWITCHWATCH_STATE_DIR``, which the tests point at a temporary directory).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -28,16 +44,21 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
-from bumble import att, core
+from bumble import att, core, hci
 from bumble.controller import Controller
 from bumble.core import UUID as BumbleUUID
 from bumble.core import AdvertisingData
 from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.hci import Address
 from bumble.host import Host
+from bumble.keys import JsonKeyStore, KeyStore, MemoryKeyStore
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
+from twitchwatch.gateway.sources.ble_bonds import STATE_ENV, BondRegistry, fingerprint
+from twitchwatch.gateway.sources.ble_config import BandSelector
+from twitchwatch.gateway.sources.ble_pair import pair_band
 from twitchwatch.gateway.sources.ble_scan import BleBackend
 
 from .band import BandConfig, EmulatedBand
@@ -67,11 +88,21 @@ class ConnectRecord:
     t_mono: float
 
 
+Agent = Callable[[Address], Awaitable[int | None]]
+
+
 class BumbleWorld:
     def __init__(self, bands: Iterable[BandConfig] = (), *,
                  strangers: Iterable[tuple[str, str]] = (),
-                 mtu_request: int | None = 517) -> None:
+                 mtu_request: int | None = 517, paired: bool = True,
+                 agent: Agent | str | None = "console",
+                 keystore_path: str | None = None) -> None:
         self.mtu_request = mtu_request
+        self.paired = paired
+        self.agent: Agent | None = self.console_agent if agent == "console" else \
+            agent  # type: ignore[assignment]
+        self.keystore_path = keystore_path
+        self.bonded: set[str] = set()  # addresses the central holds keys for (BlueZ: Paired)
         self.initial_bands = list(bands)
         self.strangers = list(strangers)  # (address, name): other BLE devices nearby
         self.bands: list[EmulatedBand] = []
@@ -108,12 +139,55 @@ class BumbleWorld:
         self.central = Device(name="gateway",
                               address=Address(CENTRAL_ADDRESS, Address.RANDOM_DEVICE_ADDRESS),
                               host=Host(controller, AsyncPipeSink(controller)))
+        self.keystore: KeyStore = (JsonKeyStore(CENTRAL_ADDRESS, self.keystore_path)
+                                   if self.keystore_path else MemoryKeyStore())
+        self.central.keystore = self.keystore
+        # The bands advertise their identity (static) address, as the firmware does. With
+        # a band's IRK in its key store, bumble's host would otherwise scan for an RPA
+        # that resolves to it before each connect (and wait forever): let the
+        # controller resolve instead, as BlueZ leaves it to the kernel and controller.
+        self.central.address_resolution_offload = True
+        self.central.pairing_config_factory = lambda conn: PairingConfig(
+            sc=True, mitm=True, bonding=True, delegate=_AgentDelegate(self, conn),
+            identity_address_type=PairingConfig.AddressType.RANDOM)
         await self.central.power_on()
+        await self.refresh_bonded()
         self.others: list[Device] = []
         for address, name in self.strangers:
             await self._add_stranger(address, name)
         for cfg in self.initial_bands:
             await self.add_band(cfg)
+        if self.paired:
+            for band in self.bands:
+                await self.pair_gateway(band)
+                await band.wait_until(lambda b=band: not b.connected, 10)
+            for band in self.bands:
+                async with band._lock:
+                    band.restart()  # paired at set-up; the test's night starts afresh
+            self.scans_started = 0
+            self.connects.clear()
+
+    async def pair_gateway(self, band: EmulatedBand) -> None:
+        """What the owner does once: `twitchwatch pair` with the band in its window."""
+        if not os.environ.get(STATE_ENV):
+            raise RuntimeError(f"set {STATE_ENV}: the world writes the gateway's bonds file")
+        await pair_band(BandSelector(address=band.address), BondRegistry(),
+                        backend=self.backend, scan_timeout_s=5.0)
+
+    async def refresh_bonded(self) -> None:
+        self.bonded = {name.upper() for name, keys in await self.keystore.get_all()
+                       if keys.ltk is not None or keys.ltk_central is not None}
+
+    def band_at(self, address: Address | str) -> EmulatedBand | None:
+        a = str(address).split("/")[0].upper()
+        return next((b for b in self.bands if b.address == a), None)
+
+    async def console_agent(self, address: Address) -> int | None:
+        """The owner reads the passkey on the band's USB console and types it."""
+        band = self.band_at(address)
+        if band is None:
+            return None
+        return await band.next_passkey(timeout_s=10.0)
 
     async def _add_stranger(self, address: str, name: str) -> None:
         """A device that advertises a name but not the twitchwatch service."""
@@ -197,8 +271,13 @@ class BumbleScanner(BaseBleakScanner):
         ad = AdvertisementData(local_name=local_name, manufacturer_data={}, service_data={},
                                service_uuids=uuids, tx_power=tx, rssi=adv.rssi,
                                platform_data=(adv,))
-        # details: the bumble address, so the client connects with the right address type
-        device = self.create_or_update_device(address, address, local_name, adv.address, ad)
+        # details: shaped like BlueZ's, plus the bumble address to connect to
+        bonded = address.upper() in self.world.bonded
+        details = {"path": None, "bumble_address": adv.address, "props": {
+            "Address": address.upper(), "Name": local_name, "Paired": bonded,
+            "Bonded": bonded, "Trusted": bonded,
+            "AddressType": "public" if adv.address.is_public else "random"}}
+        device = self.create_or_update_device(address, address, local_name, details, ad)
         self.call_detection_callbacks(device, ad)
 
 
@@ -236,7 +315,8 @@ class BumbleClient(BaseBleakClient):
         await world.ensure_started()
         assert world._connect_lock is not None
         details = self._ble_device.details if self._ble_device is not None else None
-        address = details if isinstance(details, Address) else \
+        bumble_address = details.get("bumble_address") if isinstance(details, dict) else None
+        address = bumble_address if isinstance(bumble_address, Address) else \
             Address(self.address, Address.RANDOM_DEVICE_ADDRESS)
         world.connects.append(ConnectRecord(
             self.address, id(self._ble_device), world.scans_started, time.monotonic()))
@@ -252,6 +332,14 @@ class BumbleClient(BaseBleakClient):
         self._peer = Peer(conn)
         conn.on("disconnection", self._on_disconnection)
         try:
+            if await world.keystore.get(str(conn.peer_address)) is not None:
+                # BlueZ: a paired device is connected at security level medium, so the
+                # link is encrypted with the bonded LTK before any ATT traffic, or fails.
+                try:
+                    await conn.encrypt()
+                except (hci.HCI_Error, core.BaseBumbleError) as e:
+                    raise BleakError(f"{self.address}: encryption with the bonded key "
+                                     f"failed ({e})") from e
             if world.mtu_request is not None:  # BlueZ exchanges the MTU on its own
                 await self._gatt(self._peer.request_mtu(world.mtu_request))
             self.services = await self._discover()
@@ -274,10 +362,55 @@ class BumbleClient(BaseBleakClient):
             self._disconnected_callback()
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("the emulated band does not pair")
+        conn = self._conn
+        if conn is None:
+            raise BleakError("Not connected")
+        if str(conn.peer_address).upper() in self.world.bonded:
+            return  # as BlueZ: "already paired"
+        try:
+            await conn.pair()
+        except (core.BaseBumbleError, hci.HCI_Error, asyncio.CancelledError) as e:
+            task = asyncio.current_task()
+            if isinstance(e, asyncio.CancelledError) and task is not None \
+                    and task.cancelling():
+                raise
+            raise BleakError(f"org.bluez.Error.AuthenticationFailed: pairing with "
+                             f"{self.address} failed ({e or type(e).__name__})") from e
+        finally:
+            await self.world.refresh_bonded()
 
     async def unpair(self) -> None:
-        raise NotImplementedError("the emulated band does not pair")
+        """BlueZ's RemoveDevice: the bond goes, and so does a connection."""
+        name = self.address.upper()
+        for n, _ in await self.world.keystore.get_all():
+            if n.upper() == name:
+                await self.world.keystore.delete(n)
+        await self.world.refresh_bonded()
+        await self.disconnect()
+
+    async def link_security(self) -> dict[str, Any]:
+        """What this stack knows about the link and its bond (see ble_security)."""
+        conn = self._conn
+        if conn is None:
+            return {"encrypted": False}
+        keys = await self.world.keystore.get(str(conn.peer_address))
+        ltk = keys.ltk if keys is not None else None
+        legacy = keys is not None and ltk is None and keys.ltk_central is not None
+        key = ltk or (keys.ltk_central if keys is not None else None)
+        return {
+            "encrypted": conn.is_encrypted,
+            "bonded": key is not None,
+            # The key's own flag: bumble sets connection.authenticated for any pairing.
+            "authenticated": key.authenticated if key is not None else None,
+            # bumble keeps an SC bond's key as `ltk`, a legacy bond's as ltk_central/-_peripheral
+            # (connection.sc is set by any re-encryption, so it proves nothing).
+            "secure_connections": (not legacy) if keys is not None else None,
+            "identity": conn.peer_address.to_string(with_type_qualifier=False),
+            "address_type": "public" if conn.peer_address.is_public else "random",
+            "ltk_sha256": fingerprint(key.value) if key is not None else None,
+            "irk_sha256": fingerprint(keys.irk.value) if keys is not None and keys.irk
+            else None,
+        }
 
     # -- GATT -------------------------------------------------------------------------
 
@@ -356,3 +489,23 @@ class BumbleClient(BaseBleakClient):
         peer = self._peer_or_raise()
         on_value = self._subscribers.pop(characteristic.handle, None)
         await self._gatt(peer.unsubscribe(characteristic.obj, on_value))
+
+
+class _AgentDelegate(PairingDelegate):
+    """The central's SMP user side: bluetoothctl's default agent (KeyboardDisplay) when the
+    world has an agent, else what BlueZ falls back to without one (NoInputNoOutput)."""
+
+    def __init__(self, world: BumbleWorld, conn: Connection) -> None:
+        super().__init__(io_capability=(
+            PairingDelegate.DISPLAY_OUTPUT_AND_KEYBOARD_INPUT if world.agent is not None
+            else PairingDelegate.NO_OUTPUT_NO_INPUT))
+        self.world = world
+        self.conn = conn
+
+    async def get_number(self) -> int | None:
+        if self.world.agent is None:
+            return None
+        return await self.world.agent(self.conn.peer_address)
+
+    async def confirm(self, auto: bool = False) -> bool:
+        return True  # Just Works: BlueZ's agent would ask; the tests' user says yes

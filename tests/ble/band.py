@@ -9,6 +9,17 @@ a time scale for simulating a night in minutes, and clock drift.
 
 Bookkeeping is by index ranges only: samples are a function of their index, so the ring
 stores ``(first, end)`` runs, not values, and a simulated night costs no memory.
+
+Security is the firmware's (firmware/pairing.py, docs/security.md) on bumble's SMP: LE
+Secure Connections, Passkey Entry with the band displaying (its ``console``), a pairing
+window (open at start while it has no bond, ``open_pairing_window()`` stands for holding
+BOOT), at most ``max_bonds`` bonds, ``clear_bonds()`` for the 10-second press. Every
+characteristic needs encryption (bumble answers ATT 0x0F on a clear link) and, on an
+encrypted link, a bond whose key is authenticated (the band answers 0x05 itself, as
+NimBLE does from its own security state: bumble marks every paired or encrypted link
+``authenticated``, Just Works included, so its flag cannot stand for MITM protection).
+Notifications go only to such a trusted link: bumble, like gatts_notify on an ESP32,
+would send them to any subscriber.
 """
 
 from __future__ import annotations
@@ -16,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import math
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,7 +42,9 @@ from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 from bumble.hci import Address
 from bumble.host import Host
+from bumble.keys import JsonKeyStore, KeyStore, MemoryKeyStore, PairingKeys
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport.common import AsyncPipeSink
 
 from twitchwatch.gateway.sources import ble_profile as P
@@ -59,6 +74,14 @@ class BandConfig:
     max_latency_s: float = 0.1  # device s a partial frame may wait for more samples
     live_window_s: float = 1.0  # device s unsent live samples wait before joining the ring
     adv_interval_ms: float = 20.0
+    # security (firmware/config.py has the band's values)
+    require_mitm: bool = True
+    pair_window_s: float = 120.0  # wall seconds
+    max_bonds: int = 4
+    max_pair_failures: int = 3
+    secure_timeout_s: float = 10.0  # an untrusted link is dropped after this (wall)
+    keystore_path: str | None = None  # the band's flash: a JSON key store, else memory
+    meta_part: int = 1  # the IMU part code in the metadata
 
     def __post_init__(self) -> None:
         if self.name is None:
@@ -80,6 +103,12 @@ class BandCounters:
     band_disconnects: int = 0
     status_notifications: int = 0
     control_writes: list[tuple[int, int | None]] = field(default_factory=list)
+    refused_reads: int = 0  # ATT 0x05 answered to an encrypted but untrusted link
+    refused_writes: int = 0
+    pairings_refused: int = 0
+    pairings_failed: int = 0
+    bonds_made: int = 0
+    untrusted_dropped: int = 0
     mtus: list[int] = field(default_factory=list)  # exchanged MTU of each connection
     frame_sizes: set[int] = field(default_factory=set)
 
@@ -114,6 +143,7 @@ class EmulatedBand:
         self._subscribed = False
         self._stalled = False
         self._away = False
+        self._trusted_now = False
         self._last_error = tw.E_NONE
         self._sync: tuple[int, int] | None = None  # (device us, host us) of the last TIME_SYNC
         self._next_status_us = 0
@@ -129,6 +159,20 @@ class EmulatedBand:
                              address=Address(self.address, Address.RANDOM_DEVICE_ADDRESS),
                              host=Host(controller, AsyncPipeSink(controller)))
         self.device.gatt_server.max_mtu = cfg.max_mtu
+        # Its own IRK, stable per band (the firmware stores one it made at first start).
+        self.device.irk = hashlib.sha256(b"twitchwatch test band irk " +
+                                         self.address.encode()).digest()[:16]
+        self.keystore: KeyStore = (JsonKeyStore(self.address, cfg.keystore_path)
+                                   if cfg.keystore_path else MemoryKeyStore())
+        self.device.keystore = self.keystore
+        self.device.pairing_config_factory = self._pairing_config
+        self.console: list[str] = []  # the USB console: passkeys, pairing news
+        self._said = asyncio.Event()
+        self._pk_mark = 0  # console lines before the current pairing began
+        self._window_end = -1.0  # loop time the pairing window closes; < now: closed
+        self._failures = 0
+        self._trust: dict[int, bool] = {}  # connection handle -> trusted
+        self._conn_t0 = 0.0
         self._build_gatt()
         self.device.on("connection", self._on_connection)
 
@@ -136,30 +180,160 @@ class EmulatedBand:
 
     def _build_gatt(self) -> None:
         cfg = self.cfg
-        self.data_char = Characteristic(P.DATA_UUID, Characteristic.Properties.NOTIFY,
-                                        Characteristic.READABLE, b"")
+        A = Characteristic
+        rd = A.READABLE | A.READ_REQUIRES_ENCRYPTION
+        wr = A.WRITEABLE | A.WRITE_REQUIRES_ENCRYPTION
+        if cfg.require_mitm:
+            rd |= A.READ_REQUIRES_AUTHENTICATION
+            wr |= A.WRITE_REQUIRES_AUTHENTICATION
+        self.data_char = Characteristic(P.DATA_UUID, A.Properties.NOTIFY, rd, b"")
         self.data_char.on("subscription", self._on_data_subscription)
-        meta = tw.encode_meta((0, 1, 0), cfg.rate_hz, cfg.ranges, self._flags,
-                              (1, 2, 3), (1, 2, 3), 1, 1, cfg.ring_capacity)
-        self.meta_char = Characteristic(P.META_UUID, Characteristic.Properties.READ,
-                                        Characteristic.READABLE, meta)
+        self.meta = tw.encode_meta((0, 1, 0), cfg.rate_hz, cfg.ranges, self._flags,
+                                   (1, 2, 3), (1, 2, 3), cfg.meta_part, 1, cfg.ring_capacity)
+        self._status_value = bytes(tw.STATUS_SIZE)
+        self.meta_char = Characteristic(P.META_UUID, A.Properties.READ, rd,
+                                        self._guarded(lambda: self.meta))
         self.control_char: Characteristic[bytes] = Characteristic(
-            P.CONTROL_UUID, Characteristic.Properties.WRITE, Characteristic.WRITEABLE,
-            CharacteristicValue[bytes](write=self._on_control))
+            P.CONTROL_UUID, A.Properties.WRITE, wr,
+            CharacteristicValue[bytes](write=self._write_control))
         self.status_char = Characteristic(
-            P.STATUS_UUID, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
-            Characteristic.READABLE, bytes(tw.STATUS_SIZE))
+            P.STATUS_UUID, A.Properties.READ | A.Properties.NOTIFY, rd,
+            self._guarded(lambda: self._status_value))
         self.battery_char = Characteristic(
-            "2A19", Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
-            Characteristic.READABLE, bytes([cfg.battery_pct]))
+            "2A19", A.Properties.READ | A.Properties.NOTIFY, rd,
+            self._guarded(lambda: bytes([cfg.battery_pct])))
         info = [("2A29", b"twitchwatch"), ("2A24", b"emulated band"), ("2A26", b"0.1.0")]
         self.device.add_services([
             Service(P.SERVICE_UUID, [self.data_char, self.meta_char, self.control_char,
                                      self.status_char]),
             Service("180F", [self.battery_char]),
-            Service("180A", [Characteristic(u, Characteristic.Properties.READ,
-                                            Characteristic.READABLE, v) for u, v in info]),
+            Service("180A", [Characteristic(u, A.Properties.READ, rd,
+                                            self._guarded(lambda v=v: v)) for u, v in info]),
         ])
+
+    def _guarded(self, value: Callable[[], bytes]) -> CharacteristicValue[bytes]:
+        async def read(conn: Connection) -> bytes:
+            if not await self.trusted(conn):
+                self.counters.refused_reads += 1
+                raise att.ATT_Error(att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR)
+            return value()
+        return CharacteristicValue[bytes](read=read)
+
+    async def _write_control(self, conn: Connection, value: bytes) -> None:
+        if not await self.trusted(conn):
+            self.counters.refused_writes += 1
+            raise att.ATT_Error(att.ATT_INSUFFICIENT_AUTHENTICATION_ERROR)
+        self._on_control(conn, value)
+
+    # -- security ---------------------------------------------------------------------
+
+    def say(self, msg: str) -> None:
+        self.console.append(msg)
+        self._said.set()
+
+    async def next_passkey(self, timeout_s: float) -> int:
+        """The passkey the console shows for the pairing under way (what the owner reads)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                for line in self.console[self._pk_mark:]:
+                    if line.startswith("pairing: passkey "):
+                        return int(line.split()[2])
+                self._said.clear()
+                await self._said.wait()
+
+    def pairing_window_open(self) -> bool:
+        return asyncio.get_running_loop().time() < self._window_end
+
+    def open_pairing_window(self, why: str = "BOOT held") -> None:
+        self._window_end = asyncio.get_running_loop().time() + self.cfg.pair_window_s
+        self._failures = 0
+        self.say(f"pairing window open for {self.cfg.pair_window_s:g} s ({why})")
+
+    def close_pairing_window(self, why: str) -> None:
+        if self._window_end >= 0:
+            self._window_end = -1.0
+            self.say(f"pairing window closed ({why})")
+
+    async def bonded_peers(self) -> list[str]:
+        return [name for name, _ in await self.keystore.get_all()]
+
+    async def clear_bonds(self) -> None:
+        """BOOT held 10 s: every bond forgotten, the current link dropped."""
+        for name, _ in await self.keystore.get_all():
+            await self.keystore.delete(name)
+        self._trust.clear()
+        self.say("all bonds cleared (BOOT held 10 s)")
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.disconnect()
+        self.open_pairing_window("bonds cleared")
+
+    async def trusted(self, conn: Connection) -> bool:
+        """Encrypted with a bond this band keeps, whose key is authenticated (MITM)."""
+        if not conn.is_encrypted:
+            return False
+        known = self._trust.get(conn.handle)
+        if known is None:
+            keys = await self.keystore.get(str(conn.peer_address))
+            known = keys is not None and keys.ltk is not None and (
+                keys.ltk.authenticated or not self.cfg.require_mitm)
+            if conn.is_encrypted:
+                self._trust[conn.handle] = known
+        return known
+
+    def _pairing_config(self, conn: Connection) -> PairingConfig:
+        return PairingConfig(sc=True, mitm=self.cfg.require_mitm, bonding=True,
+                             delegate=_BandDelegate(self, conn),
+                             identity_address_type=PairingConfig.AddressType.RANDOM)
+
+    async def _may_pair(self, conn: Connection) -> bool:
+        if not self.pairing_window_open():
+            why = "the pairing window is closed"
+        else:
+            peers = await self.bonded_peers()
+            if str(conn.peer_address) in peers or len(peers) < self.cfg.max_bonds:
+                self._pk_mark = len(self.console)
+                return True
+            why = f"bond store full ({self.cfg.max_bonds}): clear the bonds to add one"
+        self.counters.pairings_refused += 1
+        self.say("pairing refused: " + why)
+        asyncio.get_running_loop().call_soon(self._drop, conn)
+        return False
+
+    def _drop(self, conn: Connection) -> None:
+        task = asyncio.get_running_loop().create_task(_quiet_disconnect(conn))
+        self._tasks = [t for t in self._tasks if not t.done()] + [task]
+
+    def _on_pairing(self, conn: Connection, keys: PairingKeys) -> None:
+        ltk = keys.ltk
+        if self.cfg.require_mitm and not (ltk is not None and ltk.authenticated):
+            self._trust[conn.handle] = False
+            self.counters.pairings_failed += 1
+            self.say("link not trusted: key not authenticated (Just Works): pair with the "
+                     "passkey")
+            # bumble stored the keys before telling: take them back, as the firmware
+            # never commits such a bond.
+            name = str(conn.peer_address)
+            task = asyncio.get_running_loop().create_task(self._forget(name, conn))
+            self._tasks = [t for t in self._tasks if not t.done()] + [task]
+            return
+        self._trust[conn.handle] = True
+        self.counters.bonds_made += 1
+        self.say(f"bonded with a new central ({conn.peer_address})")
+        self.close_pairing_window("bonded")
+
+    async def _forget(self, name: str, conn: Connection) -> None:
+        with contextlib.suppress(KeyError):
+            await self.keystore.delete(name)
+        await _quiet_disconnect(conn)
+
+    def _on_pairing_failure(self, _conn: Connection, _reason: int) -> None:
+        self.counters.pairings_failed += 1
+        self.say("link not trusted: pairing failed")
+        if self.pairing_window_open():
+            self._failures += 1
+            if self._failures >= self.cfg.max_pair_failures:
+                self.close_pairing_window(f"{self._failures} failed pairings")
 
     def advertising_data(self) -> bytes:
         return bytes(AdvertisingData([
@@ -174,6 +348,8 @@ class EmulatedBand:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._t0 = loop.time()
+        if not await self.bonded_peers():
+            self.open_pairing_window("no bond yet")
         await self.device.power_on()
         await self._advertise()
         self._tasks = [asyncio.create_task(self._main(), name=f"band-{self.name}"),
@@ -228,6 +404,25 @@ class EmulatedBand:
         self._away = False
         if self._conn is None:
             await self._advertise()
+
+    def restart(self) -> None:
+        """Switched off and on (not connected): sampling starts again from index 0 with an
+        empty ring and fresh counters; the bonds (flash) stay. The world uses it after
+        pairing: the band was paired at set-up, the night starts with a fresh boot."""
+        assert self._conn is None, "restart() while connected"
+        self._t0 = asyncio.get_running_loop().time()
+        self.counters = BandCounters()
+        self._segments = [_Segment(0, BOOT_US, 1_000_000 // self.cfg.rate_hz)]
+        self._ranges = self.cfg.ranges
+        self._next_index = self._pending_first = 0
+        self._ring.clear()
+        self._ring_len = 0
+        self._tokens = 0.0
+        self._seq = 0
+        self._sync = None
+        self._last_error = tw.E_NONE
+        self._next_status_us = 0
+        self._update_status(self.device_us())
 
     def stall(self) -> None:
         """The stack stops sending (a stale link) until the next connection."""
@@ -290,8 +485,8 @@ class EmulatedBand:
         # else: they join the live run [pending_first, next_index)
 
     def _streamable(self) -> bool:
-        return (self._conn is not None and self._streaming and self._subscribed
-                and not self._stalled and self.samples_per_frame() > 0)
+        return (self._conn is not None and self._trusted_now and self._streaming
+                and self._subscribed and not self._stalled and self.samples_per_frame() > 0)
 
     def _park_pending(self) -> None:
         """Live samples that can no longer go out live join the ring (as backlog)."""
@@ -335,6 +530,7 @@ class EmulatedBand:
         while True:
             await asyncio.sleep(self.cfg.tick_s)
             async with self._lock:
+                await self._check_link()
                 now_us = self.device_us()
                 self._produce(now_us)
                 if self._streamable():
@@ -348,6 +544,21 @@ class EmulatedBand:
                     self._next_status_us = now_us + 1_000_000
                     await self._notify_status()
             self._tick.set()
+
+    async def _check_link(self) -> None:
+        if self._window_end >= 0 and not self.pairing_window_open():
+            self.close_pairing_window("time is up")
+        conn = self._conn
+        if conn is None:
+            return
+        self._trusted_now = await self.trusted(conn)
+        loop = asyncio.get_running_loop()
+        limit = 60.0 if self.pairing_window_open() else self.cfg.secure_timeout_s
+        if not self._trusted_now and loop.time() - self._conn_t0 > limit:
+            self.counters.untrusted_dropped += 1
+            self.say(f"dropping a central that did not secure the link in {limit:g} s")
+            self._conn_t0 = loop.time()  # once per link
+            await _quiet_disconnect(conn)
 
     async def _send(self, now_us: int) -> None:
         spf = self.samples_per_frame()
@@ -415,7 +626,7 @@ class EmulatedBand:
             await self._notify_data(frame)
 
     async def _notify_data(self, frame: bytes) -> None:
-        if self._conn is not None:
+        if self._conn is not None and self._trusted_now:
             await self.device.notify_subscriber(self._conn, self.data_char, frame)
 
     async def _delay_sender(self) -> None:
@@ -447,19 +658,22 @@ class EmulatedBand:
                             c.ring_dropped, self._ring_len, now_us, since)
         # Reads come from the stored value, as on NimBLE: a long read at a small MTU
         # (several ATT requests) then sees one consistent record.
-        self.status_char.value = bytes(self._status_buf)
+        self._status_value = bytes(self._status_buf)
 
     async def _notify_status(self) -> None:
         # Below MTU 43 a 40-byte notification would be cut; the gateway reads instead.
-        if (self._conn is not None and not self._stalled
+        if (self._conn is not None and not self._stalled and self._trusted_now
                 and self._mtu >= P.STATUS_NOTIFY_MIN_MTU):
             self.counters.status_notifications += 1
-            await self.device.notify_subscriber(self._conn, self.status_char)
+            await self.device.notify_subscriber(self._conn, self.status_char,
+                                                self._status_value)
 
     # -- connection events ------------------------------------------------------------
 
     def _on_connection(self, conn: Connection) -> None:
         self._conn = conn
+        self._trusted_now = False
+        self._conn_t0 = asyncio.get_running_loop().time()
         self._mtu = conn.att_mtu
         self._seq = 0
         self._streaming = False
@@ -469,6 +683,9 @@ class EmulatedBand:
         self._update_status(self.device_us())
         conn.on("disconnection", self._on_disconnection)
         conn.on("connection_att_mtu_update", lambda: self._on_mtu(conn))
+        conn.on("pairing", lambda keys: self._on_pairing(conn, keys))
+        conn.on("pairing_failure", lambda reason: self._on_pairing_failure(conn, reason))
+        conn.on("connection_encryption_change", lambda: self._trust.pop(conn.handle, None))
 
     def _on_mtu(self, conn: Connection) -> None:
         if conn is self._conn:
@@ -477,7 +694,10 @@ class EmulatedBand:
             self._update_status(self.device_us())  # as the firmware does on the MTU event
 
     def _on_disconnection(self, _reason: int) -> None:
+        if self._conn is not None:
+            self._trust.pop(self._conn.handle, None)
         self._conn = None
+        self._trusted_now = False
         self._streaming = False
         self._subscribed = False
         self._mtu = 23
@@ -513,6 +733,31 @@ class EmulatedBand:
             self._ranges = arg
         elif op == tw.OP_TIME_SYNC and arg is not None:
             self._sync = (now_us, arg)
+
+
+class _BandDelegate(PairingDelegate):
+    """The band's side of SMP: it displays (its console), it cannot type or confirm."""
+
+    def __init__(self, band: EmulatedBand, conn: Connection) -> None:
+        super().__init__(io_capability=(PairingDelegate.DISPLAY_OUTPUT_ONLY
+                                        if band.cfg.require_mitm
+                                        else PairingDelegate.NO_OUTPUT_NO_INPUT))
+        self.band = band
+        self.conn = conn
+
+    async def accept(self) -> bool:
+        return await self.band._may_pair(self.conn)
+
+    async def generate_passkey(self) -> int:
+        return secrets.randbelow(1_000_000)
+
+    async def display_number(self, number: int, digits: int) -> None:
+        self.band.say(f"pairing: passkey {number:06d} - type it on the gateway")
+
+
+async def _quiet_disconnect(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        await conn.disconnect()
 
 
 def expected_total(band: EmulatedBand) -> dict[str, int]:

@@ -17,7 +17,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import random
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 
@@ -26,6 +28,7 @@ import numpy as np
 from twitchwatch.gateway.codec import decode_frame
 from twitchwatch.gateway.packets import Kind
 from twitchwatch.gateway.sources.ble import BleSource
+from twitchwatch.gateway.sources.ble_bonds import STATE_ENV
 
 from .backend import BumbleWorld
 from .band import BandConfig, EmulatedBand
@@ -221,8 +224,12 @@ def main() -> None:
     # bumble warns about ACL fragments still queued when the gateway disconnects at the
     # end of the night (after the accounting): noise for this report.
     logging.getLogger("bumble").setLevel(logging.ERROR)
-    report = asyncio.run(simulate_night(a.hours, a.scale, seed=a.seed, ring_capacity=a.ring,
-                                        drop_prob=a.drop, long_away_min=a.long_away_min))
+    # The world pairs the gateway with the band first; its bonds file is throw-away here.
+    with tempfile.TemporaryDirectory() as state:
+        os.environ.setdefault(STATE_ENV, state)
+        report = asyncio.run(simulate_night(a.hours, a.scale, seed=a.seed,
+                                            ring_capacity=a.ring, drop_prob=a.drop,
+                                            long_away_min=a.long_away_min))
     print(json.dumps(asdict(report), indent=2))
 
 

@@ -31,6 +31,25 @@ META_UUID = bluetooth.UUID("7a1e0003-5c2b-4d0e-9a6f-747761746368")
 
 
 _flash = []
+_bond_flash = []
+BOND_FLASH_BYTES = 64 * 1024  # on the band: the same littlefs as /ring; here its own
+
+
+def _console_to_sim():
+    # The band's console is its display (passkeys): the owner - the model central - reads
+    # it from sim.console. The line still goes to stdout as on the band.
+    import pairing
+    pairing.say = sim.say
+
+
+def _mount(flash, path, mkfs):
+    try:
+        vfs.umount(path)
+    except BaseException:  # OSError, or PowerCut from a dead chip
+        pass
+    if mkfs:
+        vfs.VfsLfs2.mkfs(flash)
+    vfs.mount(vfs.VfsLfs2(flash), path)
 
 
 def teardown():
@@ -46,21 +65,39 @@ def teardown():
     gc.collect()
 
 
-def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None):
+def provision_bond():
+    """The band and the model central bonded before this run (a normal night: the band was
+    paired once, at set-up). Written with the firmware's own store, as a pairing would."""
+    import bonds
+    import config
+    store = bonds.BondStore(config.BOND_FILE, config.MAX_BONDS)
+    ltk = bytes(range(16, 32))
+    blob = bluetooth.make_sec_blob(central.key7(), ltk, True)
+    store.set(bluetooth.SEC_OUR, central.key7(), blob)
+    store.set(bluetooth.SEC_PEER, central.key7(), blob)
+    store.commit()
+    store.save()
+    central.ltk = ltk
+    central.ltk_auth = True
+
+
+def setup(imu="icm", flash_bytes=2 * 1024 * 1024, timed_flash=True, present=True, who=None,
+          bonded=True):
     teardown()
     sim.reset()
     machine.reset_models()
     bluetooth._ble.__init__()
     central.reset()
     asyncio.new_event_loop()
-    try:
-        vfs.umount("/ring")
-    except OSError:
-        pass
+    _console_to_sim()
     flash = Flash(flash_bytes, timed=timed_flash)
     _flash.append(flash)
-    vfs.VfsLfs2.mkfs(flash)
-    vfs.mount(vfs.VfsLfs2(flash), "/ring")
+    _mount(flash, "/ring", True)
+    del _bond_flash[:]
+    _bond_flash.append(Flash(BOND_FLASH_BYTES, timed=timed_flash))
+    _mount(_bond_flash[0], "/bond", True)
+    if bonded:
+        provision_bond()
     if imu == "icm":
         dev = ICM42688(int_pin=19)
     else:
@@ -81,7 +118,7 @@ def boot(end_s, max_samples, check_content=True):
         del sys.modules["main"]
     try:
         import main  # noqa: F401
-    except sim.SimEnd:
+    except (sim.SimEnd, sim.PowerCut):
         pass
     return sink
 
@@ -435,6 +472,262 @@ def sc_gatt():
     return summary("gatt", sink, dev, out)
 
 
+# --- bonding and link security (docs/security.md) ----------------------------------------
+
+META_TW = META_UUID
+STRANGER_ADDR = b"\x5c\xf3\x70\x00\x00"
+
+
+def stranger(last, **kw):
+    """Another host in radio range: its own address, no key, bluetoothctl-like agent."""
+    d = {"addr": STRANGER_ADDR + bytes([last]), "ltk": None, "ltk_auth": False,
+         "io": bluetooth.IO_KEYBOARD_DISPLAY, "mitm": True, "bond": True, "secure": True,
+         "pair_allowed": True, "typed": None}
+    d.update(kw)
+    return d
+
+
+def switch_to(at_s, ident):
+    """At at_s the connected central hangs up and another one (ident) starts connecting."""
+    def go(_):
+        if central.conn >= 0:
+            central.want = False
+            central._disconnect(False)
+        central.assume(ident)
+        central._want(True)
+    sim.at(int(at_s * S), go)
+
+
+def press(at_s, hold_s):
+    """The owner holds the band's BOOT button (GPIO0, low while pressed)."""
+    sim.at(int(at_s * S), lambda _: machine.pins[0].value(0))
+    sim.at(int((at_s + hold_s) * S), lambda _: machine.pins[0].value(1))
+
+
+def at(at_s, fn):
+    sim.at(int(at_s * S), lambda _: fn())
+
+
+def sec_state():
+    import band
+    link = band.app.link
+    sec = link.sec
+    return {"trusted": link.trusted, "window": sec.window_open(), "peers": sec.store.peers(),
+            "bonds_made": sec.bonds_made, "pairings_refused": sec.pairings_refused,
+            "pairings_failed": sec.pairings_failed, "untrusted_dropped": sec.untrusted_dropped,
+            "ctl_refused": link.ctl_refused, "saves": sec.store.saves,
+            "bond_file_bytes": _file_size(_bond_path())}
+
+
+def central_state():
+    return {"connected": central.conn >= 0, "enc": central.enc, "auth": central.auth,
+            "has_key": central.ltk is not None, "pairings": central.pairings,
+            "pair_failures": central.pair_failures, "repeat_pairings": central.repeat_pairings,
+            "key_missing": central.key_missing, "encryptions": central.encryptions,
+            "att_errors": list(central.att_errors)}
+
+
+def _bond_path():
+    import config
+    return config.BOND_FILE
+
+
+def _file_size(path):
+    import os
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return -1
+
+
+def _console():
+    return [[t // 1000, m] for t, m in sim.console]
+
+
+def sc_sec_unbonded(gated=True):
+    """The bonded gateway is away; strangers try: a plain client (reads, writes, waits for
+    notifications), Just Works, a passkey pairing outside the window, and two that use the
+    gateway's own address without its key (repeat pairing). Then the gateway comes back."""
+    dev, _ = setup("icm")
+    import blelink
+    own_gate = blelink.Link.trusted
+    if not gated:
+        # Negative control: the firmware's own notification gate removed. Shows that the
+        # model delivers notifications to anyone, as gatts_notify does on the ESP32.
+        blelink.Link.trusted = property(lambda self: self.conn >= 0)
+    gw = central.identity()
+    central.start(1 * S)
+    out = {}
+    at(29.99, lambda: out.__setitem__("before", (central.sink.frames,
+                                                  central.sink.status_notifications)))
+    switch_to(30, stranger(1, secure=False))
+    at(33, lambda: out.__setitem__("plain_read_meta", central.att_read(META_TW)[0]))
+    central.write(int(33.1 * S), b"\x02")  # STOP
+    at(33.2, lambda: out.__setitem__("plain", central_state()))
+    at(45, lambda: out.__setitem__("plain_later", central_state()))
+    switch_to(50, stranger(2, io=bluetooth.IO_NO_INPUT_OUTPUT, mitm=False))
+    at(50.35, lambda: out.__setitem__("justworks", central_state()))
+    at(50.36, lambda: out.__setitem__("justworks_read_meta", central.att_read(META_TW)[0]))
+    switch_to(65, stranger(3))
+    at(70, lambda: out.__setitem__("passkey_closed", central_state()))
+    switch_to(80, dict(gw, ltk=None, pair_allowed=True))
+    at(90, lambda: out.__setitem__("spoof_passkey", central_state()))
+    switch_to(95, dict(gw, ltk=None, io=bluetooth.IO_NO_INPUT_OUTPUT, mitm=False,
+                       pair_allowed=True))
+    at(100, lambda: out.__setitem__("spoof_justworks", central_state()))
+    at(129.99, lambda: out.__setitem__("after", (central.sink.frames,
+                                                  central.sink.status_notifications)))
+    at(129.99, lambda: out.__setitem__("sec_before_gw", sec_state()))
+    switch_to(130, gw)
+    sink = boot(200, 40_000)
+    out["gateway"] = central_state()
+    out["sec"] = sec_state()
+    out["console"] = _console()
+    blelink.Link.trusted = own_gate
+    return summary("sec_unbonded" if gated else "sec_ungated", sink, dev, out)
+
+
+def sc_sec_reboot():
+    """First pairing on a fresh band, then the band reboots: the bond comes back from
+    its file, the gateway re-encrypts without pairing, data flows again."""
+    dev, _ = setup("icm", bonded=False)
+    central.start(1 * S)
+    out = {}
+    at(24, lambda: out.__setitem__("before", dict(sec_state(), irk=bluetooth._ble.own_irk.hex(),
+                                                   irk_saved=bluetooth._ble.irk_saved)))
+    sink1 = boot(25, 10_000)
+    out["frames_before"] = sink1.frames
+    out["central_before"] = central_state()
+    n_console = len(sim.console)
+    reboot()
+    at(59, lambda: out.__setitem__("after", dict(sec_state(), irk=bluetooth._ble.own_irk.hex(),
+                                                  irk_saved=bluetooth._ble.irk_saved)))
+    sink = boot(60, 10_000, check_content=False)  # indices restart at boot
+    out["frames_after"] = sink.frames
+    out["central_after"] = central_state()
+    out["console_after_reboot"] = [m for _, m in sim.console[n_console:]]
+    return summary("sec_reboot", sink, dev, out)
+
+
+def reboot():
+    """The band resets (power cycle): RAM gone, flash kept and mounted again."""
+    import band
+    if band.app is not None:
+        try:
+            band.app.ring.close()
+        except BaseException:
+            pass
+        band.app = None
+    bluetooth._ble.__init__()  # the stack restarts with the chip
+    central.band_reset()
+    old = _bond_flash.pop()
+    new = old.clone()
+    old.dead = True  # unplugged: what stale handles of the old boot flush reaches nothing
+    _bond_flash.append(new)
+    sim.power_cut = False
+    _mount(new, "/bond", False)
+    asyncio.new_event_loop()
+
+
+def sc_sec_window():
+    """The pairing window: closed after its time, opened by holding BOOT, closed by a bond
+    and by three failed pairings."""
+    dev, _ = setup("icm", bonded=False)
+    gw = central.identity()
+    central.secure = False
+    out = {}
+    switch_to(125, dict(gw, pair_allowed=True))  # the window (open at boot) closed at 120 s
+    at(135, lambda: out.__setitem__("late", central_state()))
+    press(140, 3.5)
+    at(144, lambda: out.__setitem__("window_after_press", sec_state()["window"]))
+    switch_to(150, dict(gw, pair_allowed=True))
+    at(160, lambda: out.__setitem__("paired", dict(central_state(), **sec_state())))
+    switch_to(165, stranger(11))
+    at(175, lambda: out.__setitem__("after_bond", central_state()))
+    press(180, 3.5)
+    switch_to(186, stranger(12, typed=-1))  # types a wrong passkey, three times
+    central.pair(int(192 * S))
+    central.pair(int(198 * S))
+    at(204, lambda: out.__setitem__("guessing", dict(central_state(), **sec_state())))
+    switch_to(206, stranger(13))
+    at(216, lambda: out.__setitem__("after_failures", central_state()))
+    sink = boot(230, 30_000, check_content=False)
+    out["sec"] = sec_state()
+    out["console"] = _console()
+    return summary("sec_window", sink, dev, out)
+
+
+def sc_sec_store():
+    """At most MAX_BONDS bonds: a fifth central is refused; BOOT held 10 s clears them."""
+    dev, _ = setup("icm", bonded=False)
+    import config
+    out = {"max_bonds": config.MAX_BONDS, "peers": [], "sizes": []}
+    for k in range(config.MAX_BONDS + 1):
+        t = 5 + 25 * k
+        if k:
+            press(t, 3.5)
+        switch_to(t + 5, stranger(0x20 + k))
+        at(t + 20, lambda: (out["peers"].append(sec_state()["peers"]),
+                            out["sizes"].append(sec_state()["bond_file_bytes"])))
+    at(5 + 25 * config.MAX_BONDS + 20, lambda: out.__setitem__("fifth", central_state()))
+    press(140, 10.5)
+    at(152, lambda: out.__setitem__("cleared", sec_state()))
+    sink = boot(155, 30_000, check_content=False)
+    out["console"] = _console()
+    return summary("sec_store", sink, dev, out)
+
+
+def _bonds_on_flash():
+    """What the next boot will find: the firmware's store loaded from the flash."""
+    import os
+
+    import bonds
+    import config
+    tmp_left = _file_size(config.BOND_FILE + ".tmp") >= 0
+    st = bonds.BondStore(config.BOND_FILE, config.MAX_BONDS)
+    keys = sorted(e[1].hex() for e in st.entries if e[0] == bonds.SEC_PEER)
+    return {"damaged": st.damaged, "peers": st.peers(), "peer_keys": keys,
+            "tmp_left": tmp_left, "irk": any(e[0] == bonds.SEC_OWN_IRK for e in st.entries),
+            "files": sorted(os.listdir("/bond"))}
+
+
+def _pair_two(cut_after):
+    """Bond central A, then cut the power cut_after flash operations into B's bonding."""
+    setup("icm", bonded=False)
+    a = stranger(0x30)
+    b = stranger(0x31)
+    central.assume(a)
+    central.start(1 * S)
+    press(10, 3.5)
+    flash = _bond_flash[0]
+    ops = {}
+
+    def arm(_):
+        ops["start"] = flash.ops
+        flash.cut_after = cut_after
+
+    sim.at(15 * S, arm)
+    switch_to(15, b)
+    boot(40, 10_000, check_content=False)
+    ops["used"] = flash.ops - ops["start"]
+    cut = flash.dead
+    reboot()
+    st = _bonds_on_flash()
+    st["cut"] = cut
+    st["ops"] = ops["used"]
+    st["a"] = central.key7().hex() if False else (bytes([0]) + bytes(reversed(a["addr"]))).hex()
+    st["b"] = (bytes([0]) + bytes(reversed(b["addr"]))).hex()
+    return st
+
+
+def sc_sec_powercut():
+    """Power cut at every flash operation of a bond save: the next boot finds the old
+    bonds or the new ones, never a damaged or empty store."""
+    full = _pair_two(-1)  # no cut: how many flash operations B's bonding takes
+    runs = [dict(_pair_two(k), k=k) for k in range(full["ops"])]
+    return {"scenario": "sec_powercut", "uncut": full, "runs": runs}
+
+
 SCENARIOS = {
     "disconnect": sc_disconnect,
     "disconnect_mpu": lambda: sc_disconnect("mpu6050"),
@@ -455,6 +748,12 @@ SCENARIOS = {
     "i2c_glitch": sc_i2c_glitch,
     "gatt": sc_gatt,
     "alloc_mpu_mtu100": lambda: sc_alloc("mpu6050", 100),
+    "sec_unbonded": sc_sec_unbonded,
+    "sec_ungated": lambda: sc_sec_unbonded(gated=False),
+    "sec_reboot": sc_sec_reboot,
+    "sec_window": sc_sec_window,
+    "sec_store": sc_sec_store,
+    "sec_powercut": sc_sec_powercut,
 }
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ class Sink:
         self.max_per_s = 0  # notifications (data + status) in any one second of sim time
         self._last_live_first = -1
         self._last_live_t = 0
+        self._last_live_period = 0
         self.max_time_err_us = 0
 
     def on_packet(self, handle, buf, n, conn):
@@ -95,15 +96,18 @@ class Sink:
                 self.loss_at.append((first, 1 if backlog else 0))
         if not backlog:
             # Device time against the index: consecutive live frames must be as far apart
-            # in time as in samples, within the sensor's drift (docs: +/-0.2 % here).
+            # in time as in samples, within the sensor's drift (docs: +/-0.2 % here). The
+            # samples in between were taken at the earlier frame's period: a rate change
+            # closes the band's block, so it starts a frame.
             if self._last_live_first >= 0 and first > self._last_live_first:
                 dt = t_us - self._last_live_t
-                want = (first - self._last_live_first) * period
+                want = (first - self._last_live_first) * self._last_live_period
                 err = abs(dt - want) - want // 300  # 0.33 % of the span is drift
                 if err > self.max_time_err_us:
                     self.max_time_err_us = err
             self._last_live_first = first
             self._last_live_t = t_us
+            self._last_live_period = period
             if conn != self._live_conn:
                 self._live_conn = conn
                 self.first_live.append((conn, first))

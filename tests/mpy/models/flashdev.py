@@ -16,6 +16,35 @@ class Flash:
         self.timed = timed
         self.erases = 0
         self.bytes_programmed = 0
+        self.ops = 0  # program and erase operations so far
+        self.cut_after = -1  # program/erase operations until a power cut (-1: never)
+        self.dead = False  # after a power cut: nothing reaches the chip
+
+    def clone(self):
+        """The same bytes on a fresh chip object: what a reboot mounts after a power cut.
+        The old object stays dead: stale littlefs handles that the GC finalises reach
+        nothing (and must not allocate: finalisers run with the heap locked)."""
+        f = Flash(len(self.d), self.bs, self.timed)
+        f.d[:] = self.d
+        return f
+
+    def _op(self):
+        """False when the operation does not reach the chip (no power)."""
+        if self.dead:
+            # The firmware was stopped by the cut; what still runs while it unwinds (or
+            # in GC finalisers, where raising would fail) reaches no chip.
+            return False
+        self.ops += 1
+        if self.cut_after >= 0:
+            if self.cut_after == 0:
+                self.dead = True
+                self.cut_after = -1
+                sim.power_cut = True
+                # littlefs turns this into an error code: the firmware sees an OSError,
+                # and the simulation stops at its next idle (sim.power_cut).
+                raise sim.PowerCut()
+            self.cut_after -= 1
+        return True
 
     def readblocks(self, block, buf, off=0):
         a = block * self.bs + off
@@ -28,6 +57,8 @@ class Flash:
             for i in range(len(buf) // self.bs):
                 self.ioctl(6, block + i)
             off = 0
+        if not self._op():
+            return
         a = block * self.bs + off
         n = len(buf)
         if self.d[a:a + n] != self._erased[:n]:
@@ -43,6 +74,8 @@ class Flash:
         if op == 5:
             return self.bs
         if op == 6:
+            if not self._op():
+                return 0
             a = arg * self.bs
             self.d[a:a + self.bs] = self._erased
             self.erases += 1

@@ -28,7 +28,9 @@ class Pin:
     def __init__(self, id, mode=-1, pull=-1, value=None):
         self.id = id
         self.mode = mode
-        self._level = 0 if value is None else value
+        if value is None:  # an input with a pull-up idles high (an unpressed button)
+            value = 1 if pull == Pin.PULL_UP else 0
+        self._level = value
         self._handler = None
         self._trigger = 0
         self.irq_count = 0

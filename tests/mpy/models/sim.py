@@ -14,20 +14,44 @@ _heap = []
 _seq = 0
 sources = []
 events_run = 0
+console = []  # what the band printed on its USB console (the owner reads passkeys here)
+power_cut = False
 
 
 class SimEnd(Exception):
     """The scenario's end time is reached: unwinds out of asyncio.run()."""
 
 
+class PowerCut(BaseException):
+    """The band lost power: every flash access from now on fails and the firmware stops.
+    A BaseException so that no `except Exception` in the firmware can swallow it."""
+
+
 def reset():
-    global now_us, end_us, _seq, events_run
+    global now_us, end_us, _seq, events_run, power_cut
     now_us = 0
     end_us = -1
     _seq = 0
     events_run = 0
+    power_cut = False
     del _heap[:]
     del sources[:]
+    del console[:]
+
+
+def say(msg):
+    """Stands in for the firmware's console line: kept for the owner (and the tests)."""
+    console.append((now_us, msg))
+    print("twitchwatch:", msg)
+
+
+def console_passkey():
+    """The last passkey the band's console showed, as the owner would read it, or None."""
+    for _, line in reversed(console):
+        i = line.find("passkey ")
+        if i >= 0:
+            return int(line[i + 8:i + 14])
+    return None
 
 
 def at(t_us, fn, arg=None):
@@ -71,6 +95,8 @@ def _fire_one(limit_us):
 def idle(timeout_ms):
     """The CPU waits up to timeout_ms (-1: forever) for an event; returns after one fires."""
     global now_us
+    if power_cut:
+        raise PowerCut()  # the CPU stopped with the flash
     if timeout_ms < 0:
         limit = end_us if end_us >= 0 else 1 << 62
     else:
