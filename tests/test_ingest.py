@@ -86,6 +86,23 @@ def test_a_ring_full_before_the_first_connection_is_analysed_from_its_oldest_sam
     assert fe.counters.samples_late == 0 and fe.counters.samples_backlog == 2000
 
 
+def test_a_ring_replaying_before_any_status_holds_live_data_for_the_rest_of_it():
+    """The band's first frame is a backlog frame (its status comes later, or not at all):
+    the live frames interleaved with the rest of the ring wait for it, as after a
+    reconnect, instead of giving its holes up as missing and counting them late."""
+    acc = jerky_signal(40)
+    fe = BandIngest("b1")
+    live = _data(acc[2000:], first_index=2000, t0_us=20_000_000)
+    ring = _data(acc[:2000], first_index=0, t0_us=0, backlog=True, seq0=500)
+    mixed = ring[:1]
+    for i in range(max(len(live), len(ring))):
+        mixed += live[i:i + 1] + ring[i + 1:i + 2]
+    out = _feed(fe, [link("connected", 0), *mixed]) + fe.drain()
+    np.testing.assert_array_equal(_indices(out), np.arange(4000))
+    c = fe.counters
+    assert (c.samples_missing, c.samples_late, c.samples_backlog) == (0, 0, 2000)
+
+
 def test_a_long_outage_is_waited_for_while_its_backlog_streams_in():
     """A 20-minute hole: the ring replays it (faster than real time) while live data waits."""
     acc = jerky_signal(1500)

@@ -52,6 +52,8 @@ class Reorderer:
             self.next_index = f.first_index
             if self.pending:  # live frames held for this backlog: the hole up to them
                 self.backlog_until = self.pending[0].first_index
+            elif f.backlog:  # the ring is replaying before we heard of it: wait for it,
+                self.backlog_until = -1  # up to the first live frame, as after a reconnect
         if self.backlog_until == -1 and not f.backlog:
             self.backlog_until = f.first_index
         end = f.first_index + f.count
