@@ -132,19 +132,26 @@ class AnalyzerConfig:
     # ---- a jerk comes out of rest. Before it, the forearm is still: the posture (means
     # of jerk_rest_block_s blocks of raw acceleration) does not step by more than
     # jerk_rest_step_g (or jerk_rest_noise_k noise sigmas of a block difference) between
-    # consecutive blocks. A voluntary movement (sitting down, a grasp, getting up) moves
-    # it in most blocks of the last seconds; a jerk's own posture shift is one block, and
-    # the blocks of accepted jerks (a cluster) are left out. Dev jerks: moving in >= 25 %
-    # of the blocks of the last 3 s: 4 of 239 (three inside a reach or blanket move);
-    # real daily activities (../shared/real): 402 of 406 candidates
+    # consecutive blocks in jerk_rest_max_frac of them, nor drift by jerk_rest_max_net_g
+    # in all (~6 deg; an awake arm's sway turns it by < 1 deg in 3 s). A voluntary
+    # movement (sitting down, a grasp, getting up) moves it in many blocks of the last
+    # seconds; a jerk's own posture shift is one block, and the blocks of accepted jerks
+    # (a cluster) are left out. Dev jerks: 4 of 239 fail (three inside a reach or a
+    # blanket move; net change <= 0.08 g for all others); the real daily activities'
+    # candidates (../shared/real): 0.1 g or more in 9 of 10
     jerk_rest_s: float = 3.0
     jerk_rest_guard_s: float = 0.15
     jerk_rest_block_s: float = 0.25
     jerk_rest_step_g: float = 0.03
     jerk_rest_noise_k: float = 4.0
     jerk_rest_max_frac: float = 0.25
-    # blocks within this of an accepted jerk's core (a cluster) are left out
+    jerk_rest_max_net_g: float = 0.1
+    # the blocks of an accepted jerk (a cluster's) are left out, from this before its
+    # core to jerk_rest_relax_s after it: after a jerk the limb may relax back to its
+    # posture, slowly (0.4-1.5 s), which is no voluntary movement
     jerk_rest_excl_s: float = 0.15
+    jerk_rest_relax_s: float = 1.5
+    jerk_rest_excl_verdicts: tuple[str, ...] = ("jerk",)
     # the decision needs this much signal of the same segment before the pulse (the rest
     # test) and after it (contrast, posture after): a pulse closer to the start or end of
     # a recording or of a trial (a gap > gap_reset_s) is not reported; the context that

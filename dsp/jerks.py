@@ -70,7 +70,9 @@ class BurstFeatures:
     rot_snr: float = NAN  # rise of the rotation rate over the gyroscope noise
     rot_power: float = NAN  # the rise a limb would show (lever limb_max_lever_m), in sigmas
     rest_frac: float = NAN  # share of posture steps that moved in the seconds before
-    post_frac: float = NAN  # the same after the core (information)
+    rest_net_g: float = NAN  # net posture change over those steps (g)
+    post_frac: float = NAN  # the same after the core (information only: a cluster's
+    post_net_g: float = NAN  # later jerks and a brief arousal may follow a jerk)
 
     def as_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in vars(self).items()}
@@ -398,13 +400,15 @@ class JerkDetector:
         b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
         pad = 2  # samples: the participation ratio of a 1-sample spike needs its flanks
         seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
-        m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
-        b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
+        # (the sensor noise's power taken out sample by sample: noise spreads a spike)
+        b.floor_g = self.floor_at(b.i0)
+        m2 = np.maximum(np.einsum("ij,ij->i", seg, seg)
+                        - 3.0 * self.noise_sigma(b.floor_g) ** 2, 0.0)
+        b.pr_s = float(np.sqrt(m2).sum() ** 2 / max(float(m2.sum()), 1e-18) / fs)
         b.filled_frac = float(h.get("filled", b.i0 - pad, b.i1 + 1 + pad).mean())
         # a hole just before the core: the pulse may be the arm's move during the hole
         b.after_gap = bool(h.get("filled", b.i0 - int(cfg.jerk_gap_guard_s * fs),
                                  b.i0 + 1).any())
-        b.floor_g = self.floor_at(b.i0)
         self.bursts.append(b)
 
     # ------------------------------------------------------------------ features
@@ -469,13 +473,12 @@ class JerkDetector:
         if self.hp_gyr is not None:
             f.lever_m, f.rot_snr, f.rot_power = self._rotation(b)
         excl = exclude or []
-        f.rest_frac = self._moving_frac(b.i0 - round((cfg.jerk_rest_s + cfg.jerk_rest_guard_s)
-                                                     * fs),
-                                        b.i0 - round(cfg.jerk_rest_guard_s * fs), lo, seg_end,
-                                        excl, before=True)
+        f.rest_frac, f.rest_net_g = self._moving(
+            b.i0 - round((cfg.jerk_rest_s + cfg.jerk_rest_guard_s) * fs),
+            b.i0 - round(cfg.jerk_rest_guard_s * fs), lo, seg_end, excl, before=True)
         a = b.i1 + 1 + guard
-        f.post_frac = self._moving_frac(a, a + round(cfg.jerk_rest_s * fs), lo, seg_end,
-                                        excl, before=False)
+        f.post_frac, f.post_net_g = self._moving(a, a + round(cfg.jerk_rest_s * fs), lo,
+                                                 seg_end, excl, before=False)
         return f
 
     def _hf_frac(self, b: Burst, sigma: float) -> float:
@@ -541,41 +544,44 @@ class JerkDetector:
         power = v_pk / self.cfg.limb_max_lever_m * DEG_PER_RAD / s3
         return lever, w_pk / s3, power
 
-    def _moving_frac(self, a: int, z: int, lo: int, seg_end: int,
-                     exclude: list[tuple[int, int]], before: bool) -> float:
-        """Share of the posture steps (differences of consecutive block means of the raw
-        acceleration) in [a, z) that moved: more than jerk_rest_step_g, or than
-        jerk_rest_noise_k sigmas of a step of noise. Blocks within jerk_rest_excl_s of
-        an accepted jerk are left out."""
+    def _moving(self, a: int, z: int, lo: int, seg_end: int,
+                exclude: list[tuple[int, int]], before: bool) -> tuple[float, float]:
+        """Posture steps (differences of consecutive block means of the raw acceleration)
+        in [a, z): the share that moved (more than jerk_rest_step_g, or than
+        jerk_rest_noise_k sigmas of a step of noise), and the net change they add up to
+        (g). Blocks of an accepted jerk, from jerk_rest_excl_s before it to
+        jerk_rest_relax_s after it, are left out."""
         cfg = self.cfg
         fs = self.fs
         bn = max(2, round(cfg.jerk_rest_block_s * fs))
         a, z = max(a, lo), min(z, seg_end)
         nb = (z - a) // bn
         if nb < 3:
-            return NAN
+            return NAN, NAN
         s0 = z - nb * bn if before else a  # blocks end at the pulse / start after it
         x = self.hist.get("acc", s0, s0 + nb * bn)
         if len(x) != nb * bn:
-            return NAN
+            return NAN, NAN
         blocks = x.reshape(nb, bn, 3).mean(axis=1)
         step = np.sqrt(np.einsum("ij,ij->i", d := np.diff(blocks, axis=0), d))
         ok = np.ones(nb, dtype=bool)
         g = round(cfg.jerk_rest_excl_s * fs)
+        g1 = round(cfg.jerk_rest_relax_s * fs)
         for j0, j1 in exclude:
-            if j1 + g < s0 or j0 - g >= s0 + nb * bn:
+            if j1 + g1 < s0 or j0 - g >= s0 + nb * bn:
                 continue
             k0 = max(0, (j0 - g - s0) // bn)
-            k1 = min(nb - 1, (j1 + g - s0) // bn)
+            k1 = min(nb - 1, (j1 + g1 - s0) // bn)
             ok[k0: k1 + 1] = False
         valid = ok[1:] & ok[:-1]
         if valid.sum() < 2:
-            return NAN
+            return NAN, NAN
         # noise of one block mean, from sample-to-sample differences (robust to the
         # movement, which is slow at the sample rate)
         sig = float(np.median(np.abs(np.diff(x, axis=0)), axis=0).mean()) / MAD_DIFF
         thr = max(cfg.jerk_rest_step_g, cfg.jerk_rest_noise_k * sig * math.sqrt(2.0 / bn))
-        return float(np.count_nonzero(step[valid] > thr)) / float(valid.sum())
+        frac = float(np.count_nonzero(step[valid] > thr)) / float(valid.sum())
+        return frac, float(np.linalg.norm(d[valid].sum(axis=0)))
 
 
 class _MatchedFilterBank:
@@ -711,7 +717,8 @@ def classify(f: BurstFeatures, fs: float, cfg: AnalyzerConfig) -> str:
             f.dom_burst < cfg.jerk_dominance
             or (f.n_strong >= 1 and f.dom_burst < cfg.jerk_dominance_alone)):
         return "movement"
-    if _isfin(f.rest_frac) and f.rest_frac >= cfg.jerk_rest_max_frac:
+    if (_isfin(f.rest_frac) and f.rest_frac >= cfg.jerk_rest_max_frac) or (
+            _isfin(f.rest_net_g) and f.rest_net_g >= cfg.jerk_rest_max_net_g):
         return "not_at_rest"
     if f.hf_frac < cfg.smooth_hf_frac and f.peak_g < cfg.smooth_max_g:
         return "smooth"
