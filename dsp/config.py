@@ -81,17 +81,21 @@ class AnalyzerConfig:
     jerk_mf_durations_s: tuple[float, ...] = (0.04, 0.07, 0.12, 0.2, 0.3)
     # a stretch whose envelope rises over this multiple of the floor (below jerk_snr) is
     # searched with the matched filter ...
-    jerk_mf_prescreen: float = 3.0
+    jerk_mf_prescreen: float = 2.5
     # ... and is a candidate when the filter's statistic exceeds this (chi-square, 6 dof:
     # white noise alone exceeds 40 with probability 3e-7 per sample and template, about
     # one false crossing per band-week at 100 Hz)
     jerk_mf_chi2: float = 40.0
+    # the smallest faint jerk, on the fitted pulse's peak (noise taken out): the
+    # estimate of a 0.15 g pulse at the detection limit spreads by ~15 %
+    jerk_faint_min_peak_g: float = 0.12
     # a matched-filter find is faint by nature: both sides' median envelope must stay
     # within this multiple of the floor (noise; a weaker activity around it is not rest)
     jerk_faint_quiet: float = 1.6
     # ... and its statistic stands this far above the filter's median on the busier
-    # side (white noise: ~8, the median of the largest of the bank's statistics)
-    jerk_mf_contrast: float = 6.0
+    # side (white noise: ~8.5, the median of the largest of the bank's statistics, so
+    # that in noise the detection threshold rules; tremor or movement raise it)
+    jerk_mf_contrast: float = 4.5
     # ---- impacts: a knock against the bed frame or nightstand and a tap or bump through
     # the mattress put their energy into a few samples and ring at the band's resonance
     # (dev set: 15-40 Hz, spectral centroid >= 21 Hz at 100 Hz); a limb jerk is a smooth,
@@ -102,7 +106,7 @@ class AnalyzerConfig:
     # ringing: the noise-corrected spectral centroid of the pulse (+/- impact_window_s
     # around its peak) at or above this, or at or above impact_fcent_nyq of the Nyquist
     # frequency at low rates (at 50 Hz an impact's ring is aliased into the band)
-    impact_fcent_hz: float = 22.0
+    impact_fcent_hz: float = 20.0
     impact_fcent_nyq: float = 0.8
     impact_window_s: float = 0.08
     # and no posture change: impacts leave the forearm as it was (dev: <= 0.75 deg

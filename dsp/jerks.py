@@ -61,6 +61,7 @@ class BurstFeatures:
     faint: bool  # found by the matched filter only
     mf_chi2: float  # matched-filter statistic (chi-square, 6 dof in white noise)
     mf_peak_g: float  # peak of the fitted pulse, noise bias removed
+    mf_dur_s: float  # duration of the template that fits it best
     mf_bg: float = NAN  # (faint) the busier side's median matched-filter statistic
     angle_deg: float = NAN  # posture change: before vs after the core
     fchar_hz: float = NAN  # |da/dt| / (2 pi |a|) at the core's peak
@@ -88,6 +89,7 @@ class Burst:
     faint: bool = False
     mf_chi2: float = NAN
     mf_peak_g: float = NAN
+    mf_dur_s: float = NAN
     peak_env: float = 0.0
     k_peak: int = 0  # sample of the peak of |high-passed acceleration|
     t_start: float = 0.0
@@ -116,6 +118,7 @@ class _Run:
     i0: int
     i1: int
     regular: bool = False  # (faint runs) it holds a sample above the regular threshold
+    seg_start: int = 0
 
 
 class JerkDetector:
@@ -162,6 +165,8 @@ class JerkDetector:
         self.seg_start = 0
         self._open: Burst | None = None
         self._faint: _Run | None = None
+        self._faint_wait: list[_Run] = []  # closed faint runs awaiting samples after them
+        self._faint_centre = -(1 << 40)  # centre of the last faint pulse found
         self.bursts: list[Burst] = []  # closed, not yet fully classified
         self.n_faint_tested = 0  # faint runs searched with the matched filter
 
@@ -182,8 +187,11 @@ class JerkDetector:
             self._close(self._open)
             self._open = None
         if self._faint is not None:
-            self._close_faint(self._faint)
+            self._faint_wait.append(self._faint)
             self._faint = None
+        for run in self._faint_wait:  # the segment ended: judge with what there is
+            self._test_faint(run)
+        self._faint_wait = []
 
     def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, filled: np.ndarray,
                 gyro: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +225,12 @@ class JerkDetector:
             faint[:settled] = False
         if faint.any() or self._faint is not None:
             self._track_faint(gi0, faint, above)
+        if self._faint_wait:
+            # the filter looks 2 half-templates past a run: judge it once they are here
+            ready = self.hist.end - 2 * self.mf.half
+            for run in [r for r in self._faint_wait if r.i1 < ready]:
+                self._test_faint(run)
+            self._faint_wait = [r for r in self._faint_wait if r.i1 >= ready]
         return floor, above
 
     # ------------------------------------------------------------------ noise floor
@@ -245,8 +259,12 @@ class JerkDetector:
             self._next_block = last_full
         first_blk = gi0 // b
         last_blk = (end - 1) // b
-        for k in [k for k in self._floors if k < first_blk]:
-            del self._floors[k]
+        # keep the floors of the blocks still in the history: a burst closing now may
+        # have begun in one of them (its floor must not depend on the chunking)
+        oldest = min(first_blk, self.hist.start // b)
+        if len(self._floors) > last_blk - oldest + 2:
+            for k in [k for k in self._floors if k < oldest]:
+                del self._floors[k]
         if first_blk == last_blk:
             return np.full(n, self._floor_of(first_blk))
         idx = np.arange(gi0, end) // b - first_blk
@@ -327,31 +345,38 @@ class JerkDetector:
                 o.regular |= reg
             else:
                 if o is not None:
-                    self._close_faint(o)
-                self._faint = _Run(a, z, reg)
+                    self._faint_wait.append(o)
+                self._faint = _Run(a, z, reg, self.seg_start)
         o = self._faint
         if o is not None and end - 1 - o.i1 >= merge:
-            self._close_faint(o)
+            self._faint_wait.append(o)
             self._faint = None
+        # (a regular burst covers a run that holds one; a long one is a movement)
+        self._faint_wait = [r for r in self._faint_wait
+                            if not r.regular and r.i1 - r.i0 + 1 <= self.max_burst_n]
 
-    def _close_faint(self, run: _Run) -> None:
+    def _test_faint(self, run: _Run) -> None:
         """A faint run ended: keep it when the matched filter finds a pulse in it."""
-        if run.regular or run.i1 - run.i0 + 1 > self.max_burst_n:
-            return  # a regular burst covers it, or it is a movement
         self.n_faint_tested += 1
         floor = self.floor_at(run.i0)
         sigma = self.noise_sigma(floor)
         if sigma <= 0:
             return
         half = self.mf.half
-        x = self.hist.get("hp", run.i0 - 2 * half, run.i1 + 1 + 2 * half)
+        x0 = max(run.seg_start, run.i0 - 2 * half)
+        x = self.hist.get("hp", x0, run.i1 + 1 + 2 * half)
         if len(x) < self.mf.length:
             return
-        chi2, peak = self.mf.best(x, sigma)
+        chi2, peak, dur, lag = self.mf.best(x, sigma)
         if chi2 < self.cfg.jerk_mf_chi2:
             return
-        self._close(Burst(i0=run.i0, i1=run.i1, seg_start=self.seg_start, faint=True,
-                          mf_chi2=chi2, mf_peak_g=peak))
+        # two humps of one biphasic pulse may make two runs: one pulse, one candidate
+        centre = x0 + lag + half
+        if abs(centre - self._faint_centre) <= half:
+            return
+        self._faint_centre = centre
+        self._close(Burst(i0=run.i0, i1=run.i1, seg_start=run.seg_start, faint=True,
+                          mf_chi2=chi2, mf_peak_g=peak, mf_dur_s=dur))
 
     def _close(self, b: Burst) -> None:
         h = self.hist
@@ -400,16 +425,18 @@ class JerkDetector:
         b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
         pad = 2  # samples: the participation ratio of a 1-sample spike needs its flanks
         seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
-        # (the sensor noise's power taken out sample by sample: noise spreads a spike)
         b.floor_g = self.floor_at(b.i0)
-        m2 = np.maximum(np.einsum("ij,ij->i", seg, seg)
-                        - 3.0 * self.noise_sigma(b.floor_g) ** 2, 0.0)
-        b.pr_s = float(np.sqrt(m2).sum() ** 2 / max(float(m2.sum()), 1e-18) / fs)
+        m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
+        b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
         b.filled_frac = float(h.get("filled", b.i0 - pad, b.i1 + 1 + pad).mean())
         # a hole just before the core: the pulse may be the arm's move during the hole
         b.after_gap = bool(h.get("filled", b.i0 - int(cfg.jerk_gap_guard_s * fs),
                                  b.i0 + 1).any())
-        self.bursts.append(b)
+        # in time order (a faint run is judged a little later than a burst after it)
+        k = len(self.bursts)
+        while k and self.bursts[k - 1].i0 > b.i0:
+            k -= 1
+        self.bursts.insert(k, b)
 
     # ------------------------------------------------------------------ features
     def features(self, b: Burst, seg_end: int, full: bool = True,
@@ -439,7 +466,7 @@ class JerkDetector:
             after_gap=b.after_gap, dom_burst=b.peak_env / max(b.rest_env, floor),
             n_strong=b.n_strong, busy=max(bgs or [0.0]) / b.peak_env,
             ctx_pre_s=(b.i0 - lo) / fs, ctx_post_s=max(0, seg_end - b.i1 - 1) / fs,
-            faint=b.faint, mf_chi2=b.mf_chi2, mf_peak_g=b.mf_peak_g)
+            faint=b.faint, mf_chi2=b.mf_chi2, mf_peak_g=b.mf_peak_g, mf_dur_s=b.mf_dur_s)
         if b.faint:
             # the filter's own background on both sides: a pulse in noise stands out of
             # it, a stretch of tremor or movement raises it all along
@@ -447,8 +474,8 @@ class JerkDetector:
             half = self.mf.half
             bgs_mf = []
             for x0, x1 in ((max(lo, b.i0 - n), max(lo, b.i0 - guard)),
-                           (b.i1 + guard, min(seg_end, b.i1 + n))):
-                x = h.get("hp", x0 - half, x1 + half)
+                           (b.i1 + guard, min(seg_end, b.i1 + n) - half)):
+                x = h.get("hp", max(lo, x0 - half), x1 + half)
                 if x1 - x0 > min_n and len(x) >= self.mf.length:
                     bgs_mf.append(_median(self.mf.stat(x, sigma)))
             f.mf_bg = max(bgs_mf) if bgs_mf else NAN
@@ -591,6 +618,7 @@ class _MatchedFilterBank:
     (chi-square with 6 degrees of freedom in white noise)."""
 
     def __init__(self, durations_s: tuple[float, ...], fs: float) -> None:
+        self.durations_s = durations_s
         sig = [max(d / 5.0 * fs, 0.5) for d in durations_s]  # a pulse lasts ~5 sigma
         self.half = max(1, int(np.ceil(3.0 * max(sig))))
         self.length = 2 * self.half + 1
@@ -616,9 +644,10 @@ class _MatchedFilterBank:
         e = np.einsum("mak,mak->mk", proj, proj)
         return (e[:, 0::2] + e[:, 1::2]).max(axis=1) / sigma ** 2
 
-    def best(self, x: np.ndarray, sigma: float) -> tuple[float, float]:
+    def best(self, x: np.ndarray, sigma: float) -> tuple[float, float, float, int]:
         """(largest statistic over lags and durations, peak g of the fitted pulse with
-        the noise's share of its energy removed) for a stretch x (n, 3)."""
+        the noise's share of its energy removed, its duration s, its lag) for a stretch
+        x (n, 3); the lag is the template's first sample in x."""
         from numpy.lib.stride_tricks import sliding_window_view
 
         win = sliding_window_view(x, self.length, axis=0)  # (m, 3, length)
@@ -633,7 +662,7 @@ class _MatchedFilterBank:
         peak = float(np.sqrt((fit * fit).sum(axis=0)).max())
         # noise adds ~6 sigma^2 to the projections' energy: scale it out
         peak *= math.sqrt(max(0.0, 1.0 - 6.0 * sigma ** 2 / max(float(pair[m, k]), 1e-18)))
-        return chi2, peak
+        return chi2, peak, float(self.durations_s[k]), int(m)
 
 
 def _angle_deg(g0: np.ndarray, g1: np.ndarray) -> float:
@@ -672,7 +701,8 @@ def classify_basic(f: BurstFeatures, cfg: AnalyzerConfig) -> str | None:
         return "missing_data"
     if f.ctx_pre_s < cfg.jerk_need_pre_s or f.ctx_post_s < cfg.jerk_need_post_s:
         return "no_context"
-    if (f.mf_peak_g if f.faint else f.peak_g) < cfg.jerk_min_peak_g:
+    if (f.mf_peak_g < cfg.jerk_faint_min_peak_g) if f.faint else (
+            f.peak_g < cfg.jerk_min_peak_g):
         return "small"
     if f.faint:
         # a matched-filter find is faint by nature: its surroundings must be noise
@@ -705,11 +735,15 @@ def classify(f: BurstFeatures, fs: float, cfg: AnalyzerConfig) -> str:
             and f.lever_m > cfg.limb_max_lever_m):
         return "no_rotation"
     if not rotation_confirmed(f, cfg):
-        if f.pr_s <= max(cfg.impulse_max_s, 1.5 / fs) and angle < cfg.impulse_max_turn_deg:
+        # (a faint pulse's own duration is the matched template's: noise blurs it)
+        short = (f.mf_dur_s <= min(cfg.jerk_mf_durations_s) if f.faint
+                 else f.pr_s <= cfg.impact_max_s)
+        if (not f.faint and f.pr_s <= max(cfg.impulse_max_s, 1.5 / fs)
+                and angle < cfg.impulse_max_turn_deg):
             return "impact"
         ring = _isfin(f.fcent_hz) and f.fcent_hz >= min(cfg.impact_fcent_hz,
                                                         cfg.impact_fcent_nyq * fs / 2)
-        if f.pr_s <= cfg.impact_max_s and ring and angle < cfg.impact_max_angle_deg:
+        if short and ring and angle < cfg.impact_max_angle_deg:
             return "impact"
     if f.busy > cfg.jerk_busy_frac and not f.faint:
         return "busy"
