@@ -67,9 +67,6 @@ class Analyzer:
         self._tremor: TremorTracker | None = None
         self._ctx: Context | None = None
         self._jerks: list[_Jerk] = []  # accepted, final decision pending or recent
-        # cores of recent jerk-like pulses (accepted, or turned down only for their
-        # context): the rest test of the next ones leaves them out
-        self._pulses: list[tuple[int, int]] = []
         self._n_cluster = 0
         self._hypnic_onsets: set[float] = set()
         self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
@@ -203,7 +200,7 @@ class Analyzer:
             if b.stage == 1 and (seg_done or end >= b.i1 + 1 + ctx_n):
                 stop = min(end, b.i1 + 1 + ctx_n)
                 # accepted jerks are left out of the rest test (a cluster is no movement)
-                spans = self._pulses[-8:]
+                spans = [(j.burst.i0, j.burst.i1) for j in self._jerks[-8:]]
                 f = jd.features(b, stop, full=self.trace is not None, exclude=spans)
                 # (the early check only gates the notice: a jerk right after a movement
                 # fails it, and is still judged with its full context)
@@ -217,8 +214,6 @@ class Analyzer:
                     verdict = "rebound"
                 b.is_jerk = verdict == "jerk"
                 b.reason = verdict
-                if verdict in cfg.jerk_rest_excl_verdicts:
-                    self._pulses = [*self._pulses[-15:], (b.i0, b.i1)]
                 b.stage = 2
                 self.stats["bursts"] += 1
                 if self.trace is not None:

@@ -155,7 +155,6 @@ class AnalyzerConfig:
     # posture, slowly (0.4-1.5 s), which is no voluntary movement
     jerk_rest_excl_s: float = 0.15
     jerk_rest_relax_s: float = 1.5
-    jerk_rest_excl_verdicts: tuple[str, ...] = ("jerk",)
     # the decision needs this much signal of the same segment before the pulse (the rest
     # test) and after it (contrast, posture after): a pulse closer to the start or end of
     # a recording or of a trial (a gap > gap_reset_s) is not reported; the context that
