@@ -362,7 +362,7 @@ def _plausible(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
         return False
     pre = f.bg_pre if np.isfinite(f.bg_pre) else f.floor_g
     if f.faint:
-        return (f.mf_peak_g >= cfg.jerk_min_peak_g and f.dur_s <= cfg.jerk_max_s
+        return (f.mf_peak_g >= cfg.jerk_faint_min_peak_g and f.dur_s <= cfg.jerk_max_s
                 and pre <= cfg.jerk_faint_quiet * f.floor_g)
     return (f.peak_g >= cfg.jerk_min_peak_g and f.dur_s <= cfg.jerk_max_s
             and f.peak_env >= cfg.jerk_notice_contrast * max(pre, f.floor_g))

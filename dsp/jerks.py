@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt
+from .jerk_mf import MatchedFilterBank
 
 DEG_PER_RAD = 180.0 / np.pi
 G_MS2 = 9.80665
@@ -149,7 +150,7 @@ class JerkDetector:
         # floor's statistic (a low percentile of per-second medians of the envelope) on
         # a fixed noise sample run through the same filters
         self.floor_per_sigma = self._floor_of_white_noise()
-        self.mf = _MatchedFilterBank(cfg.jerk_mf_durations_s, fs)
+        self.mf = MatchedFilterBank(cfg.jerk_mf_durations_s, fs)
         # a burst's core is looked for in its last core_search_s; features look
         # jerk_context_s around the core and jerk_rest_s before it. Keep enough that no
         # window is ever clipped (clipping would make results depend on the chunking).
@@ -609,60 +610,6 @@ class JerkDetector:
         thr = max(cfg.jerk_rest_step_g, cfg.jerk_rest_noise_k * sig * math.sqrt(2.0 / bn))
         frac = float(np.count_nonzero(step[valid] > thr)) / float(valid.sum())
         return frac, float(np.linalg.norm(d[valid].sum(axis=0)))
-
-
-class _MatchedFilterBank:
-    """Smooth biphasic and triphasic pulses (first and second derivatives of a Gaussian)
-    of the given durations, unit energy, as one matrix: the statistic of a duration is
-    the energy of the signal's projection on both, all three axes, in noise variances
-    (chi-square with 6 degrees of freedom in white noise)."""
-
-    def __init__(self, durations_s: tuple[float, ...], fs: float) -> None:
-        self.durations_s = durations_s
-        sig = [max(d / 5.0 * fs, 0.5) for d in durations_s]  # a pulse lasts ~5 sigma
-        self.half = max(1, int(np.ceil(3.0 * max(sig))))
-        self.length = 2 * self.half + 1
-        x = np.arange(-self.half, self.half + 1, dtype=float)
-        cols = []
-        for s in sig:
-            gauss = np.exp(-0.5 * (x / s) ** 2) * (np.abs(x) <= 3.0 * s + 0.5)
-            for k in (1, 2):  # derivatives: biphasic, triphasic
-                y = -x / s ** 2 * gauss if k == 1 else (x ** 2 / s ** 4 - 1 / s ** 2) * gauss
-                y = y - y.mean() * (gauss > 0)  # zero mean on its support
-                y = y / np.sqrt(float(y @ y))
-                cols.append(y)
-        # orthogonalise each pair (sampling breaks the exact odd/even orthogonality of
-        # very short pulses only by rounding)
-        self.templates = np.stack(cols, axis=1)  # (length, 2 * n_durations)
-        self.peaks = np.abs(self.templates).max(axis=0)
-
-    def stat(self, x: np.ndarray, sigma: float) -> np.ndarray:
-        """The statistic per lag (largest over durations) for a stretch x (n, 3)."""
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        proj = sliding_window_view(x, self.length, axis=0) @ self.templates
-        e = np.einsum("mak,mak->mk", proj, proj)
-        return (e[:, 0::2] + e[:, 1::2]).max(axis=1) / sigma ** 2
-
-    def best(self, x: np.ndarray, sigma: float) -> tuple[float, float, float, int]:
-        """(largest statistic over lags and durations, peak g of the fitted pulse with
-        the noise's share of its energy removed, its duration s, its lag) for a stretch
-        x (n, 3); the lag is the template's first sample in x."""
-        from numpy.lib.stride_tricks import sliding_window_view
-
-        win = sliding_window_view(x, self.length, axis=0)  # (m, 3, length)
-        proj = win @ self.templates  # (m, 3, 2k)
-        e = np.einsum("mak,mak->mk", proj, proj)  # energy per template
-        pair = e[:, 0::2] + e[:, 1::2]  # (m, k)
-        m, k = np.unravel_index(int(np.argmax(pair)), pair.shape)
-        chi2 = float(pair[m, k]) / sigma ** 2
-        # the fitted pulse: both projections times their templates
-        c = proj[m][:, 2 * k: 2 * k + 2]  # (3, 2)
-        fit = c @ self.templates[:, 2 * k: 2 * k + 2].T  # (3, length)
-        peak = float(np.sqrt((fit * fit).sum(axis=0)).max())
-        # noise adds ~6 sigma^2 to the projections' energy: scale it out
-        peak *= math.sqrt(max(0.0, 1.0 - 6.0 * sigma ** 2 / max(float(pair[m, k]), 1e-18)))
-        return chi2, peak, float(self.durations_s[k]), int(m)
 
 
 def _angle_deg(g0: np.ndarray, g1: np.ndarray) -> float:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dsp import Analyzer, AnalyzerConfig, Event, Retraction
+from dsp.jerk_mf import MatchedFilterBank
 from dsp.jerks import BurstFeatures
 from tests.dsp_helpers import JERKS, finals, match_jerks, run
 
@@ -200,3 +201,32 @@ def test_trace_records_the_features() -> None:
     assert names <= set(rec[0])
     assert rec[0]["lever_m"] < AnalyzerConfig().limb_max_lever_m
     assert rec[0]["rest_frac"] == 0.0
+
+
+@pytest.mark.parametrize("fs", [32.0, 100.0, 200.0])
+def test_matched_filter_statistic_is_chi_square_in_white_noise(fs: float) -> None:
+    """Each duration's pair of templates is orthonormal and zero-mean, so in white noise
+    its statistic has the chi-square(6) mean of 6 at every rate: the threshold means the
+    same false-alarm rate whatever the sensor's noise."""
+    bank = MatchedFilterBank(AnalyzerConfig().jerk_mf_durations_s, fs)
+    tpl = bank.templates
+    assert np.allclose(tpl.sum(axis=0), 0.0, atol=1e-9)
+    for k in range(0, tpl.shape[1], 2):
+        pair = tpl[:, k:k + 2]
+        assert np.allclose(pair.T @ pair, np.eye(2), atol=1e-9)
+    sigma = 0.03
+    x = np.random.default_rng(8).normal(0, sigma, (200_000, 3))
+    proj = np.lib.stride_tricks.sliding_window_view(x, bank.length, axis=0) @ tpl
+    e = np.einsum("mak,mak->mk", proj, proj) / sigma ** 2
+    pair_stat = e[:, 0::2] + e[:, 1::2]
+    assert np.allclose(pair_stat.mean(axis=0), 6.0, rtol=0.05)
+    # a pulse is estimated at its own size
+    t = np.arange(0, 2.0, 1 / fs)
+    clean = np.zeros((len(t), 3))
+    xx = (t - 1.0) / 0.12
+    clean[:, 1] = np.where((xx >= 0) & (xx <= 1), 0.3 * np.sin(2 * np.pi * xx), 0.0)
+    chi2, peak, dur, _ = bank.best(clean + np.random.default_rng(9).normal(0, 0.005, clean.shape),
+                                   0.005)
+    assert chi2 > 1000 and 0.2 < peak < 0.36
+    if fs >= 50:  # (at 32 Hz a 120 ms pulse is 4 samples: the short templates fit as well)
+        assert 0.07 <= dur <= 0.2
