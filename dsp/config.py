@@ -98,7 +98,7 @@ class AnalyzerConfig:
     jerk_mf_contrast: float = 4.5
     # ---- impacts: a knock against the bed frame or nightstand and a tap or bump through
     # the mattress put their energy into a few samples and ring at the band's resonance
-    # (dev set: 15-40 Hz, spectral centroid >= 21 Hz at 100 Hz); a limb jerk is a smooth,
+    # (dev set: spectral centroid 21-40 Hz at 100 Hz); a limb jerk is a smooth,
     # muscle-driven pulse (dev set: centroid median 10 Hz) that turns the forearm
     #
     # short: participation-ratio duration of the core
@@ -133,6 +133,11 @@ class AnalyzerConfig:
     # sigmas over the gyroscope noise) makes the pulse a limb's: the impact tests do not
     # apply
     limb_rot_confirm_snr: float = 8.0
+    # the pulse's velocity change and rotation are read from this before its core to this
+    # after it (its rise and fall), the rotation rate's level just before from the
+    # limb_rot_ref_s before that
+    limb_rot_pad_s: float = 0.03
+    limb_rot_ref_s: float = 0.05
     # ---- a jerk comes out of rest. Before it, the forearm is still: the posture (means
     # of jerk_rest_block_s blocks of raw acceleration) does not step by more than
     # jerk_rest_step_g (or jerk_rest_noise_k noise sigmas of a block difference) between
@@ -140,9 +145,10 @@ class AnalyzerConfig:
     # in all (~6 deg; an awake arm's sway turns it by < 1 deg in 3 s). A voluntary
     # movement (sitting down, a grasp, getting up) moves it in many blocks of the last
     # seconds; a jerk's own posture shift is one block, and the blocks of accepted jerks
-    # (a cluster) are left out. Dev jerks: 4 of 239 fail (three inside a reach or a
-    # blanket move; net change <= 0.08 g for all others); the real daily activities'
-    # candidates (../shared/real): 0.1 g or more in 9 of 10
+    # (a cluster) are left out. Dev jerks: 4 of 239 fail (one inside a blanket move, two
+    # at the end of a reach, one after a posture shift; net change <= 0.08 g for all
+    # others); the real daily activities' candidates (../shared/real): 0.1 g or more in
+    # 9 of 10
     jerk_rest_s: float = 3.0
     jerk_rest_guard_s: float = 0.15
     jerk_rest_block_s: float = 0.25
@@ -178,6 +184,8 @@ class AnalyzerConfig:
     # made noisier, rotated, resampled), none in 0.35-0.40 over 724 synthetic ones; the
     # sharp starts of small voluntary strokes reach 0.35-0.38
     smooth_hp_hz: float = 4.0
+    # (the core's energy is taken with this much on either side: its rise and fall)
+    smooth_pad_s: float = 0.05
     smooth_hf_frac: float = 0.40
     smooth_max_g: float = 0.8
     # a small burst right after a jerk is its rebound

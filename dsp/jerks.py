@@ -156,6 +156,7 @@ class JerkDetector:
         # window is ever clipped (clipping would make results depend on the chunking).
         self.core_search_n = round(cfg.core_search_s * fs)
         self.max_burst_n = max(1, round(cfg.max_burst_s * fs))
+        # (plus 3 s: a burst is closed and judged up to ~1 s after its context ends)
         keep_s = (cfg.core_search_s + cfg.jerk_context_s
                   + max(cfg.jerk_context_s, cfg.jerk_rest_s + cfg.jerk_rest_guard_s) + 3.0)
         self.hist = History(keep=int(keep_s * fs))
@@ -513,7 +514,7 @@ class JerkDetector:
         """Share of the core's energy above smooth_hp_hz, white noise's share removed:
         smooth voluntary strokes live below it, a jerk's core mostly above."""
         fs = self.fs
-        pad = round(0.05 * fs)
+        pad = round(self.cfg.smooth_pad_s * fs)
         c1 = self.hist.get("hp", b.i0 - pad, b.i1 + 1 + pad)
         src = self.hist.get("hp", max(b.seg_start, b.i0 - pad - self.hp_lead_n),
                             b.i1 + 1 + pad)
@@ -552,11 +553,12 @@ class JerkDetector:
         level just before (a roll-over's ongoing rotation is not the pulse's)."""
         fs = self.fs
         h = self.hist
-        pad = max(1, round(0.03 * fs))
+        cfg = self.cfg
+        pad = max(1, round(cfg.limb_rot_pad_s * fs))
         a = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
         w = h.get("gyr", b.i0 - pad, b.i1 + 1 + pad)
-        ref = h.get("gyr", b.i0 - pad - max(2, round(0.05 * fs)), b.i0 - pad)
-        quiet = h.get("gyr", max(b.seg_start, b.i0 - round(self.cfg.jerk_context_s * fs)),
+        ref = h.get("gyr", b.i0 - pad - max(2, round(cfg.limb_rot_ref_s * fs)), b.i0 - pad)
+        quiet = h.get("gyr", max(b.seg_start, b.i0 - round(cfg.jerk_context_s * fs)),
                       b.i0 - pad)
         if len(a) < 2 or len(w) != len(a) or len(ref) < 2 or len(quiet) < 8:
             return NAN, NAN, NAN
@@ -569,7 +571,7 @@ class JerkDetector:
         s = float(np.median(np.abs(np.diff(quiet, axis=0)), axis=0).mean()) / MAD_DIFF
         s3 = max(s * math.sqrt(3.0), 1e-3)
         lever = v_pk / max(w_pk / DEG_PER_RAD, 1e-9)
-        power = v_pk / self.cfg.limb_max_lever_m * DEG_PER_RAD / s3
+        power = v_pk / cfg.limb_max_lever_m * DEG_PER_RAD / s3
         return lever, w_pk / s3, power
 
     def _moving(self, a: int, z: int, lo: int, seg_end: int,
