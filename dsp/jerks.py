@@ -569,6 +569,10 @@ class JerkDetector:
         # the gyroscope's noise, from sample-to-sample differences (movement is slow
         # at the sample rate): sigma of the 3-axis magnitude
         s = float(np.median(np.abs(np.diff(quiet, axis=0)), axis=0).mean()) / MAD_DIFF
+        if s == 0.0 and w_pk == 0.0:
+            # a rotation rate without even noise is a placeholder (a band or a file that
+            # sends zeros where it has no gyroscope), not a forearm that did not turn
+            return NAN, NAN, NAN
         s3 = max(s * math.sqrt(3.0), 1e-3)
         lever = v_pk / max(w_pk / DEG_PER_RAD, 1e-9)
         power = v_pk / cfg.limb_max_lever_m * DEG_PER_RAD / s3

@@ -230,3 +230,19 @@ def test_matched_filter_statistic_is_chi_square_in_white_noise(fs: float) -> Non
     assert chi2 > 1000 and 0.2 < peak < 0.36
     if fs >= 50:  # (at 32 Hz a 120 ms pulse is 4 samples: the short templates fit as well)
         assert 0.07 <= dur <= 0.2
+
+
+def test_a_gyroscope_channel_of_zeros_is_no_gyroscope() -> None:
+    """A band or file that sends zeros where it has no gyroscope says nothing about
+    rotation: limb jerks are judged as without one. A real gyroscope (noisy) that shows no
+    rotation with the same pulses turns them down: the band moved without the forearm
+    turning."""
+    t, acc, gyro = _rest(200, 100.0, 0.005, seed=11)
+    starts = np.arange(20, 190, 17.0)
+    moving = np.zeros_like(acc)
+    for k, t0 in enumerate(starts):
+        _limb_jerk(t, acc, moving, t0, 0.1, 0.6, axis=k % 3)
+    zeros = np.zeros_like(acc)
+    assert match_jerks([{"start": s} for s in starts],
+                       _jerk_events(run(t, acc, zeros)))[0] == len(starts)
+    assert _jerk_events(run(t, acc, gyro)) == []  # gyro: noise only, no rotation
