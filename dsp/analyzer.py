@@ -25,7 +25,7 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .frontend import Conditioner, Piece
-from .jerks import Burst, JerkDetector, classify, classify_basic
+from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic
 from .sleep import Context
 from .sleep_onset import HypnicDecider
 from .tremor import TremorTracker
@@ -38,7 +38,7 @@ MAX_PIECE = 1 << 16  # bounds memory; results do not depend on it
 class _Jerk:
     burst: Burst
     id: str
-    feats: dict[str, float]
+    feats: BurstFeatures
     due: float
     cluster: int | None = None
     final: bool = False
@@ -200,13 +200,17 @@ class Analyzer:
                                      peak_g=round(b.peak_g, 4), confidence=0.5, final=False))
             if b.stage == 1 and (seg_done or end >= b.i1 + 1 + ctx_n):
                 stop = min(end, b.i1 + 1 + ctx_n)
-                f = jd.features(b, stop, full=self.trace is not None)
+                # accepted jerks are left out of the rest test (a cluster is no movement)
+                spans = [(j.burst.i0, j.burst.i1) for j in self._jerks[-8:]]
+                f = jd.features(b, stop, full=self.trace is not None, exclude=spans)
                 # (the early check only gates the notice: a jerk right after a movement
                 # fails it, and is still judged with its full context)
                 verdict = classify_basic(f, cfg)
                 if verdict is None:
-                    f = jd.features(b, stop)
+                    f = jd.features(b, stop, exclude=spans)
                     verdict = classify(f, fs, cfg)
+                if verdict == "impact" and self._in_cluster(b):
+                    verdict, b.rescued = "jerk", True
                 if verdict == "jerk" and self._is_tail(b):
                     verdict = "rebound"
                 b.is_jerk = verdict == "jerk"
@@ -216,7 +220,8 @@ class Analyzer:
                 self._hyp.note_burst(b, verdict)
                 self.stats["bursts"] += 1
                 if self.trace is not None:
-                    self.trace.append({"t": b.t_start, "verdict": verdict, **f})
+                    self.trace.append({"t": b.t_start, "t_peak": b.t_peak, "verdict": verdict,
+                                       **f.as_dict()})
                 if b.is_jerk:
                     if not b.noticed:  # a late notice: still well before the final
                         b.noticed = True
@@ -234,6 +239,15 @@ class Analyzer:
         jd.bursts = keep
         return out
 
+    def _in_cluster(self, b: Burst) -> bool:
+        """An impact-like pulse shortly after a jerk that stood on its own: myoclonic
+        jerks come in clusters, knocks and taps alone."""
+        cfg = self.cfg
+        if not cfg.impact_cluster_rescue:
+            return False
+        return any(not j.burst.rescued and 0 <= b.t_start - j.burst.t_end <= cfg.cluster_gap_s
+                   for j in self._jerks[-4:])
+
     def _is_tail(self, b: Burst) -> bool:
         cfg = self.cfg
         for j in reversed(self._jerks[-4:]):
@@ -242,7 +256,7 @@ class Analyzer:
                 return True
         return False
 
-    def _accept(self, b: Burst, f: dict[str, float]) -> list[Output]:
+    def _accept(self, b: Burst, f: BurstFeatures) -> list[Output]:
         cfg = self.cfg
         j = _Jerk(burst=b, id=_jerk_id(b), feats=f, due=b.t_end + cfg.jerk_final_s)
         prev = self._jerks[-1] if self._jerks else None
@@ -273,7 +287,7 @@ class Analyzer:
                                                           else self.t_now, 3)))
                 continue
             kind = "myoclonic_jerk"
-            conf = _jerk_confidence(j.feats)
+            conf = _jerk_confidence(j.feats, cfg)
             assert self._hyp is not None
             if self._hyp.onset_of(b.t_start, b.peak_g, [o.burst.t_start for o in self._jerks
                                                          if o is not j]) is not None:
@@ -297,7 +311,8 @@ class Analyzer:
         cfg = self.cfg
         w = cfg.jerk_activity_window_s
         frac = ctx.limb_active(b.t_start - w, b.t_end + w,
-                               (b.t_start - 1.0, b.t_end + cfg.jerk_activity_skip_s))
+                               (b.t_start - cfg.jerk_activity_skip_pre_s,
+                                b.t_end + cfg.jerk_activity_skip_s))
         return frac is not None and frac >= cfg.jerk_activity_frac
 
 
@@ -305,14 +320,21 @@ def _jerk_id(b: Burst) -> str:
     return f"j{round(b.t_start * 1000)}"
 
 
-def _plausible(f: dict[str, float], cfg: AnalyzerConfig) -> bool:
-    """The early check: big, short and standing out of what came before it."""
-    pre = f["bg_pre"] if np.isfinite(f["bg_pre"]) else f["floor_g"]
-    return (f["peak_g"] >= cfg.jerk_min_peak_g and f["dur_s"] <= cfg.jerk_max_s
-            and f["peak_env"] >= cfg.jerk_notice_contrast * max(pre, f["floor_g"]))
+def _plausible(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
+    """The early check: big, short, standing out of what came before it, with enough
+    of the segment before it for the final decision."""
+    if f.ctx_pre_s < cfg.jerk_need_pre_s:
+        return False
+    pre = f.bg_pre if np.isfinite(f.bg_pre) else f.floor_g
+    if f.faint:
+        return (f.mf_peak_g >= cfg.jerk_faint_min_peak_g and f.dur_s <= cfg.jerk_max_s
+                and pre <= cfg.jerk_faint_quiet * f.floor_g)
+    return (f.peak_g >= cfg.jerk_min_peak_g and f.dur_s <= cfg.jerk_max_s
+            and f.peak_env >= cfg.jerk_notice_contrast * max(pre, f.floor_g))
 
 
-def _jerk_confidence(f: dict[str, float]) -> float:
-    """0.5-1: how far the burst clears the contrast and shape tests."""
-    c = 1.0 - 0.5 * math.exp(-max(0.0, f["contrast"] - 5.0) / 20.0)
+def _jerk_confidence(f: BurstFeatures, cfg: AnalyzerConfig) -> float:
+    """0.5-1: how far the burst clears the contrast test."""
+    c = 1.0 - 0.5 * math.exp(-max(0.0, f.contrast - cfg.jerk_contrast)
+                             / cfg.jerk_confidence_scale)
     return round(min(1.0, c), 3)

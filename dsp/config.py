@@ -57,8 +57,10 @@ class AnalyzerConfig:
     jerk_merge_s: float = 0.06
     # a jerk stands out of its background: peak / quieter side's median envelope
     jerk_contrast: float = 5.0
-    # a burst's core (the jerk) reaches down to this fraction of its peak envelope
+    # a burst's core (the jerk) reaches down to this fraction of its peak envelope, and
+    # at least to this multiple of the noise floor (noise does not widen it)
     jerk_core_frac: float = 0.25
+    jerk_core_floor_mult: float = 2.0
     # the core is looked for in the last this-many seconds of a burst, and a burst
     # longer than max_burst_s is cut into pieces (each may hold a jerk)
     core_search_s: float = 4.0
@@ -69,41 +71,121 @@ class AnalyzerConfig:
     # jerks of interest are ~0.15 g (they read 0.17-0.2 g here), scrolling and fidgeting
     # stay below ~0.1 g, small taps and knocks ~0.13 g
     jerk_min_peak_g: float = 0.14
-    # taps through the bed and knocks are impacts: their energy sits in <= 3 samples of
-    # a 100 Hz stream (participation-ratio duration); a moving limb spreads it over more
-    impulse_max_s: float = 0.031
-    # ... unless it turned the forearm: an impact rings and leaves the posture as it was
-    # (dev and synthetic taps and knocks: <= 1.4 deg), a limb's jerk may not
-    impulse_max_turn_deg: float = 2.5
-    # a short, ringing (> 20 Hz) pulse without posture change that is vertical (through
-    # the mattress) or small is an impact, not a limb jerk
-    impact_fchar_hz: float = 20.0
+    # ---- matched filter (small jerks in sensor noise). The envelope detector needs a
+    # pulse ~6 noise sigmas tall; a filter matched to the pulse integrates its whole
+    # duration. A jerk is a smooth biphasic or triphasic acceleration pulse: the first and
+    # second derivatives of a Gaussian span both (and their mixtures, any axis: the
+    # statistic is the energy of both projections on all three axes, chi-square with 6
+    # degrees of freedom in white noise). Durations span 40-300 ms (Shibasaki & Hallett
+    # 2005: the limb's movement outlasts the 10-100 ms EMG burst).
+    jerk_mf_durations_s: tuple[float, ...] = (0.04, 0.07, 0.12, 0.2, 0.3)
+    # a stretch whose envelope rises over this multiple of the floor (below jerk_snr) is
+    # searched with the matched filter ...
+    jerk_mf_prescreen: float = 2.5
+    # ... and is a candidate when the filter's statistic exceeds this (chi-square, 6 dof:
+    # white noise alone exceeds 40 with probability 3e-7 per sample and template, about
+    # one false crossing per band-week at 100 Hz)
+    jerk_mf_chi2: float = 40.0
+    # the smallest faint jerk, on the fitted pulse's peak (noise taken out): the
+    # estimate of a 0.15 g pulse at the detection limit spreads by ~15 %
+    jerk_faint_min_peak_g: float = 0.12
+    # a matched-filter find is faint by nature: both sides' median envelope must stay
+    # within this multiple of the floor (noise; a weaker activity around it is not rest)
+    jerk_faint_quiet: float = 1.6
+    # ... and its statistic stands this far above the filter's median on the busier
+    # side (white noise: ~8.5, the median of the largest of the bank's statistics, so
+    # that in noise the detection threshold rules; tremor or movement raise it)
+    jerk_mf_contrast: float = 4.5
+    # ---- impacts: a knock against the bed frame or nightstand and a tap or bump through
+    # the mattress put their energy into a few samples and ring at the band's resonance
+    # (dev set: spectral centroid 21-40 Hz at 100 Hz); a limb jerk is a smooth,
+    # muscle-driven pulse (dev set: centroid median 10 Hz) that turns the forearm
+    #
+    # short: participation-ratio duration of the core
     impact_max_s: float = 0.055
-    impact_max_angle_deg: float = 2.0
-    impact_galign: float = 0.6
-    impact_small_g: float = 0.3
-    # a bump through the mattress reaches the wrist at a few tenths of a g at most (dev:
-    # <= 0.4 g); a vertical pulse larger than this is the limb's own
-    impact_vertical_max_g: float = 0.5
-    # with a gyroscope: a short pulse that moves the wrist without turning it (lever arm
-    # = peak velocity change / peak rotation rate beyond the arm's length from the
-    # shoulder, 0.6-0.75 m) is no limb rotation: a bump through the bed, a heel strike
+    # ringing: the noise-corrected spectral centroid of the pulse (+/- impact_window_s
+    # around its peak) at or above this, or at or above impact_fcent_nyq of the Nyquist
+    # frequency at low rates (at 50 Hz an impact's ring is aliased into the band)
+    impact_fcent_hz: float = 20.0
+    impact_fcent_nyq: float = 0.8
+    impact_window_s: float = 0.08
+    # and no posture change: impacts leave the forearm as it was (dev: <= 0.75 deg
+    # between the means of 2.2 s before and 1.7 s after, sway included); jerks turn it by
+    # 2.8 deg (median), a third of them by < 1 deg
+    impact_max_angle_deg: float = 1.0
+    # a pulse this short (participation ratio <= 1.5 samples or this long) is a spike
+    # whatever its spectrum says (at 50 Hz both a knock and the shortest jerk are 2
+    # samples): unless it turned the forearm by this much
+    impulse_max_s: float = 0.031
+    impulse_max_turn_deg: float = 2.5
+    # myoclonic jerks come in clusters, impacts alone: an impact-like pulse within
+    # cluster_gap_s after a clear jerk (one that passed every test on its own) is a jerk
+    # of the cluster
+    impact_cluster_rescue: bool = True
+    # ---- the gyroscope: a limb jerk is a rotation about the elbow or shoulder, lever arm
+    # (the wrist's peak velocity change / the rise of the rotation rate with the pulse)
+    # 0.05-0.75 m (dev: <= 0.54 m); an impact or a bump moves the band without turning
+    # the forearm (dev: >= 2.8 m). The test needs power: the rotation a limb would show
+    # with this lever must stand this many gyroscope-noise sigmas tall
     limb_max_lever_m: float = 1.0
+    limb_rot_min_snr: float = 6.0
+    # a rotation confirmed this clearly (lever <= limb_max_lever_m and a rise this many
+    # sigmas over the gyroscope noise) makes the pulse a limb's: the impact tests do not
+    # apply
+    limb_rot_confirm_snr: float = 8.0
+    # the pulse's velocity change and rotation are read from this before its core to this
+    # after it (its rise and fall), the rotation rate's level just before from the
+    # limb_rot_ref_s before that
+    limb_rot_pad_s: float = 0.03
+    limb_rot_ref_s: float = 0.05
+    # ---- a jerk comes out of rest. Before it, the forearm is still: the posture (means
+    # of jerk_rest_block_s blocks of raw acceleration) does not step by more than
+    # jerk_rest_step_g (or jerk_rest_noise_k noise sigmas of a block difference) between
+    # consecutive blocks in jerk_rest_max_frac of them, nor drift by jerk_rest_max_net_g
+    # in all (~6 deg; an awake arm's sway turns it by < 1 deg in 3 s). A voluntary
+    # movement (sitting down, a grasp, getting up) moves it in many blocks of the last
+    # seconds; a jerk's own posture shift is one block, and the blocks of accepted jerks
+    # (a cluster) are left out. Dev jerks: 4 of 239 fail (one inside a blanket move, two
+    # at the end of a reach, one after a posture shift; net change <= 0.08 g for all
+    # others); the real daily activities' candidates (../shared/real): 0.1 g or more in
+    # 9 of 10
+    jerk_rest_s: float = 3.0
+    jerk_rest_guard_s: float = 0.15
+    jerk_rest_block_s: float = 0.25
+    jerk_rest_step_g: float = 0.03
+    jerk_rest_noise_k: float = 4.0
+    jerk_rest_max_frac: float = 0.25
+    jerk_rest_max_net_g: float = 0.1
+    # the blocks of an accepted jerk (a cluster's) are left out, from this before its
+    # core to jerk_rest_relax_s after it: after a jerk the limb may relax back to its
+    # posture, slowly (0.4-1.5 s), which is no voluntary movement
+    jerk_rest_excl_s: float = 0.15
+    jerk_rest_relax_s: float = 1.5
+    # the decision needs this much signal of the same segment before the pulse (the rest
+    # test) and after it (contrast, posture after): a pulse closer to the start or end of
+    # a recording or of a trial (a gap > gap_reset_s) is not reported; the context that
+    # would reject a landing or a grasp is missing
+    jerk_need_pre_s: float = 3.0
+    jerk_need_post_s: float = 1.7
     # the surroundings of a jerk are quiet: the busier side's median envelope stays under
     # this fraction of the peak (scratching, tremor and walking fail it)
     jerk_busy_frac: float = 0.25
     # a core inside a long burst must dominate the rest of it (peak / median envelope of
-    # the rest), and be its only excursion to half its peak: a jerk inside a voluntary
-    # movement does (dev: >= 3.9, alone), scratching strokes, many alike, do not
-    # (dev: 1.7-4.0, with 1-12 other strokes); two jerks of a cluster in one burst have a
-    # quiet stretch between them (a high ratio)
+    # the rest), and be its only excursion to jerk_strong_frac of its peak: a jerk inside
+    # a voluntary movement does (dev: >= 3.9, alone), scratching strokes, many alike, do
+    # not (dev: 1.7-4.0, with 1-12 other strokes); two jerks of a cluster in one burst
+    # have a quiet stretch between them (a high ratio)
     movement_burst_s: float = 0.5
     jerk_dominance: float = 3.0
     jerk_dominance_alone: float = 6.0
-    # smooth voluntary strokes keep their energy below 4 Hz; only a large slow pulse
-    # (a long hypnic jerk) is kept. Jerks under 0.8 g: >= 0.5 on the dev set (also made
-    # noisier, rotated, resampled), none in 0.35-0.40 over 724 synthetic ones; the sharp
-    # starts of small voluntary strokes reach 0.35-0.38
+    jerk_strong_frac: float = 0.5
+    # smooth voluntary strokes keep their energy below smooth_hp_hz; only a large slow
+    # pulse (a long hypnic jerk) is kept. Jerks under 0.8 g: >= 0.5 on the dev set (also
+    # made noisier, rotated, resampled), none in 0.35-0.40 over 724 synthetic ones; the
+    # sharp starts of small voluntary strokes reach 0.35-0.38
+    smooth_hp_hz: float = 4.0
+    # (the core's energy is taken with this much on either side: its rise and fall)
+    smooth_pad_s: float = 0.05
     smooth_hf_frac: float = 0.40
     smooth_max_g: float = 0.8
     # a small burst right after a jerk is its rebound
@@ -116,16 +198,31 @@ class AnalyzerConfig:
     jerk_notice_contrast: float = 3.0
     # a jerk in sustained activity: the limb moved (turned >= move_angle_deg, or a clear
     # 0.5-2 Hz rise) in this share of the seconds within +/- jerk_activity_window_s (its own
-    # seconds, up to jerk_activity_skip_s after it, left out: a jerk may turn the arm).
-    # Night-time jerks interrupt rest; in awake, busy use sharp accelerations of the
-    # movements themselves (contacts, grasps: ../shared/real, 23 of its 29 candidates sit
-    # at >= 0.75) cannot be told apart from a jerk. Jerks of the dev set and of synthetic
-    # nights sit at <= 0.5, and <= 0.65 amid walking (its arm swing counts).
+    # seconds, from jerk_activity_skip_pre_s before to jerk_activity_skip_s after it, left
+    # out: a jerk may turn the arm). Night-time jerks interrupt rest; in awake, busy use
+    # sharp accelerations of the movements themselves (contacts, grasps: ../shared/real,
+    # 23 of its 29 candidates sit at >= 0.75) cannot be told apart from a jerk. Jerks of
+    # the dev set and of synthetic nights sit at <= 0.5, and <= 0.65 amid walking (its arm
+    # swing counts).
     jerk_activity_window_s: float = 30.0
+    jerk_activity_skip_pre_s: float = 1.0
     jerk_activity_skip_s: float = 3.0
     jerk_activity_frac: float = 0.7
     # context needed to reject trains and movements
     jerk_context_s: float = 2.5
+    # context windows start this far from the core (its own rise and ringing left out)
+    jerk_context_guard_s: float = 0.25
+    # a side's median envelope needs this much signal to count
+    jerk_context_min_s: float = 0.3
+    # the posture after the jerk is read from this long after its core (the limb has
+    # settled)
+    jerk_posture_after_s: float = 0.8
+    # a core this soon after a filled hole is never a jerk (the arm may have moved
+    # during the hole)
+    jerk_gap_guard_s: float = 0.25
+    # confidence (0.5-1) of a final jerk grows with its contrast beyond jerk_contrast,
+    # on this scale
+    jerk_confidence_scale: float = 20.0
     # a jerk with a neighbour within this is not isolated (eval rule, hypnic jerks)
     isolation_s: float = 30.0
     # jerks closer than this share a cluster id (clinical clusters span seconds)

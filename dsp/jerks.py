@@ -1,25 +1,83 @@
 """Jerk candidates: short bursts of high-passed acceleration that stand out of the noise.
 
 A myoclonic or hypnic jerk is a 40-500 ms pulse of limb acceleration (Shibasaki & Hallett
-2005; the eval README). The detector is a CFAR-style energy detector: the 3-axis
-high-passed acceleration is squared, smoothed over ``jerk_env_s`` and compared with a
-running noise floor. Each burst then gets the features the classifier needs (shape,
-contrast to its surroundings, orientation change, neighbours).
+2005; the eval README). Two detectors find candidates:
+
+* an energy detector (CFAR-style): the 3-axis high-passed acceleration is squared,
+  smoothed over ``jerk_env_s`` and compared with a running noise floor;
+* for pulses too faint for it, a matched filter: stretches where the envelope rises
+  over ``jerk_mf_prescreen`` times the floor are correlated with a bank of smooth
+  biphasic and triphasic pulses of 40-300 ms (``jerk_mf_durations_s``).
+
+Each burst then gets the features the classifier needs (:class:`BurstFeatures`): shape,
+spectrum, contrast to its surroundings, the posture before and after, whether the forearm
+was at rest before it, the rotation with it where a gyroscope is present, and how much
+of the segment surrounds it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt
+from .jerk_mf import MatchedFilterBank
 
-G_DEG = 180.0 / np.pi
+DEG_PER_RAD = 180.0 / np.pi
 G_MS2 = 9.80665
-# the envelope of white noise sits ~1.65 sigma above zero at its per-second median
+# the per-second median of the envelope of white noise sits ~1.65 sigma (per axis, after
+# the envelope's low-pass) above zero (the sleep stage's approximation; the jerk stage
+# measures the floor's own statistic at its rate: JerkDetector.floor_per_sigma)
 ENV_FLOOR_PER_SIGMA = 1.65
+# median |x - y| of two independent N(0, s^2) samples is 0.6745 * sqrt(2) * s
+MAD_DIFF = 0.6745 * math.sqrt(2.0)
+NAN = float("nan")
+
+
+@dataclass
+class BurstFeatures:
+    """What the classifier knows of a burst. The first group is always filled; the rest
+    only by ``JerkDetector.features(..., full=True)`` (nan until then)."""
+
+    peak_g: float  # peak of the 3-axis high-passed acceleration in the core
+    peak_env: float  # peak of the detection envelope
+    dur_s: float  # core duration
+    pr_s: float  # participation-ratio duration of the core (an impact: 1-3 samples)
+    floor_g: float  # envelope noise floor
+    snr: float  # peak_env / floor
+    bg_pre: float  # median envelope before / after the core (nan: too little signal)
+    bg_post: float
+    contrast: float  # peak_env / the quieter side's median envelope
+    filled: float  # share of the core that is filled-in hole
+    burst_s: float  # length of the whole burst the core was taken from
+    after_gap: bool  # the core follows a filled hole closely
+    dom_burst: float  # peak_env / the median envelope of the rest of the burst
+    n_strong: int  # other excursions of the burst to jerk_strong_frac of its peak
+    busy: float  # the busier side's median envelope / peak_env
+    ctx_pre_s: float  # signal of the same segment before the core
+    ctx_post_s: float  # ... and after it, as far as the decision could look
+    faint: bool  # found by the matched filter only
+    mf_chi2: float  # matched-filter statistic (chi-square, 6 dof in white noise)
+    mf_peak_g: float  # peak of the fitted pulse, noise bias removed
+    mf_dur_s: float  # duration of the template that fits it best
+    mf_bg: float = NAN  # (faint) the busier side's median matched-filter statistic
+    angle_deg: float = NAN  # posture change: before vs after the core
+    fchar_hz: float = NAN  # |da/dt| / (2 pi |a|) at the core's peak
+    hf_frac: float = NAN  # share of the core's energy above smooth_hp_hz
+    fcent_hz: float = NAN  # noise-corrected spectral centroid of the pulse
+    lever_m: float = NAN  # velocity change / rise of the rotation rate (gyroscope)
+    rot_snr: float = NAN  # rise of the rotation rate over the gyroscope noise
+    rot_power: float = NAN  # the rise a limb would show (lever limb_max_lever_m), in sigmas
+    rest_frac: float = NAN  # share of posture steps that moved in the seconds before
+    rest_net_g: float = NAN  # net posture change over those steps (g)
+    post_frac: float = NAN  # the same after the core (information only: a cluster's
+    post_net_g: float = NAN  # later jerks and a brief arousal may follow a jerk)
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: float(v) for k, v in vars(self).items()}
 
 
 @dataclass
@@ -29,7 +87,12 @@ class Burst:
     i0: int
     i1: int  # last supra-threshold sample
     seg_start: int
+    faint: bool = False
+    mf_chi2: float = NAN
+    mf_peak_g: float = NAN
+    mf_dur_s: float = NAN
     peak_env: float = 0.0
+    k_peak: int = 0  # sample of the peak of |high-passed acceleration|
     t_start: float = 0.0
     t_end: float = 0.0
     t_peak: float = 0.0
@@ -41,12 +104,22 @@ class Burst:
     rest_env: float = 0.0
     n_strong: int = 0
     after_gap: bool = False
-    feats: dict[str, float] = field(default_factory=dict)
     stage: int = 0  # 0 closed, 1 noticed (early checks done), 2 classified
     local_ok: bool = False
     is_jerk: bool = False
+    rescued: bool = False  # accepted as a jerk of a cluster, not on its own
     reason: str = ""
     noticed: bool = False
+
+
+@dataclass
+class _Run:
+    """An open run of supra-threshold samples (absolute indices)."""
+
+    i0: int
+    i1: int
+    regular: bool = False  # (faint runs) it holds a sample above the regular threshold
+    seg_start: int = 0
 
 
 class JerkDetector:
@@ -67,27 +140,37 @@ class JerkDetector:
         self.release_n = max(1, round(cfg.jerk_release_s * fs))
         # the envelope reads white sensor noise this much lower than the raw signal
         self.noise_gain = _white_noise_gain(self.lp.sos, fs) if self.lp is not None else 1.0
-        # the 4 Hz high-pass of a burst is computed on demand, from its high-passed
-        # samples starting ``hp4_lead_s`` before it (time for the filter to settle)
-        self.hp4_sos = butter(2, 4.0, "highpass", fs, 3).sos
+        # the smooth-stroke high-pass of a burst is computed on demand, from its
+        # high-passed samples starting hp_lead_n before it (time for the filter to settle)
+        self.hp_smooth_sos = butter(2, cfg.smooth_hp_hz, "highpass", fs, 3).sos
+        self.hp_lead_n = round(2.0 / cfg.smooth_hp_hz * fs)
         self.env_mean = MovingMean(round(cfg.jerk_env_s * fs))
         self.block_n = max(1, round(fs))
+        # the floor that white noise of unit sigma per axis gives at this rate: the
+        # floor's statistic (a low percentile of per-second medians of the envelope) on
+        # a fixed noise sample run through the same filters
+        self.floor_per_sigma = self._floor_of_white_noise()
+        self.mf = MatchedFilterBank(cfg.jerk_mf_durations_s, fs)
         # a burst's core is looked for in its last core_search_s; features look
-        # jerk_context_s around the core. Keep enough that no window is ever clipped
-        # (clipping would make results depend on the chunking).
+        # jerk_context_s around the core and jerk_rest_s before it. Keep enough that no
+        # window is ever clipped (clipping would make results depend on the chunking).
         self.core_search_n = round(cfg.core_search_s * fs)
         self.max_burst_n = max(1, round(cfg.max_burst_s * fs))
-        keep = int((2 * cfg.jerk_context_s + cfg.core_search_s + 3.0) * fs)
-        self.hist = History(keep=keep)
+        # (plus 3 s: a burst is closed and judged up to ~1 s after its context ends)
+        keep_s = (cfg.core_search_s + cfg.jerk_context_s
+                  + max(cfg.jerk_context_s, cfg.jerk_rest_s + cfg.jerk_rest_guard_s) + 3.0)
+        self.hist = History(keep=int(keep_s * fs))
         self.n_floor_blocks = max(1, round(cfg.noise_window_s))
         self._blk_medians = np.zeros(0)
         self._floors: dict[int, float] = {}  # block index -> floor used for its samples
         self._next_block = 0  # first block whose median is not computed yet
         self.seg_start = 0
         self._open: Burst | None = None
-        self._last_above = -1
+        self._faint: _Run | None = None
+        self._faint_wait: list[_Run] = []  # closed faint runs awaiting samples after them
+        self._faint_centre = -(1 << 40)  # centre of the last faint pulse found
         self.bursts: list[Burst] = []  # closed, not yet fully classified
-        self.recent: list[Burst] = []  # classified bursts kept for train counting
+        self.n_faint_tested = 0  # faint runs searched with the matched filter
 
     # ------------------------------------------------------------------ streaming
     def new_segment(self, gi0: int) -> None:
@@ -101,15 +184,22 @@ class JerkDetector:
         self.seg_start = gi0
 
     def flush_segment(self) -> None:
-        """The segment ended: close the open burst; context stops at the gap."""
+        """The segment ended: close the open bursts; context stops at the gap."""
         if self._open is not None:
             self._close(self._open)
             self._open = None
+        if self._faint is not None:
+            self._faint_wait.append(self._faint)
+            self._faint = None
+        for run in self._faint_wait:  # the segment ended: judge with what there is
+            self._test_faint(run)
+        self._faint_wait = []
 
     def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, filled: np.ndarray,
                 gyro: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Detect bursts in this piece; returns the per-sample noise floor (g) and the
         mask of samples above the burst threshold."""
+        cfg = self.cfg
         hp = self.hp(acc)
         hpl = self.lp(hp) if self.lp is not None else hp
         env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hpl, hpl)), 0.0))
@@ -119,15 +209,30 @@ class JerkDetector:
         else:
             self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
         floor = self._floors_for(gi0, len(t))
-        thr = np.maximum(self.cfg.jerk_snr * floor, self.cfg.jerk_min_g)
-        seg_pos = np.arange(gi0, gi0 + len(t)) - self.seg_start
+        thr = np.maximum(cfg.jerk_snr * floor, cfg.jerk_min_g)
+        settled = int(cfg.settle_s * self.fs) - (gi0 - self.seg_start)
         # a peak-hold over the last release_n samples (this piece's and the history's)
         w = self.release_n
         ext = np.concatenate([self.hist.get("env", max(gi0 - w + 1, self.seg_start), gi0), env])
         hold = running_max(ext, w)[len(ext) - len(env):]
-        thr = np.maximum(thr, self.cfg.jerk_release_frac * hold)
-        above = (env > thr) & (seg_pos >= int(self.cfg.settle_s * self.fs))
+        thr = np.maximum(thr, cfg.jerk_release_frac * hold)
+        above = env > thr
+        if settled > 0:
+            above[:settled] = False
         self._track(gi0, above)
+        # faint stretches: above the prescreen level only (the regular threshold is at
+        # least jerk_min_g, so in a quiet sensor there are none)
+        faint = env > np.maximum(cfg.jerk_mf_prescreen * floor, cfg.jerk_min_g)
+        if settled > 0:
+            faint[:settled] = False
+        if faint.any() or self._faint is not None:
+            self._track_faint(gi0, faint, above)
+        if self._faint_wait:
+            # the filter looks 2 half-templates past a run: judge it once they are here
+            ready = self.hist.end - 2 * self.mf.half
+            for run in [r for r in self._faint_wait if r.i1 < ready]:
+                self._test_faint(run)
+            self._faint_wait = [r for r in self._faint_wait if r.i1 >= ready]
         return floor, above
 
     # ------------------------------------------------------------------ noise floor
@@ -155,10 +260,17 @@ class JerkDetector:
                 self._floors[k] = float(f)
             self._next_block = last_full
         first_blk = gi0 // b
+        last_blk = (end - 1) // b
+        # keep the floors of the blocks still in the history: a burst closing now may
+        # have begun in one of them (its floor must not depend on the chunking)
+        oldest = min(first_blk, self.hist.start // b)
+        if len(self._floors) > last_blk - oldest + 2:
+            for k in [k for k in self._floors if k < oldest]:
+                del self._floors[k]
+        if first_blk == last_blk:
+            return np.full(n, self._floor_of(first_blk))
         idx = np.arange(gi0, end) // b - first_blk
-        vals = np.array([self._floor_of(k) for k in range(first_blk, (end - 1) // b + 1)])
-        for k in [k for k in self._floors if k < first_blk]:
-            del self._floors[k]
+        vals = np.array([self._floor_of(k) for k in range(first_blk, last_blk + 1)])
         return vals[idx]
 
     def _floor_of(self, k: int) -> float:
@@ -171,38 +283,107 @@ class JerkDetector:
     def floor_at(self, i: int) -> float:
         return self._floor_of(i // self.block_n)
 
+    def noise_sigma(self, floor_g: float) -> float:
+        """Per-axis white-noise sigma of the high-passed acceleration for a floor."""
+        return floor_g / self.floor_per_sigma
+
+    def _floor_of_white_noise(self) -> float:
+        cfg = self.cfg
+        n_s = max(8, round(cfg.noise_window_s))
+        x = np.random.default_rng(0).normal(size=(n_s * self.block_n, 3))
+        hp = sosfilt(self.hp.sos, x)[0]
+        y = sosfilt(self.lp.sos, hp)[0] if self.lp is not None else hp
+        w = max(1, round(cfg.jerk_env_s * self.fs))
+        p = np.convolve(np.einsum("ij,ij->i", y, y), np.ones(w) / w)[: len(y)]
+        env = np.sqrt(p[self.block_n:])  # (the filters' first second left out)
+        med = np.median(env[: len(env) // self.block_n * self.block_n]
+                        .reshape(-1, self.block_n), axis=1)
+        return float(np.percentile(med, cfg.noise_percentile))
+
     # ------------------------------------------------------------------ bursts
+    def _runs(self, gi0: int, mask: np.ndarray) -> list[tuple[int, int]]:
+        """Runs of the mask (absolute [first, last]), split where the gap exceeds merge."""
+        merge = max(1, round(self.cfg.jerk_merge_s * self.fs))
+        idx = np.flatnonzero(mask) + gi0
+        if not len(idx):
+            return []
+        cut = np.flatnonzero(np.diff(idx) > merge) + 1
+        starts = np.concatenate([[0], cut])
+        stops = np.concatenate([cut, [len(idx)]])
+        return [(int(idx[s]), int(idx[e - 1])) for s, e in zip(starts.tolist(), stops.tolist(),
+                                                                 strict=True)]
+
     def _track(self, gi0: int, above: np.ndarray) -> None:
         merge = max(1, round(self.cfg.jerk_merge_s * self.fs))
-        idx = np.flatnonzero(above) + gi0
         end = gi0 + len(above)
-        if len(idx):
-            # split where the quiet stretch is at least `merge` samples
-            cut = np.flatnonzero(np.diff(idx) > merge) + 1
-            starts = np.concatenate([[0], cut])
-            stops = np.concatenate([cut, [len(idx)]])
-            for s, e in zip(starts.tolist(), stops.tolist(), strict=True):
-                a, z = int(idx[s]), int(idx[e - 1])
-                if self._open is not None and a - self._open.i1 <= merge:
-                    self._open.i1 = z
-                else:
-                    if self._open is not None:
-                        self._close(self._open)
-                    self._open = Burst(i0=a, i1=z, seg_start=self.seg_start)
-                # a long movement is cut into pieces, each judged on its own: a jerk
-                # during walking or a reach is the core of its piece
-                o = self._open
-                while o.i1 - o.i0 + 1 > self.max_burst_n:
-                    self._close(Burst(i0=o.i0, i1=o.i0 + self.max_burst_n - 1,
-                                      seg_start=o.seg_start))
-                    o.i0 += self.max_burst_n
+        for a, z in self._runs(gi0, above):
+            if self._open is not None and a - self._open.i1 <= merge:
+                self._open.i1 = z
+            else:
+                if self._open is not None:
+                    self._close(self._open)
+                self._open = Burst(i0=a, i1=z, seg_start=self.seg_start)
+            # a long movement is cut into pieces, each judged on its own: a jerk
+            # during walking or a reach is the core of its piece
+            o = self._open
+            while o.i1 - o.i0 + 1 > self.max_burst_n:
+                self._close(Burst(i0=o.i0, i1=o.i0 + self.max_burst_n - 1,
+                                  seg_start=o.seg_start))
+                o.i0 += self.max_burst_n
         if self._open is not None and end - 1 - self._open.i1 >= merge:
             self._close(self._open)
             self._open = None
 
+    def _track_faint(self, gi0: int, faint: np.ndarray, above: np.ndarray) -> None:
+        """Runs of the prescreen mask that hold no regular burst sample: candidates for
+        the matched filter."""
+        merge = max(1, round(self.cfg.jerk_merge_s * self.fs))
+        end = gi0 + len(faint)
+        for a, z in self._runs(gi0, faint | above):
+            reg = bool(above[a - gi0: z - gi0 + 1].any())
+            o = self._faint
+            if o is not None and a - o.i1 <= merge:
+                o.i1 = z
+                o.regular |= reg
+            else:
+                if o is not None:
+                    self._faint_wait.append(o)
+                self._faint = _Run(a, z, reg, self.seg_start)
+        o = self._faint
+        if o is not None and end - 1 - o.i1 >= merge:
+            self._faint_wait.append(o)
+            self._faint = None
+        # (a regular burst covers a run that holds one; a long one is a movement)
+        self._faint_wait = [r for r in self._faint_wait
+                            if not r.regular and r.i1 - r.i0 + 1 <= self.max_burst_n]
+
+    def _test_faint(self, run: _Run) -> None:
+        """A faint run ended: keep it when the matched filter finds a pulse in it."""
+        self.n_faint_tested += 1
+        floor = self.floor_at(run.i0)
+        sigma = self.noise_sigma(floor)
+        if sigma <= 0:
+            return
+        half = self.mf.half
+        x0 = max(run.seg_start, run.i0 - 2 * half)
+        x = self.hist.get("hp", x0, run.i1 + 1 + 2 * half)
+        if len(x) < self.mf.length:
+            return
+        chi2, peak, dur, lag = self.mf.best(x, sigma)
+        if chi2 < self.cfg.jerk_mf_chi2:
+            return
+        # two humps of one biphasic pulse may make two runs: one pulse, one candidate
+        centre = x0 + lag + half
+        if abs(centre - self._faint_centre) <= half:
+            return
+        self._faint_centre = centre
+        self._close(Burst(i0=run.i0, i1=run.i1, seg_start=run.seg_start, faint=True,
+                          mf_chi2=chi2, mf_peak_g=peak, mf_dur_s=dur))
+
     def _close(self, b: Burst) -> None:
         h = self.hist
         fs = self.fs
+        cfg = self.cfg
         a0 = max(b.i0, b.i1 + 1 - self.core_search_n)
         env = h.get("env", a0, b.i1 + 1)
         if len(env) == 0:
@@ -210,7 +391,8 @@ class JerkDetector:
         # the core: around the peak, down to a fraction of it. A jerk inside a voluntary
         # movement makes one long burst; its core is the jerk itself.
         k = int(np.argmax(env))
-        level = max(self.cfg.jerk_core_frac * float(env[k]), self.floor_at(b.i0) * 2)
+        level = max(cfg.jerk_core_frac * float(env[k]),
+                    self.floor_at(b.i0) * cfg.jerk_core_floor_mult)
         below = env < level
         left = np.flatnonzero(below[:k])
         right = np.flatnonzero(below[k:])
@@ -221,8 +403,9 @@ class JerkDetector:
         # other strokes of a scratching bout
         rest = np.concatenate([env[:max(0, c0 - 2)], env[c1 + 3:]])
         b.rest_env = _median(rest) if len(rest) >= 3 else 0.0
-        # other excursions of the burst to half the peak: strokes of a scratching bout
-        strong = np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]]) > 0.5 * env[k]
+        # other excursions of the burst towards its peak: strokes of a scratching bout
+        strong = (np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]])
+                  > cfg.jerk_strong_frac * env[k])
         b.n_strong = int(np.count_nonzero(np.diff(strong.astype(np.int8)) == 1)
                          + (1 if len(strong) and strong[0] else 0))
         b.i0, b.i1 = a0 + c0, a0 + c1
@@ -232,110 +415,212 @@ class JerkDetector:
         t = h.get("t", b.i0, b.i1 + 1)
         b.peak_env = float(env[k])
         mag = np.sqrt(np.einsum("ij,ij->i", hp, hp))
-        b.peak_g = float(mag.max())
+        kp = int(np.argmax(mag))
+        b.peak_g, b.k_peak = float(mag[kp]), b.i0 + kp
         if self.lp_lag:
             pre = h.get("hp", max(b.i0 - self.lp_lag, b.seg_start), b.i0)
             if len(pre):
-                b.peak_g = max(b.peak_g, float(np.sqrt(np.einsum("ij,ij->i", pre, pre)).max()))
+                pm = np.sqrt(np.einsum("ij,ij->i", pre, pre))
+                if float(pm.max()) > b.peak_g:
+                    b.peak_g = float(pm.max())
+                    b.k_peak = b.i0 - len(pre) + int(np.argmax(pm))
         b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
-        pad = 2
+        pad = 2  # samples: the participation ratio of a 1-sample spike needs its flanks
         seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        b.floor_g = self.floor_at(b.i0)
         m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
         b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
         b.filled_frac = float(h.get("filled", b.i0 - pad, b.i1 + 1 + pad).mean())
         # a hole just before the core: the pulse may be the arm's move during the hole
-        b.after_gap = bool(h.get("filled", b.i0 - int(0.25 * fs), b.i0 + 1).any())
-        b.floor_g = self.floor_at(b.i0)
-        self.bursts.append(b)
+        b.after_gap = bool(h.get("filled", b.i0 - int(cfg.jerk_gap_guard_s * fs),
+                                 b.i0 + 1).any())
+        # in time order (a faint run is judged a little later than a burst after it)
+        k = len(self.bursts)
+        while k and self.bursts[k - 1].i0 > b.i0:
+            k -= 1
+        self.bursts.insert(k, b)
 
     # ------------------------------------------------------------------ features
-    def features(self, b: Burst, seg_end: int, full: bool = True) -> dict[str, float]:
+    def features(self, b: Burst, seg_end: int, full: bool = True,
+                 exclude: list[tuple[int, int]] | None = None) -> BurstFeatures:
         """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment.
-        ``full=False``: only the cheap ones that most bursts already fail."""
+        ``full=False``: only the cheap ones that most bursts already fail. ``exclude``:
+        sample spans of accepted jerks (left out of the rest test: a cluster's own jerks
+        are no voluntary movement)."""
         h = self.hist
         fs = self.fs
+        cfg = self.cfg
         lo = b.seg_start
-        n = round(self.cfg.jerk_context_s * fs)
-        guard = round(0.25 * fs)
+        n = round(cfg.jerk_context_s * fs)
+        guard = round(cfg.jerk_context_guard_s * fs)
         pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         post = h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))
         floor = max(b.floor_g, 1e-4)
-        bg_pre = _median(pre) if len(pre) > fs * 0.3 else np.nan
-        bg_post = _median(post) if len(post) > fs * 0.3 else np.nan
+        min_n = fs * cfg.jerk_context_min_s
+        bg_pre = _median(pre) if len(pre) > min_n else NAN
+        bg_post = _median(post) if len(post) > min_n else NAN
         bgs = [x for x in (bg_pre, bg_post) if np.isfinite(x)]
         bg = min(bgs) if bgs else floor
-        f: dict[str, float] = {
-            "peak_g": b.peak_g, "peak_env": b.peak_env, "dur_s": b.t_end - b.t_start,
-            "pr_s": b.pr_s, "floor_g": floor, "snr": b.peak_env / floor,
-            "bg_pre": bg_pre, "bg_post": bg_post, "contrast": b.peak_env / max(bg, floor),
-            "filled": b.filled_frac, "burst_s": b.burst_s, "after_gap": float(b.after_gap),
-            "dom_burst": b.peak_env / max(b.rest_env, floor), "n_strong": float(b.n_strong),
-            "busy": max([x for x in (bg_pre, bg_post) if np.isfinite(x)] or [0.0]) / b.peak_env,
-        }
+        f = BurstFeatures(
+            peak_g=b.peak_g, peak_env=b.peak_env, dur_s=b.t_end - b.t_start, pr_s=b.pr_s,
+            floor_g=floor, snr=b.peak_env / floor, bg_pre=bg_pre, bg_post=bg_post,
+            contrast=b.peak_env / max(bg, floor), filled=b.filled_frac, burst_s=b.burst_s,
+            after_gap=b.after_gap, dom_burst=b.peak_env / max(b.rest_env, floor),
+            n_strong=b.n_strong, busy=max(bgs or [0.0]) / b.peak_env,
+            ctx_pre_s=(b.i0 - lo) / fs, ctx_post_s=max(0, seg_end - b.i1 - 1) / fs,
+            faint=b.faint, mf_chi2=b.mf_chi2, mf_peak_g=b.mf_peak_g, mf_dur_s=b.mf_dur_s)
+        if b.faint:
+            # the filter's own background on both sides: a pulse in noise stands out of
+            # it, a stretch of tremor or movement raises it all along
+            sigma = self.noise_sigma(floor)
+            half = self.mf.half
+            bgs_mf = []
+            for x0, x1 in ((max(lo, b.i0 - n), max(lo, b.i0 - guard)),
+                           (b.i1 + guard, min(seg_end, b.i1 + n) - half)):
+                x = h.get("hp", max(lo, x0 - half), x1 + half)
+                if x1 - x0 > min_n and len(x) >= self.mf.length:
+                    bgs_mf.append(_median(self.mf.stat(x, sigma)))
+            f.mf_bg = max(bgs_mf) if bgs_mf else NAN
         if not full:
             return f
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
-        acc_post = h.get("acc", b.i1 + int(0.8 * fs), min(seg_end, b.i1 + n))
+        acc_post = h.get("acc", b.i1 + int(cfg.jerk_posture_after_s * fs),
+                         min(seg_end, b.i1 + n))
         if len(acc_pre) and len(acc_post):
-            g0, g1 = acc_pre.mean(0), acc_post.mean(0)
-            c = float(g0 @ g1 / max(np.linalg.norm(g0) * np.linalg.norm(g1), 1e-12))
-            f["angle_deg"] = float(np.degrees(np.arccos(np.clip(c, -1, 1))))
-        else:
-            f["angle_deg"] = np.nan
-        # shape of the core: characteristic frequency |da/dt| / (2 pi |a|) and the
-        # number of sign changes along the dominant axis (an impact rings, a limb does not)
+            f.angle_deg = _angle_deg(acc_pre.mean(0), acc_post.mean(0))
+        # shape of the core: characteristic frequency |da/dt| / (2 pi |a|)
         core = h.get("hp", b.i0 - 1, b.i1 + 2)
         if len(core) >= 3:
             mag = np.sqrt(np.einsum("ij,ij->i", core, core))
             d = np.diff(core, axis=0) * fs
-            f["fchar_hz"] = float(np.sqrt(np.einsum("ij,ij->i", d, d)).max()
-                                  / max(2 * np.pi * float(mag.max()), 1e-12))
-            u = np.linalg.svd(core - core.mean(0), full_matrices=False)[2][0]
-            p = core @ u
-            big = np.abs(p) > 0.2 * np.abs(p).max()
-            s = np.sign(p[big])
-            f["zc"] = float(np.count_nonzero(s[1:] != s[:-1]))
-        else:
-            f["fchar_hz"], f["zc"] = np.nan, np.nan
-        # smooth voluntary strokes live below 4 Hz; a jerk's core mostly above
-        pad = round(0.05 * fs)
-        c1 = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
-        lead = round(0.5 * fs)
-        src = h.get("hp", max(lo, b.i0 - pad - lead), b.i1 + 1 + pad)
-        c4 = sosfilt(self.hp4_sos, src)[0][len(src) - len(c1):]
-        # minus the sensor noise's share (white noise is mostly above 4 Hz, which would
-        # make a faint smooth movement in a noisy stream look sharp)
-        var = 3.0 * (floor / (ENV_FLOOR_PER_SIGMA * self.noise_gain)) ** 2 * len(c1)
-        e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.tremor_hp_hz / fs)
-        e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 8.0 / fs)
-        f["hf_frac"] = max(0.0, e4) / max(e1, 1e-18)
-        f["lever_m"] = self._lever(b) if self.hp_gyr is not None else np.nan
-        if len(acc_pre):
-            gdir = acc_pre.mean(0)
-            gdir = gdir / max(float(np.linalg.norm(gdir)), 1e-12)
-            seg = h.get("hp", b.i0 - 1, b.i1 + 2)
-            tot = float(np.einsum("ij,ij->", seg, seg))
-            f["galign"] = float(((seg @ gdir) ** 2).sum() / max(tot, 1e-18))
-        else:
-            f["galign"] = np.nan
+            f.fchar_hz = float(np.sqrt(np.einsum("ij,ij->i", d, d)).max()
+                               / max(2 * np.pi * float(mag.max()), 1e-12))
+        sigma = self.noise_sigma(floor)
+        f.hf_frac = self._hf_frac(b, sigma)
+        f.fcent_hz = self._centroid(b, sigma)
+        if self.hp_gyr is not None:
+            f.lever_m, f.rot_snr, f.rot_power = self._rotation(b)
+        excl = exclude or []
+        f.rest_frac, f.rest_net_g = self._moving(
+            b.i0 - round((cfg.jerk_rest_s + cfg.jerk_rest_guard_s) * fs),
+            b.i0 - round(cfg.jerk_rest_guard_s * fs), lo, seg_end, excl, before=True)
+        a = b.i1 + 1 + guard
+        f.post_frac, f.post_net_g = self._moving(a, a + round(cfg.jerk_rest_s * fs), lo,
+                                                 seg_end, excl, before=False)
         return f
 
+    def _hf_frac(self, b: Burst, sigma: float) -> float:
+        """Share of the core's energy above smooth_hp_hz, white noise's share removed:
+        smooth voluntary strokes live below it, a jerk's core mostly above."""
+        fs = self.fs
+        pad = round(self.cfg.smooth_pad_s * fs)
+        c1 = self.hist.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        src = self.hist.get("hp", max(b.seg_start, b.i0 - pad - self.hp_lead_n),
+                            b.i1 + 1 + pad)
+        c4 = sosfilt(self.hp_smooth_sos, src)[0][len(src) - len(c1):]
+        # (white noise is mostly above the cut, which would make a faint smooth movement
+        # in a noisy stream look sharp)
+        var = 3.0 * sigma ** 2 * len(c1)
+        e1 = float(np.einsum("ij,ij->", c1, c1)) - var * (1 - 2.0 * self.cfg.tremor_hp_hz / fs)
+        e4 = float(np.einsum("ij,ij->", c4, c4)) - var * (1 - 2.0 * self.cfg.smooth_hp_hz / fs)
+        return max(0.0, e4) / max(e1, 1e-18)
 
-    def _lever(self, b: Burst) -> float:
-        """Lever arm (m) of the pulse as a rotation: the wrist's peak velocity change
-        over the pulse / the peak rotation rate with it. A limb turning about the elbow or
-        shoulder has one of 0.05-0.7 m; a pulse through the bed or a heel strike moves the
-        arm without turning it (a long lever)."""
-        pad = max(1, round(0.03 * self.fs))
-        a = self.hist.get("hp", b.i0 - pad, b.i1 + 1 + pad)
-        w = self.hist.get("gyr", b.i0 - pad, b.i1 + 1 + pad)
-        if len(a) < 2 or len(w) != len(a):
-            return float("nan")
-        v = np.cumsum(a, axis=0) * (G_MS2 / self.fs)
+    def _centroid(self, b: Burst, sigma: float) -> float:
+        """Spectral centroid (Hz) of the pulse around its peak, the white noise's power
+        taken out bin by bin: an impact rings at the band's resonance, a limb's pulse is
+        smooth."""
+        fs = self.fs
+        w = max(2, round(self.cfg.impact_window_s * fs))
+        seg = self.hist.get("hp", b.k_peak - w, b.k_peak + w + 1)
+        if len(seg) < 2 * w + 1:
+            return NAN
+        win = np.hanning(2 * w + 3)[1:-1]
+        nfft = 1 << max(5, int(np.ceil(np.log2(4 * len(seg)))))
+        spec = np.fft.rfft(seg * win[:, None], n=nfft, axis=0)
+        p = np.einsum("ij,ij->i", spec.real, spec.real) + np.einsum("ij,ij->i", spec.imag,
+                                                                     spec.imag)
+        p = np.maximum(p - 3.0 * sigma ** 2 * float(win @ win), 0.0)
+        fr = np.fft.rfftfreq(nfft, 1 / fs)
+        keep = fr >= 2.0 * self.cfg.tremor_hp_hz
+        tot = float(p[keep].sum())
+        return float((p[keep] * fr[keep]).sum() / tot) if tot > 0 else NAN
+
+    def _rotation(self, b: Burst) -> tuple[float, float, float]:
+        """(lever arm m, rise of the rotation rate in noise sigmas, the rise a limb with
+        the longest lever would show in noise sigmas). The lever is the wrist's peak
+        velocity change over the pulse / the peak rise of the rotation rate above its
+        level just before (a roll-over's ongoing rotation is not the pulse's)."""
+        fs = self.fs
+        h = self.hist
+        cfg = self.cfg
+        pad = max(1, round(cfg.limb_rot_pad_s * fs))
+        a = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        w = h.get("gyr", b.i0 - pad, b.i1 + 1 + pad)
+        ref = h.get("gyr", b.i0 - pad - max(2, round(cfg.limb_rot_ref_s * fs)), b.i0 - pad)
+        quiet = h.get("gyr", max(b.seg_start, b.i0 - round(cfg.jerk_context_s * fs)),
+                      b.i0 - pad)
+        if len(a) < 2 or len(w) != len(a) or len(ref) < 2 or len(quiet) < 8:
+            return NAN, NAN, NAN
+        v = np.cumsum(a, axis=0) * (G_MS2 / fs)
         v_pk = float(np.sqrt(np.einsum("ij,ij->i", v, v)).max())
-        w_pk = float(np.sqrt(np.einsum("ij,ij->i", w, w)).max()) / G_DEG
-        return v_pk / max(w_pk, 1e-9)
+        dw = w - ref.mean(0)
+        w_pk = float(np.sqrt(np.einsum("ij,ij->i", dw, dw)).max())
+        # the gyroscope's noise, from sample-to-sample differences (movement is slow
+        # at the sample rate): sigma of the 3-axis magnitude
+        s = float(np.median(np.abs(np.diff(quiet, axis=0)), axis=0).mean()) / MAD_DIFF
+        if s == 0.0 and w_pk == 0.0:
+            # a rotation rate without even noise is a placeholder (a band or a file that
+            # sends zeros where it has no gyroscope), not a forearm that did not turn
+            return NAN, NAN, NAN
+        s3 = max(s * math.sqrt(3.0), 1e-3)
+        lever = v_pk / max(w_pk / DEG_PER_RAD, 1e-9)
+        power = v_pk / cfg.limb_max_lever_m * DEG_PER_RAD / s3
+        return lever, w_pk / s3, power
+
+    def _moving(self, a: int, z: int, lo: int, seg_end: int,
+                exclude: list[tuple[int, int]], before: bool) -> tuple[float, float]:
+        """Posture steps (differences of consecutive block means of the raw acceleration)
+        in [a, z): the share that moved (more than jerk_rest_step_g, or than
+        jerk_rest_noise_k sigmas of a step of noise), and the net change they add up to
+        (g). Blocks of an accepted jerk, from jerk_rest_excl_s before it to
+        jerk_rest_relax_s after it, are left out."""
+        cfg = self.cfg
+        fs = self.fs
+        bn = max(2, round(cfg.jerk_rest_block_s * fs))
+        a, z = max(a, lo), min(z, seg_end)
+        nb = (z - a) // bn
+        if nb < 3:
+            return NAN, NAN
+        s0 = z - nb * bn if before else a  # blocks end at the pulse / start after it
+        x = self.hist.get("acc", s0, s0 + nb * bn)
+        if len(x) != nb * bn:
+            return NAN, NAN
+        blocks = x.reshape(nb, bn, 3).mean(axis=1)
+        step = np.sqrt(np.einsum("ij,ij->i", d := np.diff(blocks, axis=0), d))
+        ok = np.ones(nb, dtype=bool)
+        g = round(cfg.jerk_rest_excl_s * fs)
+        g1 = round(cfg.jerk_rest_relax_s * fs)
+        for j0, j1 in exclude:
+            if j1 + g1 < s0 or j0 - g >= s0 + nb * bn:
+                continue
+            k0 = max(0, (j0 - g - s0) // bn)
+            k1 = min(nb - 1, (j1 + g1 - s0) // bn)
+            ok[k0: k1 + 1] = False
+        valid = ok[1:] & ok[:-1]
+        if valid.sum() < 2:
+            return NAN, NAN
+        # noise of one block mean, from sample-to-sample differences (robust to the
+        # movement, which is slow at the sample rate)
+        sig = float(np.median(np.abs(np.diff(x, axis=0)), axis=0).mean()) / MAD_DIFF
+        thr = max(cfg.jerk_rest_step_g, cfg.jerk_rest_noise_k * sig * math.sqrt(2.0 / bn))
+        frac = float(np.count_nonzero(step[valid] > thr)) / float(valid.sum())
+        return frac, float(np.linalg.norm(d[valid].sum(axis=0)))
+
+
+def _angle_deg(g0: np.ndarray, g1: np.ndarray) -> float:
+    c = float(g0 @ g1 / max(float(np.linalg.norm(g0) * np.linalg.norm(g1)), 1e-12))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
 def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
@@ -359,41 +644,69 @@ def _q_incl(values: np.ndarray, pct: float) -> float:
     return float(np.partition(values, k)[k])
 
 
-def classify_basic(f: dict[str, float], cfg: AnalyzerConfig) -> str | None:
+def _isfin(x: float) -> bool:
+    return math.isfinite(x)
+
+
+def classify_basic(f: BurstFeatures, cfg: AnalyzerConfig) -> str | None:
     """The reason a burst is not a jerk from its cheap features, or None."""
-    if f["filled"] > 0.5 or f["after_gap"]:
+    if f.filled > 0.5 or f.after_gap:
         return "missing_data"
-    if f["peak_g"] < cfg.jerk_min_peak_g:
+    if f.ctx_pre_s < cfg.jerk_need_pre_s or f.ctx_post_s < cfg.jerk_need_post_s:
+        return "no_context"
+    if (f.mf_peak_g < cfg.jerk_faint_min_peak_g) if f.faint else (
+            f.peak_g < cfg.jerk_min_peak_g):
         return "small"
-    if f["contrast"] < cfg.jerk_contrast:
+    if f.faint:
+        # a matched-filter find is faint by nature: its surroundings must be noise
+        # (both sides' median envelope near the floor, and the filter's own background
+        # far below the find), not a weaker activity
+        if max(x for x in (f.bg_pre, f.bg_post, f.floor_g) if _isfin(x)) > (
+                cfg.jerk_faint_quiet * f.floor_g) or not (
+                f.mf_chi2 >= cfg.jerk_mf_contrast * f.mf_bg):
+            return "low_contrast"
+    elif f.contrast < cfg.jerk_contrast:
         return "low_contrast"
-    if f["dur_s"] > cfg.jerk_max_s:
+    if f.dur_s > cfg.jerk_max_s:
         return "long"
     return None
 
 
-def classify(f: dict[str, float], fs: float, cfg: AnalyzerConfig) -> str:
+def rotation_confirmed(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
+    """The gyroscope shows the forearm turning with the pulse, as a limb does."""
+    return (_isfin(f.lever_m) and f.lever_m <= cfg.limb_max_lever_m
+            and f.rot_snr >= cfg.limb_rot_confirm_snr)
+
+
+def classify(f: BurstFeatures, fs: float, cfg: AnalyzerConfig) -> str:
     """'jerk' or the reason a burst is not one. Order: cheapest and surest first."""
     basic = classify_basic(f, cfg)
     if basic is not None:
         return basic
-    angle = f["angle_deg"] if np.isfinite(f["angle_deg"]) else 0.0
-    galign = f["galign"] if np.isfinite(f["galign"]) else 0.0
-    if f["pr_s"] <= max(cfg.impulse_max_s, 1.5 / fs) and angle < cfg.impulse_max_turn_deg:
-        return "impact"
-    if (f["fchar_hz"] >= min(cfg.impact_fchar_hz, 0.3 * fs) and f["pr_s"] <= cfg.impact_max_s
-            and angle < cfg.impact_max_angle_deg
-            and ((galign >= cfg.impact_galign and f["peak_g"] < cfg.impact_vertical_max_g)
-                 or f["peak_g"] < cfg.impact_small_g)):
-        return "impact"
-    if f["pr_s"] <= cfg.impact_max_s and f.get("lever_m", np.nan) > cfg.limb_max_lever_m:
-        return "translation"
-    if f["busy"] > cfg.jerk_busy_frac:
+    angle = f.angle_deg if _isfin(f.angle_deg) else 0.0
+    if (_isfin(f.lever_m) and f.rot_power >= cfg.limb_rot_min_snr
+            and f.lever_m > cfg.limb_max_lever_m):
+        return "no_rotation"
+    if not rotation_confirmed(f, cfg):
+        # (a faint pulse's own duration is the matched template's: noise blurs it)
+        short = (f.mf_dur_s <= min(cfg.jerk_mf_durations_s) if f.faint
+                 else f.pr_s <= cfg.impact_max_s)
+        if (not f.faint and f.pr_s <= max(cfg.impulse_max_s, 1.5 / fs)
+                and angle < cfg.impulse_max_turn_deg):
+            return "impact"
+        ring = _isfin(f.fcent_hz) and f.fcent_hz >= min(cfg.impact_fcent_hz,
+                                                        cfg.impact_fcent_nyq * fs / 2)
+        if short and ring and angle < cfg.impact_max_angle_deg:
+            return "impact"
+    if f.busy > cfg.jerk_busy_frac and not f.faint:
         return "busy"
-    if f["burst_s"] > cfg.movement_burst_s and (
-            f["dom_burst"] < cfg.jerk_dominance
-            or (f["n_strong"] >= 1 and f["dom_burst"] < cfg.jerk_dominance_alone)):
+    if f.burst_s > cfg.movement_burst_s and (
+            f.dom_burst < cfg.jerk_dominance
+            or (f.n_strong >= 1 and f.dom_burst < cfg.jerk_dominance_alone)):
         return "movement"
-    if f["hf_frac"] < cfg.smooth_hf_frac and f["peak_g"] < cfg.smooth_max_g:
+    if (_isfin(f.rest_frac) and f.rest_frac >= cfg.jerk_rest_max_frac) or (
+            _isfin(f.rest_net_g) and f.rest_net_g >= cfg.jerk_rest_max_net_g):
+        return "not_at_rest"
+    if f.hf_frac < cfg.smooth_hf_frac and f.peak_g < cfg.smooth_max_g:
         return "smooth"
     return "jerk"

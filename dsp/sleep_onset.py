@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 # verdicts of bursts that never become neighbours: noise, too long, impacts (a knock or a
 # tap is no jerk, and the jerk stage already tells them apart by their shape)
 _NOT_JERK_LIKE = frozenset({"small", "low_contrast", "long", "missing_data", "impact",
-                            "translation", "rebound", "jerk"})
+                            "no_rotation", "translation", "rebound", "jerk"})
 
 
 class HypnicDecider:
