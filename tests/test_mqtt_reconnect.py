@@ -167,7 +167,7 @@ async def test_last_will_marks_a_killed_gateway_offline(mosquitto_private, tmp_p
     prefix = "tw-will-" + uuid.uuid4().hex[:6]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "twitchwatch", "run", "--simulate", "--hours", "0.2", "--speed", "30",
-        "--quiet", "--no-record", "--out", str(tmp_path / "out"),
+        "--band", "sim-band", "--quiet", "--no-record", "--out", str(tmp_path / "out"),
         "--mqtt-host", server.host, "--mqtt-port", str(server.port), "--mqtt-prefix", prefix,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     topic = f"{prefix}/sim-band/status"

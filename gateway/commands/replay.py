@@ -35,7 +35,7 @@ async def _replay(args: argparse.Namespace) -> int:
     from ..pipeline import Session
     from ..settings import load as load_settings
     from ..sources.recorded import Replay
-    from .session import StatusLine, build_sinks, summary, until_stopped
+    from .session import StatusLine, build_sinks, stop_on_signals, summary
 
     path: pathlib.Path = args.recording
     if not path.is_file():
@@ -48,9 +48,10 @@ async def _replay(args: argparse.Namespace) -> int:
     sinks = build_sinks(settings, events, status, quiet=args.quiet)
     source = Replay(path, speed=args.speed)
     live = args.speed is not None
-    async with source, Session(sinks, live=live) as session:
-        status.session = session
-        await session.run(until_stopped(aiter(source)))
+    with stop_on_signals() as stop:
+        async with source, Session(sinks, live=live) as session:
+            status.session = session
+            await session.run(aiter(source), stop)
     st = source.stats
     if not args.quiet:
         print(summary(session))
