@@ -50,6 +50,7 @@ from ..store.spool import Spool
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_DIR = "twitchwatch-data/influx-spool"
+RAW_RP = "twitchwatch_raw"  # the retention policy of raw samples (InfluxRawSink)
 BISECT_MAX_REQUESTS = 64  # per refused batch: isolates a few bad lines in a 5,000-line batch
 MIB = 1024 * 1024
 
@@ -92,13 +93,16 @@ _NET_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 class V1Transport:
     """``precision``: of the timestamps this transport's lines carry ("ms", or "u" for raw
     samples). ``retention``: (name, duration) of a retention policy that ``prepare``
-    creates, or alters to that duration, beside the database (1.x, ``create_database``)."""
+    creates, or alters to that duration, beside the database (1.x, ``create_database``).
+    ``ensure``: one that ``prepare`` only creates when it is missing, never alters."""
 
     def __init__(self, cfg: InfluxConfig, precision: str = "ms",
-                 retention: tuple[str, str] | None = None) -> None:
+                 retention: tuple[str, str] | None = None,
+                 ensure: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
         self.precision = precision
         self.retention = retention
+        self.ensure = ensure
         self._http: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -128,6 +132,14 @@ class V1Transport:
             return  # someone with admin rights made them (docs/storage.md)
         db = self.cfg.database
         await self._query(f'CREATE DATABASE "{db}"')
+        if self.ensure is not None:
+            rp, duration = self.ensure
+            try:
+                await self._query(f'CREATE RETENTION POLICY "{rp}" ON "{db}" '
+                                  f"DURATION {duration} REPLICATION 1")
+            except WriteRejected as e:
+                if "already exists" not in str(e):
+                    raise
         if self.retention is None:
             return
         rp, duration = self.retention
@@ -236,9 +248,14 @@ class InfluxSink:
                  retention: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
         use_client = bool(cfg.token and cfg.org and cfg.bucket)
+        # The raw samples' retention policy exists whether or not raw samples are on: the
+        # Live dashboard's raw panels then show "no data" instead of failing with
+        # "retention policy not found". Created when missing, never altered (that is the
+        # raw sink's, which follows raw_retention).
         self.transport: Transport = (
             ClientTransport(cfg, self.precision) if use_client
-            else V1Transport(cfg, self.precision, retention))
+            else V1Transport(cfg, self.precision, retention,
+                             ensure=None if retention else (RAW_RP, cfg.raw_retention)))
         # A subdirectory is a spool of its own: Spool only looks at its directory's files.
         self.spool = Spool(pathlib.Path(cfg.spool_dir or DEFAULT_SPOOL_DIR) / spool_subdir,
                            max_bytes=max(1, int(cfg.spool_max_mb * MIB)))
