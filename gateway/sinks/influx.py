@@ -398,8 +398,12 @@ class InfluxSink:
     # -- the replayer ------------------------------------------------------------------
 
     async def _pause(self, delay_s: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the awaited thing completes, and a task that ignores its cancellation
+        # hangs the shutdown (gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), delay_s)
+            async with asyncio.timeout(delay_s):
+                await self._stop.wait()
 
     async def _replayer(self) -> None:
         loop = asyncio.get_running_loop()

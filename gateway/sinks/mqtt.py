@@ -137,8 +137,9 @@ class MqttBandLink:
                     return
                 delay = self._backoff.next_delay_s()
                 log.warning("MQTT band %s: %s; reconnecting in %.1f s", self.band, err, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closed(), delay)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see channel.py
+                    async with asyncio.timeout(delay):
+                        await self._closed()
 
     async def _closed(self) -> None:
         while not self._closing:
