@@ -1,4 +1,4 @@
-"""Accuracy on labelled synthetic recordings (twitchwatch.gateway.synth), scored by the shared scorer.
+"""Accuracy on labelled synthetic recordings (gateway.synth), scored by the shared scorer.
 
     .venv/bin/python bench/eval_synthetic.py [--n 30] [--out DIR]
     .venv/bin/python bench/eval_synthetic.py --nights [--out DIR]

@@ -2,6 +2,10 @@
 
 The defaults need nothing installed: a run with no settings writes its recording and
 events to files only. InfluxDB and MQTT are used when configured in any of the layers.
+
+Own code for now: the standard library's tomllib and dataclasses, ~200 lines. A validated
+configuration schema (and with it perhaps a settings library) is another issue's; until
+then adding pydantic-settings would be a second way of declaring the same fields.
 """
 
 from __future__ import annotations
