@@ -14,7 +14,19 @@ import sys
 
 from .errors import TwitchwatchError
 
-COMMANDS = ("run", "replay", "analyze", "scan", "firmware")
+COMMANDS = ("run", "replay", "analyze", "scan", "firmware", "completion")
+
+# What `twitchwatch completion` offers for a path argument: shtab's FILE and DIRECTORY
+# hints, kept here as data because importing shtab (~40 ms) would slow every start.
+# tests/test_cli_completion.py checks them against shtab's own.
+FILE = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+DIRECTORY = {"bash": "_shtab_compgen_dirs", "zsh": "_files -/", "tcsh": "d"}
+
+
+def complete_path(action: argparse.Action, directory: bool = False) -> argparse.Action:
+    """Mark a parser argument as a path for shell completion; returns it."""
+    action.complete = DIRECTORY if directory else FILE  # type: ignore[attr-defined]
+    return action
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .cli import complete_path
 from .errors import ConfigError
 
 _UNIT = r"(ns|u|µ|ms|s|m|h|d|w)"  # InfluxQL duration units ("ms" before "m")
@@ -192,15 +193,16 @@ def load(args: argparse.Namespace) -> Settings:
 def add_sink_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("storage and messaging (optional; also from --config or "
                              "TWITCHWATCH_* environment variables)")
-    g.add_argument("--config", metavar="FILE", help="TOML settings file")
+    complete_path(g.add_argument("--config", metavar="FILE", help="TOML settings file"))
     g.add_argument("--influx-url", metavar="URL", help="InfluxDB, e.g. http://127.0.0.1:8086")
     g.add_argument("--influx-db", metavar="NAME", help="database (1.x, or 2.x/3 via DBRP)")
     g.add_argument("--influx-token", metavar="TOKEN", help="2.x/3.x token")
     g.add_argument("--influx-org", metavar="ORG", help="2.x org (with token and bucket)")
     g.add_argument("--influx-bucket", metavar="BUCKET", help="2.x bucket")
-    g.add_argument("--influx-spool", metavar="DIR",
-                   help="where batches wait while InfluxDB is unreachable "
-                        "(OUT/influx-spool); replayed oldest first, also after a restart")
+    complete_path(g.add_argument(
+        "--influx-spool", metavar="DIR",
+        help="where batches wait while InfluxDB is unreachable (OUT/influx-spool); "
+             "replayed oldest first, also after a restart"), directory=True)
     g.add_argument("--influx-raw", action="store_true", default=None,
                    help="also store every raw sample (measurement raw, retention policy "
                         "twitchwatch_raw; ~2.9 M points per band-night)")

@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..cli import complete_path
+
 SUFFIXES = (".csv.gz", ".csv", ".twrec")
 
 
@@ -22,13 +24,14 @@ def register(sub: Any) -> None:
         "analyze", help="detect jerks, tremor and hypnic jerks in recordings",
         description="Analyze recordings (CSV or CSV.gz with header t,ax,ay,az and optional "
                     "gx,gy,gz; or .twrec sessions) with the streaming DSP, offline.")
-    p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
-                   help="recording files")
+    complete_path(p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
+                   help="recording files"))
     p.add_argument("--format", choices=("table", "jsonl"), default="table",
                    help="table: a readable summary (default); jsonl: one JSON object per "
                         "event on stdout")
-    p.add_argument("--out", type=pathlib.Path, metavar="DIR",
-                   help="write one NAME.jsonl of events per input into DIR")
+    complete_path(p.add_argument("--out", type=pathlib.Path, metavar="DIR",
+                   help="write one NAME.jsonl of events per input into DIR"),
+                  directory=True)
     p.add_argument("--epochs", action="store_true",
                    help="with --out, also write NAME.epochs.jsonl (per-second context)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

@@ -6,6 +6,7 @@ import argparse
 import pathlib
 from typing import Any
 
+from ..cli import complete_path
 from ..settings import add_sink_arguments
 
 
@@ -14,11 +15,12 @@ def register(sub: Any) -> None:
         "replay", help="feed a recording back through the pipeline",
         description="Replay a recorded session (a .twrec file) through decoding, loss "
                     "accounting, the DSP and the sinks: the same events as the live run.")
-    p.add_argument("recording", type=pathlib.Path, help="a .twrec file")
+    complete_path(p.add_argument("recording", type=pathlib.Path, help="a .twrec file"))
     p.add_argument("--speed", type=float, metavar="X",
                    help="replay at X times the recorded pace (default: as fast as possible)")
-    p.add_argument("--events", type=pathlib.Path, metavar="FILE",
-                   help="events file (default: RECORDING without .twrec + .replay.events.jsonl)")
+    complete_path(p.add_argument("--events", type=pathlib.Path, metavar="FILE",
+                   help="events file (default: RECORDING without .twrec + "
+                        ".replay.events.jsonl)"))
     p.add_argument("--quiet", action="store_true", help="no live progress")
     add_sink_arguments(p)
     p.set_defaults(func=main)

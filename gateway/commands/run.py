@@ -11,6 +11,7 @@ import datetime as dt
 import pathlib
 from typing import Any
 
+from ..cli import complete_path
 from ..settings import add_sink_arguments
 
 SPEED = 960.0  # the default: an 8-hour night in 30 s
@@ -44,8 +45,8 @@ def register(sub: Any) -> None:
                      help="the simulated band's name (default sim-MMDD-HHMMSS of the run's "
                           "start: each run is a band of its own in every store)")
     out = p.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", help="where recordings and events go "
-                     "(twitchwatch-data)")
+    complete_path(out.add_argument("--out", metavar="DIR", help="where recordings and "
+                                   "events go (twitchwatch-data)"), directory=True)
     out.add_argument("--no-record", action="store_true", help="do not record the session")
     out.add_argument("--quiet", action="store_true", help="no live progress")
     add_sink_arguments(p)
