@@ -83,14 +83,19 @@ def stop_latency(cmd: list[str], cwd: pathlib.Path, ready: pathlib.Path, sig: in
 
 
 def quiet_recording(path: pathlib.Path) -> None:
-    """A minute of samples, then one packet 31 years later: replayed at its own pace, the
-    source sleeps after the first minute."""
-    sys.path.insert(0, str(ROOT))
-    from tests.helpers import data_packets, jerky_signal, link
+    """A minute of the simulated band, then one packet 31 years later: replayed at its own
+    pace, the source sleeps after the first minute."""
+    import asyncio
+
     from twitchwatch.gateway.packets import Kind, Packet
+    from twitchwatch.gateway.sources.sim import SimBand, SimOptions
     from twitchwatch.gateway.store.recording import RecordingWriter
 
-    packets = [link("connected", 0, mtu=247), *data_packets(jerky_signal(60))]
+    async def minute() -> list[Packet]:
+        async with SimBand(SimOptions(name="quiet", duration_s=60, speed=None)) as band:
+            return [p async for p in band]
+
+    packets = asyncio.run(minute())
     last = packets[-1]
     far = Packet(last.band, Kind.LINK, b'{"event": "disconnected"}',
                  last.recv_wall_ns + 10**18, last.recv_mono_ns + 10**18)

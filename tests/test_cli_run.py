@@ -22,7 +22,7 @@ from twitchwatch.gateway.synth import synth_night
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "twitchwatch", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_run_records_and_replay_gives_the_same_events(tmp_path):

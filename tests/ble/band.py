@@ -332,13 +332,19 @@ class EmulatedBand:
     async def _main(self) -> None:
         tick_dev_s = self.cfg.tick_s * self.cfg.time_scale
         burst = max(4.0, 2 * tw.MAX_NOTIFY_PER_S * tick_dev_s)
+        last_us = self.device_us()
         while True:
             await asyncio.sleep(self.cfg.tick_s)
             async with self._lock:
                 now_us = self.device_us()
+                # The notification budget follows the device time that passed, as the
+                # band's does: on a loaded machine a round comes late, and a budget per
+                # round would starve the link while the clock produced samples.
+                earned = tw.MAX_NOTIFY_PER_S * max(0, now_us - last_us) / 1e6
+                last_us = now_us
                 self._produce(now_us)
                 if self._streamable():
-                    self._tokens = min(burst, self._tokens + tw.MAX_NOTIFY_PER_S * tick_dev_s)
+                    self._tokens = min(max(burst, 2 * earned), self._tokens + earned)
                     await self._send(now_us)
                     self._age_pending(now_us)
                 else:
