@@ -31,7 +31,9 @@ ACC_RANGE_CODE = 2  # +-8 g: keeps severe tremor and large jerks unclipped
 GYRO_RANGE_CODE = 3  # +-2000 deg/s
 STATUS_EVERY_S = 1.0  # the band notifies its status about once a second
 LATENCY_MS = (8.0, 45.0)  # BLE connection-interval latency, uniform in this range
-SYNTH_CHUNK_S = 600.0  # night synthesised per worker-thread call: 10 minutes, ~1.4 MB
+# Night synthesised per worker-thread call: ~40 ms of CPU, which a stop waits for (the
+# thread finishes its chunk before the process may exit).
+SYNTH_CHUNK_S = 120.0
 # Pacing: frames that are due within this much wall time go out together, so a fast
 # simulation costs one timer per burst instead of one per frame (at 960x a frame is due
 # every 0.19 ms). A real band's notifications jitter by more than this anyway.
