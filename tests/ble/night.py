@@ -1,8 +1,10 @@
 """A simulated night with link drops: does the gateway lose anything the band could hold?
 
 The emulated band runs ``time_scale`` times faster than real time (device clock,
-sampling and its notification budget all scale), and a seeded schedule disconnects it
-from the band's side or takes it out of range for minutes at a time. The gateway side
+sampling and its notification budget all scale; its clock is simulated, so on a loaded
+machine it slows down rather than outrun the emulated radio), and a seeded schedule, in
+the band's device time, disconnects it from the band's side or takes it out of range for
+minutes at a time. The gateway side
 is the real BleSource with its real options (in wall time). Every DATA packet is
 counted by sample index; at the end every index the band produced is accounted for:
 
@@ -117,16 +119,16 @@ async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.
     night, so a slow reconnect on a loaded machine does not eat the next event's gap.
     """
     end_dev_s = hours * 3600.0
-    t0 = time.monotonic()
+    dev0_s = band.device_us() / 1e6
     long_at = end_dev_s / 2 if long_away_min else None
     paused_s = 0.0  # device seconds spent waiting for the link, not counted as night
-    t = 0.0  # the schedule's own device time: what happens when never reads the clock
+    t = 0.0  # the schedule's own device time: what happens when never reads a clock
 
-    def dev_now() -> float:
-        return (time.monotonic() - t0) * scale - paused_s
+    def dev_now() -> float:  # the band's simulated clock (tests/ble/band.py), not the wall
+        return band.device_us() / 1e6 - dev0_s - paused_s
 
     async def sleep_until(dev_s: float) -> None:
-        await asyncio.sleep(max(0.0, dev_s - dev_now()) / scale)
+        await band.wait_until(lambda: dev_now() >= dev_s, 3600)  # a failure bound only
 
     async def back() -> None:
         nonlocal paused_s
