@@ -109,6 +109,9 @@ def raw_trace(title: str, query: str, unit: str, desc: str) -> Panel:
     # Connect a missing bin or two (the 10 ms grid and the band's clock drift apart), but
     # break the line where frames were lost (~180 ms each).
     p["fieldConfig"]["defaults"]["custom"]["spanNulls"] = 30
+    # Shown instead of Grafana's bare "No data" when nothing comes back: the gateway
+    # creates the (empty) retention policy either way, so the query itself succeeds.
+    p["fieldConfig"]["defaults"]["noValue"] = RAW_NO_VALUE
     # 2 min at full rate is 12,000 points per axis and band, refetched every 5 s; the
     # whole 15 min would be 90,000.
     p.update(timeFrom=f"{RAW_WINDOW_S // 60}m", interval=RAW_PERIOD, maxDataPoints=RAW_POINTS)
@@ -208,7 +211,8 @@ def q_raw(fields: tuple[str, ...]) -> str:
 Q_RAW_ACC = q_raw(("ax", "ay", "az"))
 Q_RAW_GYRO = q_raw(("gx", "gy", "gz"))
 RAW_NOTE = ("Empty unless the gateway stores raw samples (--influx-raw, retention policy "
-            "twitchwatch_raw).")
+            "twitchwatch_raw, which the gateway creates either way).")
+RAW_NO_VALUE = "No raw samples: the gateway stores them with --influx-raw"
 
 
 def band_variable() -> dict[str, Any]:

@@ -1,7 +1,13 @@
-"""Capped exponential backoff with jitter, for reconnecting to a band.
+"""Capped exponential backoff with jitter: BLE reconnects, InfluxDB and MQTT retries.
 
 Jitter matters with several bands: after the gateway's adapter resets, every band
 drops at once, and without it they would all rescan and connect in lock step.
+
+Own code, not tenacity (bench/bench_libraries.py): the three loops need the delay as a
+number before they wait (the BLE link reports it in a LINK packet; InfluxDB and MQTT wait
+on their stop event, not a sleep), a reset after a healthy session, and a seedable jitter
+for reproducible tests. tenacity's wait strategies take the RetryCallState of its own
+retry loop, and importing it costs 30-230 ms here; this is 40 lines.
 """
 
 from __future__ import annotations

@@ -90,8 +90,12 @@ class Channel(Generic[T]):
                 if remaining <= 0:
                     break
                 self._changed.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set (gh-86296), and a sink or reader task
+                # that ignores its cancellation hangs the shutdown.
                 try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+                    async with asyncio.timeout(remaining):
+                        await self._changed.wait()
                 except TimeoutError:
                     break
         n = min(max_items, len(self._items))

@@ -41,8 +41,16 @@ log = logging.getLogger(__name__)
 # Device seconds between periodic link records: the dashboards show link quality per band
 # per second (docs/storage.md); sinks that need less (MQTT status) thin them out.
 LINK_STATS_EVERY_S = 1.0
-YIELD_EVERY = 64  # packets between explicit yields, so sinks run during a fast replay
-REPLAY_COALESCE = 4096  # samples per DSP call in replay: per-call overhead, amortised
+# Packets are read from the source into a bounded queue and taken as batches: each band's
+# DSP is fed once per batch. The analyzer's output does not depend on how its input is
+# chunked, and its cost per call (~3 ms) is what an 18-sample frame at a time pays for.
+INBOX_SIZE = 2048  # packets read ahead (backpressure: the source's own queue decides loss)
+BATCH_MAX = 1024  # packets per batch: ~18,000 samples, one DSP call per band
+# Live: after the first packet of a batch, what arrives within this long joins it. A real
+# band sends a frame every 90-180 ms, so its events are late by at most this much; a
+# simulated band at 960x fills a whole batch in that time.
+BATCH_WAIT_S = 0.1
+HOLD_MAX_SAMPLES = 1 << 16  # per band: the most samples held back for one DSP call
 SINK_DRAIN_TIMEOUT_S = 30.0  # on exit, how long sinks may take to write what is queued
 # Bands one session follows. A gateway has a handful; a damaged or crafted recording can
 # name thousands (a slot rebound to a new name per record), each with its own analyzer.
@@ -73,9 +81,10 @@ def _ms(ns: int) -> int:
 class BandPipeline:
     """One band: packets in, records out.
 
-    ``coalesce_samples`` > 0 gathers consecutive samples into bigger DSP calls (replay,
-    where latency does not matter). The analyzer's output does not depend on chunk size,
-    and the clock model maps a time the same whenever it is asked, so records are the same.
+    ``coalesce_samples`` > 0 holds consecutive samples back for bigger DSP calls, up to
+    that many or until ``flush()`` (the session flushes after each batch of packets). The
+    analyzer's output does not depend on chunk size, and the clock model maps a time the
+    same whenever it is asked, so the records are the same; only when they come out moves.
     ``raw_samples``: also emit every sample block as a ``RawSamplesRecord`` (off unless a
     sink takes them: the default path and the replay benchmark pay nothing for them).
     """
@@ -107,6 +116,10 @@ class BandPipeline:
             out.append(self._link_record(str(self.ingest.link.get("event", "link")),
                                          p.recv_wall_ns))
         return out
+
+    def flush(self) -> list[Record]:
+        """Feed the DSP what is held back."""
+        return self._flush()
 
     def finish(self) -> list[Record]:
         out: list[Record] = []
@@ -236,8 +249,7 @@ class Session:
         self.bands: dict[str, BandPipeline] = {}
         self.stats = SessionStats()
         self._analyzer_factory = analyzer_factory
-        self._coalesce = (0 if live else REPLAY_COALESCE) if coalesce_samples is None \
-            else coalesce_samples
+        self._coalesce = HOLD_MAX_SAMPLES if coalesce_samples is None else coalesce_samples
         # Raw sample blocks only when a sink takes them (InfluxRawSink). That sink has its
         # own channel like every sink, so a raw backlog never pushes events out of another.
         self._raw = any(issubclass(RawSamplesRecord, t) for s in sinks for t in s.accepts)
@@ -339,15 +351,46 @@ class Session:
                 self.rlog.error(f"sink:{sink.name}", "sink %s failed to write %d records",
                                 sink.name, len(batch), exc_info=True)
 
-    async def run(self, packets: AsyncIterator[Packet]) -> None:
-        """Consume packets until the source ends, then finish every band."""
-        n = 0
-        async for p in packets:
-            self.process(p)
-            await self._fanout_pending()
-            n += 1
-            if n % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
+    async def run(self, packets: AsyncIterator[Packet], stop: asyncio.Event | None = None
+                  ) -> None:
+        """Consume packets until the source ends or ``stop`` is set, then finish every band.
+
+        A reader task owns the source's iteration and puts packets into a bounded inbox;
+        this loop takes whatever waits there as one batch, pushes each packet through its
+        band's ingest, and feeds each band's DSP once. A stop cancels the reader wherever
+        the source is (waiting for the radio, pacing a simulation): what was received is
+        still processed and the bands finished, and nothing waits for another packet.
+        """
+        inbox = Channel[Packet]("packets", INBOX_SIZE, Policy.BACKPRESSURE)
+        reader = asyncio.create_task(self._read(packets, inbox), name="source-reader")
+        stopper = asyncio.create_task(self._stop_on(stop, reader), name="source-stop") \
+            if stop is not None else None
+        wait_s = BATCH_WAIT_S if self.live else 0.0
+        try:
+            while batch := await inbox.get_batch(BATCH_MAX, wait_s):
+                for p in batch:
+                    self.process(p)
+                for name, bp in self.bands.items():
+                    try:
+                        self._out.extend(bp.flush())
+                    except Exception:
+                        self._internal_error(name, "a batch of samples")
+                await self._fanout_pending()
+                await asyncio.sleep(0)  # the sinks' tasks and the reader run between batches
+        except BaseException:
+            reader.cancel()
+            raise
+        finally:
+            if stopper is not None:
+                stopper.cancel()
+                await asyncio.gather(stopper, return_exceptions=True)
+            if not reader.done():  # only when this loop failed: the reader closed the inbox
+                await asyncio.gather(reader, return_exceptions=True)
+        try:
+            await reader  # the source's own error, if it failed
+        except asyncio.CancelledError:
+            if stop is None or not stop.is_set():
+                raise
         for name, bp in self.bands.items():
             try:
                 self._out.extend(bp.finish())
@@ -365,6 +408,19 @@ class Session:
         seq = self.outbox.put(r, [s.name for s in to], file)
         if seq is not None:
             self._inflight[id(r)] = (r, seq)
+
+    @staticmethod
+    async def _read(packets: AsyncIterator[Packet], inbox: Channel[Packet]) -> None:
+        try:
+            async for p in packets:
+                await inbox.put(p)
+        finally:
+            inbox.close()
+
+    @staticmethod
+    async def _stop_on(stop: asyncio.Event, reader: asyncio.Task[None]) -> None:
+        await stop.wait()
+        reader.cancel()
 
     def process(self, p: Packet) -> None:
         """One packet: recorded as received, then through its band's pipeline.

@@ -31,6 +31,7 @@ import urllib.parse
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .cli import complete_path
 from .errors import ConfigError
 from .redact import register_secret
 
@@ -496,7 +497,7 @@ def add_sink_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("storage and messaging (optional; also from --config or "
                              "TWITCHWATCH_* environment variables; secrets only from "
                              "those or *-file options, never as a flag)")
-    g.add_argument("--config", metavar="FILE", help="TOML settings file")
+    complete_path(g.add_argument("--config", metavar="FILE", help="TOML settings file"))
     g.add_argument("--influx-url", metavar="URL",
                    help="InfluxDB, e.g. http://127.0.0.1:8086 or https://...")
     g.add_argument("--influx-db", metavar="NAME", help="database (1.x, or 2.x/3 via DBRP)")
@@ -514,9 +515,10 @@ def add_sink_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--influx-ca-file", metavar="FILE", help="CA certificates to trust (https)")
     g.add_argument("--influx-cert-file", metavar="FILE", help="client certificate (https)")
     g.add_argument("--influx-key-file", metavar="FILE", help="client certificate's key")
-    g.add_argument("--influx-spool", metavar="DIR",
-                   help="where batches wait while InfluxDB is unreachable "
-                        "(OUT/influx-spool); replayed oldest first, also after a restart")
+    complete_path(g.add_argument(
+        "--influx-spool", metavar="DIR",
+        help="where batches wait while InfluxDB is unreachable (OUT/influx-spool); "
+             "replayed oldest first, also after a restart"), directory=True)
     g.add_argument("--influx-raw", action="store_true", default=None,
                    help="also store every raw sample (measurement raw, retention policy "
                         "twitchwatch_raw; ~2.9 M points per band-night)")

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
+import pytest
 
 from twitchwatch.gateway.codec import decode_frame
 from twitchwatch.gateway.packets import Kind
+from twitchwatch.gateway.sources import sim
 from twitchwatch.gateway.sources.sim import SimBand, SimOptions
+from twitchwatch.gateway.synth import synth_night
 
 
 def _cli(*args: str, cwd) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "twitchwatch", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_run_records_and_replay_gives_the_same_events(tmp_path):
@@ -68,10 +75,15 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path):
     assert r.returncode == 2 and "hots" in r.stderr and "Traceback" not in r.stderr
 
 
-async def test_the_simulated_band_sends_the_synthetic_samples_exactly():
-    async with SimBand(SimOptions(duration_s=120, speed=None, seed=5)) as band:
+@pytest.mark.parametrize("chunk_s", [60.0, 600.0])
+async def test_the_simulated_band_sends_the_synthetic_samples_exactly(monkeypatch, chunk_s):
+    """Every synthetic sample once, in frames that never straddle a hole in the index,
+    whatever the size of the chunks the night is synthesised in."""
+    monkeypatch.setattr(sim, "SYNTH_CHUNK_S", chunk_s)
+    async with SimBand(SimOptions(duration_s=1200, speed=None, seed=5)) as band:
         packets = [p async for p in band]
-        rec = band._rec
+    rec = synth_night(seed=5, duration_s=1200)
+    assert rec.labels["gaps"], "the night should have gaps to frame around"
     frames = [decode_frame(p.payload) for p in packets if p.kind is Kind.DATA]
     raw = np.concatenate([f.raw for f in frames])
     want = np.clip(np.rint(np.asarray(rec.acc_g) * 4096), -32768, 32767)
@@ -79,3 +91,50 @@ async def test_the_simulated_band_sends_the_synthetic_samples_exactly():
     seqs = [f.seq for f in frames]
     assert seqs == list(range(len(frames)))
     assert all(len(p.payload) <= 247 - 3 for p in packets if p.kind is Kind.DATA)
+    per_frame = 18  # MTU 247, accelerometer and gyroscope
+    index = np.concatenate([f.first_index + np.arange(f.count) for f in frames])
+    assert (np.diff(index) >= 1).all()
+    for a, b in itertools.pairwise(frames):
+        contiguous = b.first_index == a.first_index + a.count
+        assert a.count == per_frame or not contiguous  # short frames only before a hole
+    assert band.samples_sent == len(rec.t)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_signal_stops_a_run_whose_source_is_quiet(tmp_path, sig, record_property):
+    """A recording whose last packet comes 31 years after the others, replayed at its own
+    pace: the source sleeps. A signal still ends the process cleanly, with its summary."""
+    from tests.helpers import data_packets, jerky_signal, link
+    from twitchwatch.gateway.packets import Packet
+    from twitchwatch.gateway.store.recording import RecordingWriter
+
+    rec = tmp_path / "quiet.twrec"
+    packets = [link("connected", 0, mtu=247), *data_packets(jerky_signal(60, jerks_at=(20,)))]
+    last = packets[-1]
+    far = Packet(last.band, Kind.LINK, b'{"event": "disconnected"}',
+                 last.recv_wall_ns + 10**18, last.recv_mono_ns + 10**18)
+    with RecordingWriter(rec) as w:
+        for p in [*packets, far]:
+            w.write(p)
+    events = tmp_path / "quiet.events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "twitchwatch", "replay", str(rec),
+                             "--speed", "1000", "--events", str(events)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The events file is opened once the session runs, i.e. after the signal handlers
+        # are in place; the bound only turns a hang into a failure.
+        deadline = time.monotonic() + 120
+        while not events.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+        record_property("stop_s", round(time.monotonic() - sent, 3))
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    # a clean stop: the summary, and the recording read no further than the quiet gap
+    replayed = int(re.search(r"replayed ([\d,]+) packets", out)[1].replace(",", ""))
+    assert replayed <= len(packets)

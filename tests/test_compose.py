@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import uuid
 
 import pytest
 import yaml
@@ -248,3 +249,27 @@ def test_gateway_reads_the_compose_settings(tmp_path, monkeypatch):
     assert s.influx.password == (tmp_path / "secrets/influxdb_write_password").read_text().strip()
     assert s.mqtt is not None and s.mqtt.homeassistant is False and s.mqtt.host == "mosquitto"
     assert s.mqtt.username == "twitchwatch-gateway" and s.mqtt.password
+
+
+@pytest.mark.servers
+def test_influxdb_init_script_creates_the_raw_retention_policy(influxdb, tmp_path):
+    """docker/influxdb-init/raw-retention.sh, sourced the way the influxdb image's init does
+    (bash, $INFLUX_CMD taking one InfluxQL statement), against a real influxd."""
+    client = tmp_path / "influx"  # stands in for `influx -execute`: the statement to /query
+    client.write_text(
+        "#!/bin/sh\n"
+        f"exec {sys.executable} -c 'import sys, urllib.parse, urllib.request; "
+        f"r = urllib.request.urlopen(\"{influxdb.url}/query\", "
+        "urllib.parse.urlencode({\"q\": sys.argv[1]}).encode()).read().decode(); "
+        "print(r); sys.exit(\"error\" in r)' \"$1\"\n")
+    client.chmod(0o755)
+    db = "init_" + uuid.uuid4().hex[:8]
+    influxdb.query(f'CREATE DATABASE "{db}"')
+    script = ROOT / "docker" / "influxdb-init" / "raw-retention.sh"
+    r = subprocess.run(["bash", "-ec", f'. "{script}"'], capture_output=True, text=True,
+                       env={**os.environ, "INFLUX_CMD": str(client), "INFLUXDB_DB": db},
+                       timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rps = {row["name"]: row for row in influxdb.rows("SHOW RETENTION POLICIES", db)}
+    assert rps["twitchwatch_raw"]["duration"] == "168h0m0s"
+    assert not rps["twitchwatch_raw"]["default"]

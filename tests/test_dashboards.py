@@ -146,6 +146,7 @@ def test_raw_panels_draw_every_sample_of_their_window():
         assert p["interval"] == "10ms" and p["maxDataPoints"] == window_s * 100, title
         assert window_s < 900  # shorter than the dashboard's 15 min
         assert "--influx-raw" in p["description"], title
+        assert "--influx-raw" in p["fieldConfig"]["defaults"]["noValue"], title
         (t,) = p["targets"]
         assert '"twitchwatch_raw"."raw"' in t["query"]
         assert "GROUP BY time($__interval)" in t["query"]
@@ -174,7 +175,8 @@ def test_provisioning_matches_the_dashboards():
 
 @dataclass
 class Night:
-    db: str
+    db: str  # raw samples on
+    db_off: str  # the same night, raw samples off
     events: dict[str, list[EventRecord]] = field(default_factory=dict)  # final, per band
     onsets: dict[str, list[SleepOnsetRecord]] = field(default_factory=dict)
     frames_lost: dict[str, int] = field(default_factory=dict)
@@ -190,18 +192,22 @@ class RawTail(InfluxRawSink):
 
 
 async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
-    night = Night(db)
+    night = Night(db, db + "_off")
     for band, kw in BANDS.items():
         collect = Collect()
         sink = InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool)))
+        off = InfluxSink(InfluxConfig(url=url, database=night.db_off,
+                                      spool_dir=str(spool / "off")))
+        off.name = "influxdb-off"
         # The night is from 2026-01-01: kept forever, or the sink would skip it as expired.
         raw = RawTail(InfluxConfig(url=url, database=db, spool_dir=str(spool),
                                    raw_samples=True, raw_retention="INF"))
         opts = SimOptions(name=band, duration_s=NIGHT_S, speed=None, start_wall_ns=T0_NS,
                           **kw)  # type: ignore[arg-type]
-        async with SimBand(opts) as src, Session([sink, raw, collect], live=False) as s:
+        async with SimBand(opts) as src, Session([sink, raw, off, collect], live=False) as s:
             await s.run(aiter(src))
         assert sink.points_written > 3600 and sink.spool.spooled_points == 0
+        assert off.points_written == sink.points_written
         assert raw.points_written >= 0.95 * RAW_TAIL_S * 100 and raw.points_expired == 0
         assert raw.spool.spooled_points == 0
         night.events[band] = [r for r in collect.records
@@ -215,8 +221,10 @@ async def _replay(db: str, url: str, spool: pathlib.Path) -> Night:
         peak_g=0.05 + 0.01 * i, confidence=0.9, freq_hz=4.5 + i, tremor_type="rest"),
         T0_NS + int((600.123 + 900 * i) * 1e9), T0_NS + int((660.123 + 900 * i) * 1e9))
         for i in range(3)]
-    async with InfluxSink(InfluxConfig(url=url, database=db, spool_dir=str(spool))) as sink:
-        await sink.write(list(tremor))
+    for name in (db, night.db_off):
+        async with InfluxSink(InfluxConfig(url=url, database=name,
+                                           spool_dir=str(spool))) as sink:
+            await sink.write(list(tremor))
     night.events["band-b"] += tremor
     return night
 
@@ -289,9 +297,14 @@ RANGES = {"night.json": (0.0, NIGHT_S), "live.json": (NIGHT_S - 900.0, NIGHT_S)}
 
 
 @pytest.mark.servers
+@pytest.mark.parametrize("raw_samples", ["raw-on", "raw-off"])
 @pytest.mark.parametrize("selection", [["band-a", "band-b"], ["band-a"]], ids=["all", "one"])
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
-def test_every_query_returns_its_series(influxdb, night, name, selection, record_property):
+def test_every_query_returns_its_series(influxdb, night, name, selection, raw_samples,
+                                        record_property):
+    """Every query runs without an error, raw samples on or off; each returns what its
+    panel shows, and the raw panels, with raw samples off, nothing (they say why)."""
+    db = night.db if raw_samples == "raw-on" else night.db_off
     lo_s, hi_s = RANGES[name]
     from_ms, to_ms = (T0_NS + int(lo_s * 1e9)) // 10**6, (T0_NS + int(hi_s * 1e9)) // 10**6
     in_range = [e for b in selection for e in night.events[b]
@@ -305,8 +318,11 @@ def test_every_query_returns_its_series(influxdb, night, name, selection, record
     timings = []
     for where, ref, raw in queries(DASHBOARDS[name]):
         q = substitute(raw, from_ms, to_ms, selection, panel_time(DASHBOARDS[name], where))
-        series, elapsed = run(influxdb, q, night.db)
+        series, elapsed = run(influxdb, q, db)  # never an error
         timings.append(elapsed)
+        if where in RAW_PANELS and raw_samples == "raw-off":
+            assert series == [], where
+            continue
         tagged = [s.get("tags", {}) for s in series]
         got_bands = {t["band"] for t in tagged if "band" in t}
         is_event_query = 'FROM "event"' in raw

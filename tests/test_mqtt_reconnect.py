@@ -72,7 +72,7 @@ class Subscriber:
 
     async def __aenter__(self) -> Subscriber:
         self._task = asyncio.create_task(self._run())
-        await asyncio.wait_for(self.ready.wait(), 10)
+        await asyncio.wait_for(self.ready.wait(), 60)  # a failure bound only
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -84,7 +84,7 @@ class Subscriber:
         return [b["id"] for t, b, _ in self.messages if "/event/" in t]
 
 
-async def until(cond, what: str, limit_s: float = 20.0) -> None:
+async def until(cond, what: str, limit_s: float = 60.0) -> None:
     """Wait for a condition (bounded; the bound only turns a hang into a failure)."""
     for _ in range(int(limit_s / 0.05)):
         if cond():
@@ -100,15 +100,19 @@ def ev(i: int, band: str = "b1", final: bool = True) -> EventRecord:
 
 
 async def retained(server: MosquittoServer, topic: str) -> dict | None:
-    """The retained message on a topic, read by a fresh client (None if there is none)."""
+    """The retained message on a topic, read by a fresh client (None if there is none).
+
+    A broker sends a subscription's retained message before anything published after the
+    subscription: a marker published then tells "none" by the order of arrival, not by a
+    timeout."""
+    marker = "tw-marker/" + uuid.uuid4().hex
     async with aiomqtt.Client(server.host, server.port) as c:
         await c.subscribe(topic, qos=1)
-        try:
-            async with asyncio.timeout(1.0):  # retained messages arrive right after SUBACK
-                async for m in c.messages:
-                    return json.loads(m.payload)
-        except TimeoutError:
-            return None
+        await c.subscribe(marker, qos=1)
+        await c.publish(marker, b"{}", qos=1)
+        async with asyncio.timeout(60):  # a failure bound only
+            async for m in c.messages:
+                return None if str(m.topic) == marker else json.loads(m.payload)
     return None
 
 
@@ -167,7 +171,7 @@ async def test_last_will_marks_a_killed_gateway_offline(mosquitto_private, tmp_p
     prefix = "tw-will-" + uuid.uuid4().hex[:6]
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "twitchwatch", "run", "--simulate", "--hours", "0.2", "--speed", "30",
-        "--quiet", "--no-record", "--out", str(tmp_path / "out"),
+        "--band", "sim-band", "--quiet", "--no-record", "--out", str(tmp_path / "out"),
         "--mqtt-host", server.host, "--mqtt-port", str(server.port), "--mqtt-prefix", prefix,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     topic = f"{prefix}/sim-band/status"

@@ -86,3 +86,44 @@ async def test_events_file_holds_final_events(tmp_path):
     assert len(lines) == len(JERKS)
     assert all(x["final"] and x["band"] == "b1" and x["type"] for x in lines)
     assert lines[0]["start_utc"].startswith("2025-")
+
+
+async def test_a_stop_ends_the_run_while_the_source_waits_for_a_packet():
+    """A quiet source (a band that sends nothing, a paced simulation between frames): a stop
+    ends the run at once, not at the source's next packet, and what was received is still
+    finished (the DSP's final decisions, the band's closing link record)."""
+    parked, source_closed = asyncio.Event(), asyncio.Event()
+
+    async def quiet_source():
+        try:
+            for p in _night_packets():
+                yield p
+            parked.set()
+            await asyncio.Event().wait()  # nothing more, ever
+        finally:
+            source_closed.set()
+
+    stop = asyncio.Event()
+    sink = Collect()
+    async with Session([sink], live=True) as s:
+        run = asyncio.create_task(s.run(quiet_source(), stop))
+        await asyncio.wait_for(parked.wait(), 60)
+        stop.set()
+        # The bound turns a hang (the old behaviour: waiting for the next packet) into a
+        # failure; the assertion is that the run ends at all.
+        await asyncio.wait_for(run, 60)
+    assert source_closed.is_set()
+    finals = [r for r in sink.records if isinstance(r, EventRecord) and r.event.final]
+    assert [round(r.event.start) for r in finals] == [round(5 + j) for j in JERKS]
+    assert s.bands["b1"].ingest.counters.samples == 18000
+
+
+async def test_a_source_that_fails_still_raises_from_run():
+    async def failing():
+        for p in _night_packets()[:10]:
+            yield p
+        raise RuntimeError("radio gone")
+
+    async with Session([Collect()], live=True) as s:
+        with pytest.raises(RuntimeError, match="radio gone"):
+            await asyncio.wait_for(s.run(failing()), 60)

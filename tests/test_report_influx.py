@@ -14,7 +14,7 @@ import pytest
 from tests.helpers import data_packets, jerky_signal, link
 from tests.report_helpers import TZ
 from twitchwatch import dsp
-from twitchwatch.gateway.pipeline import REPLAY_COALESCE, BandPipeline
+from twitchwatch.gateway.pipeline import HOLD_MAX_SAMPLES, BandPipeline
 from twitchwatch.gateway.report import LoadOptions, load, summarise
 from twitchwatch.gateway.report.from_influx import load_influx, night_window
 from twitchwatch.gateway.settings import InfluxConfig
@@ -48,7 +48,7 @@ def _recording(tmp_path):
 
 def test_report_from_influxdb_equals_the_report_from_the_recording(tmp_path, influxdb):
     path = _recording(tmp_path)
-    bp = BandPipeline("b1", dsp.Analyzer(), coalesce_samples=REPLAY_COALESCE)
+    bp = BandPipeline("b1", dsp.Analyzer(), coalesce_samples=HOLD_MAX_SAMPLES)
     lines = []
     for p in read_recording(path):
         lines += [x for r in bp.push(p) if (x := to_line(r))]

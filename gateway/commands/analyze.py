@@ -14,9 +14,9 @@ import json
 import pathlib
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any, TextIO
 
+from ..cli import complete_path
 from ..inputs import ACC_UNITS, GYRO_UNITS, TIME_FORMATS
 from ..inputs import SUFFIXES as INPUT_SUFFIXES
 
@@ -31,16 +31,18 @@ def register(sub: Any) -> None:
                     "units with the options below), Axivity .cwa (AX3, AX6), GENEActiv .bin, "
                     "ActiGraph .gt3x, EDF/EDF+/BDF with accelerometer channels, or .twrec "
                     "sessions.")
-    p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
-                   help="recording files")
+    complete_path(p.add_argument("paths", nargs="+", type=pathlib.Path, metavar="PATH",
+                                 help="recording files"))
     p.add_argument("--format", choices=("table", "jsonl"), default="table",
                    help="table: a readable summary (default); jsonl: one JSON object per "
                         "event on stdout")
-    p.add_argument("--out", type=pathlib.Path, metavar="DIR",
-                   help="write one NAME.jsonl of events per input into DIR")
+    complete_path(p.add_argument("--out", type=pathlib.Path, metavar="DIR",
+                                 help="write one NAME.jsonl of events per input into DIR"),
+                  directory=True)
     p.add_argument("--epochs", action="store_true",
                    help="with --out, also write NAME.epochs.jsonl (per-second context)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: when stderr is a terminal)")
     add_input_arguments(p)
     p.set_defaults(func=main)
 
@@ -110,7 +112,7 @@ def _main(args: argparse.Namespace) -> int:
         from ..private_files import private_dir
 
         private_dir(args.out)  # reports are health data: 0700 (docs/security.md)
-    show_progress = not args.no_progress and sys.stderr.isatty()
+    show_progress = sys.stderr.isatty() if args.progress is None else args.progress
     failed = 0
     for path in args.paths:
         t0 = time.perf_counter()
@@ -143,18 +145,39 @@ def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = F
 
     For a file read by ``gateway.inputs`` each band's result also holds ``input``, the
     file's :class:`~gateway.inputs.InputInfo` (format, start time, warnings)."""
-    from twitchwatch.dsp import Analyzer, Epoch, Event, SleepOnset
-
     from ..errors import RecordingError
 
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     bar = _Progress(path.name) if progress else None
-    analyzers: dict[str, Any] = {}
-    res: dict[str, dict[str, Any]] = {}
+    try:
+        if path.name.endswith(".twrec"):
+            res = _analyze_recording(path, bar, epochs)
+        else:
+            res = _analyze_samples(path, bar, epochs, options)
+    finally:
+        if bar is not None:
+            bar.done()
+    for r in res.values():
+        r["events"].sort(key=lambda e: (e["start"], e["type"]))
+    return res
 
-    def take(band: str, outs: list[Any]) -> None:
-        r = res.setdefault(band, {"events": [], "epochs": [], "onsets": [], "samples": 0})
+
+def _result() -> dict[str, Any]:
+    return {"events": [], "epochs": [], "onsets": [], "samples": 0}
+
+
+def _analyze_samples(path: pathlib.Path, bar: _Progress | None, epochs: bool,
+                     options: Any) -> dict[str, dict[str, Any]]:
+    """A file of samples (CSV or a research device's) through the analyzer."""
+    from twitchwatch.dsp import Analyzer, Epoch, Event, SleepOnset
+
+    from ..inputs import checked_chunks, open_input
+
+    an = Analyzer(epochs=epochs)
+    r = _result()
+
+    def take(outs: list[Any]) -> None:
         for o in outs:
             if isinstance(o, Event):
                 if o.final:
@@ -164,49 +187,58 @@ def analyze_file(path: pathlib.Path, *, progress: bool = False, epochs: bool = F
             elif epochs and isinstance(o, Epoch):
                 r["epochs"].append(o.to_dict())
 
-    infos: list[Any] = []
-    try:
-        for band, t, acc, gyro in _samples(path, bar, options, infos):
-            an = analyzers.get(band)
-            if an is None:
-                an = analyzers[band] = Analyzer(epochs=epochs)
-            res.setdefault(band, {"events": [], "epochs": [], "onsets": [], "samples": 0})
-            res[band]["samples"] += len(t)
-            take(band, an.feed(t, acc, gyro))
-        for band, an in analyzers.items():
-            take(band, an.finish())
-            res[band]["rate_hz"] = an.rate_hz
-    finally:
-        if bar is not None:
-            bar.done()
-    for r in res.values():
-        r["events"].sort(key=lambda e: (e["start"], e["type"]))
-        if infos:
-            r["input"] = infos[0]
-    return res
-
-
-def _samples(path: pathlib.Path, bar: _Progress | None, options: Any = None,
-             infos: list[Any] | None = None) -> Iterator[tuple[str, Any, Any, Any]]:
-    if path.name.endswith(".twrec"):
-        yield from _twrec_samples(path)
-        return
-    from ..inputs import checked_chunks, open_input
-
     inp = open_input(path, options)
-    if infos is not None:
-        infos.append(inp.info)
     # Time advancing, a rate the DSP can use, physical values, samples at all: checked
     # here, where the file enters, for every format (inputs/screening.py).
     for c in checked_chunks(inp, progress=bar.update if bar else None):
-        yield "", c.t_s, c.acc_g, c.gyro_dps
+        r["samples"] += len(c.t_s)
+        take(an.feed(c.t_s, c.acc_g, c.gyro_dps))
+    take(an.finish())
+    r["rate_hz"] = an.rate_hz
+    r["input"] = inp.info
+    return {"": r}
 
 
-def _twrec_samples(path: pathlib.Path) -> Iterator[tuple[str, Any, Any, Any]]:
-    """A session recording through the live front end (decode, loss, ordering, axes)."""
-    from ..ingest import iter_recording_samples
+def _analyze_recording(path: pathlib.Path, bar: _Progress | None, epochs: bool
+                       ) -> dict[str, dict[str, Any]]:
+    """A session recording through the per-band pipeline that live and replay run
+    (ingest, then the DSP in chunks of up to HOLD_MAX_SAMPLES): the same events."""
+    from twitchwatch.dsp import Analyzer
 
-    yield from iter_recording_samples(path)
+    from ..pipeline import HOLD_MAX_SAMPLES, BandPipeline
+    from ..records import EpochRecord, EventRecord, SleepOnsetRecord
+    from ..store.recording import ReadStats, read_recording
+
+    size = max(1, path.stat().st_size)
+    stats = ReadStats()
+    bands: dict[str, BandPipeline] = {}
+    res: dict[str, dict[str, Any]] = {}
+
+    def take(band: str, records: list[Any]) -> None:
+        r = res[band]
+        for rec in records:
+            if isinstance(rec, EventRecord):
+                if rec.event.final:
+                    r["events"].append(rec.event.to_dict())
+            elif isinstance(rec, SleepOnsetRecord):
+                r["onsets"].append(rec.onset.to_dict())
+            elif epochs and isinstance(rec, EpochRecord):
+                r["epochs"].append(rec.epoch.to_dict())
+
+    for n, p in enumerate(read_recording(path, stats)):
+        bp = bands.get(p.band)
+        if bp is None:
+            bp = bands[p.band] = BandPipeline(p.band, Analyzer(epochs=epochs),
+                                              coalesce_samples=HOLD_MAX_SAMPLES)
+            res[p.band] = _result()
+        take(p.band, bp.push(p))
+        if bar is not None and n % 4096 == 0:
+            bar.update(stats.bytes_read / size)
+    for band, bp in bands.items():
+        take(band, bp.finish())
+        res[band]["samples"] = bp.ingest.counters.samples
+        res[band]["rate_hz"] = bp.analyzer.rate_hz
+    return res
 
 
 def _write_jsonl(path: pathlib.Path, rows: list[dict[str, Any]]) -> None:

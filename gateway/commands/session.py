@@ -6,23 +6,34 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
-from ..packets import Packet
 from ..pipeline import Session, Sink
 from ..settings import Settings
-from ..sinks.console import ConsoleSink
+from ..sinks.console import ConsoleSink, clock_text
 from ..sinks.jsonl import JsonlEventSink
+
+# What the status line's figures mean, printed once above it.
+STATUS_LEGEND = ("status: the night's clock time, samples/s taken in, frames lost (notifications "
+                 "lost on the air), samples missing (never received: lost frames and gaps in "
+                 "the band's own stream), events so far")
+EVENT_SHORT = {"myoclonic_jerk": "myoclonic", "hypnic_jerk": "hypnic", "tremor": "tremor",
+               "sleep_onset": "sleep onset"}
 
 
 class StatusLine:
-    """The terminal's one-line summary: night time, throughput, loss, events."""
+    """The terminal's one-line summary: the night's clock, throughput, loss, events.
+
+    ``clock_ns``: the newest sample's clock time (the band's time mapped to wall time, the
+    same clock as the event lines), or None before any band's clock is known.
+    """
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self._last = (time.monotonic(), 0)
         self.rate = 0.0
+        self.clock_ns: int | None = None
 
     def __call__(self) -> str:
         s = self.session
@@ -38,19 +49,21 @@ class StatusLine:
         if now - t0 >= 0.5:
             self.rate = (samples - n0) / (now - t0)
             self._last = (now, samples)
-        night_s = max((b.ingest.last_t_s or 0.0) for b in bands) if bands else 0.0
+        clocks = [b.ingest.clock.to_wall_ns(b.ingest.last_t_s) for b in bands
+                  if b.ingest.clock.ready and b.ingest.last_t_s is not None]
+        self.clock_ns = max(clocks) if clocks else None
         counts: dict[str, int] = {}
         for b in bands:
             for k, v in b.event_counts.items():
                 counts[k] = counts.get(k, 0) + v
-        ev = " ".join(f"{k.split('_')[0]}:{v}" for k, v in sorted(counts.items())) or "none"
+        ev = ", ".join(f"{EVENT_SHORT.get(k, k)} {v}" for k, v in sorted(counts.items()))
         dropped = sum(ch.dropped for ch in s.channels)
         pct = 100.0 * lost / max(1, frames + lost)
-        h, rem = divmod(int(night_s), 3600)
-        text = (f"night {h:02d}:{rem // 60:02d}:{rem % 60:02d}  {self.rate:9,.0f} samples/s  "
-                f"frames lost {lost} ({pct:.2f}%)  samples missing {missing}  events {ev}")
+        when = clock_text(self.clock_ns) if self.clock_ns is not None else "--:--:--"
+        text = (f"{when}  {self.rate:7,.0f} samples/s  frames lost {lost:,} ({pct:.2f}%)  "
+                f"samples missing {missing:,}  events: {ev or 'none'}")
         if dropped:
-            text += f"  sink drops {dropped}"
+            text += f"  sink drops {dropped:,}"
         return text
 
 
@@ -76,27 +89,25 @@ def build_sinks(settings: Settings, events_path: Any, status: StatusLine | None,
     return sinks
 
 
-async def until_stopped(packets: AsyncIterator[Packet]) -> AsyncIterator[Packet]:
-    """Packets until the source ends or the user presses Ctrl-C once (a second one kills).
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGTERM or the first Ctrl-C sets (a second Ctrl-C interrupts at once).
 
-    A stop ends the stream cleanly, so the pipeline still finishes its bands and the
-    sinks still write what they hold.
+    ``Session.run`` stops at once when it is set, wherever the source is, so the pipeline
+    still finishes its bands and the sinks still write what they hold.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def on_signal() -> None:
+    def on_sigint() -> None:
         stop.set()
         loop.remove_signal_handler(signal.SIGINT)
 
     with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGINT, on_signal)
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
         loop.add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        async for p in packets:
-            yield p
-            if stop.is_set():
-                break
+        yield stop
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)

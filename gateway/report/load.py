@@ -107,7 +107,7 @@ def _load_recording(path: pathlib.Path, opts: LoadOptions, samples: SampleCallba
 
     from .. import codec
     from ..ingest.from_recording import iter_recording_samples
-    from ..pipeline import REPLAY_COALESCE, BandPipeline
+    from ..pipeline import HOLD_MAX_SAMPLES, BandPipeline
     from ..store.recording import ReadStats, read_recording
 
     stats = ReadStats()
@@ -117,7 +117,7 @@ def _load_recording(path: pathlib.Path, opts: LoadOptions, samples: SampleCallba
         bp = pipes.get(p.band)
         if bp is None:
             bp = pipes[p.band] = BandPipeline(p.band, dsp.Analyzer(),
-                                              coalesce_samples=REPLAY_COALESCE)
+                                              coalesce_samples=HOLD_MAX_SAMPLES)
             builders[p.band] = NightBuilder(p.band)
         b = builders[p.band]
         for r in bp.push(p):

@@ -55,6 +55,7 @@ from ..tls import client_context
 log = logging.getLogger(__name__)
 
 DEFAULT_SPOOL_DIR = "twitchwatch-data/influx-spool"
+RAW_RP = "twitchwatch_raw"  # the retention policy of raw samples (InfluxRawSink)
 BISECT_MAX_REQUESTS = 64  # per refused batch: isolates a few bad lines in a 5,000-line batch
 MIB = 1024 * 1024
 
@@ -97,13 +98,16 @@ _NET_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 class V1Transport:
     """``precision``: of the timestamps this transport's lines carry ("ms", or "u" for raw
     samples). ``retention``: (name, duration) of a retention policy that ``prepare``
-    creates, or alters to that duration, beside the database (1.x, ``create_database``)."""
+    creates, or alters to that duration, beside the database (1.x, ``create_database``).
+    ``ensure``: one that ``prepare`` only creates when it is missing, never alters."""
 
     def __init__(self, cfg: InfluxConfig, precision: str = "ms",
-                 retention: tuple[str, str] | None = None) -> None:
+                 retention: tuple[str, str] | None = None,
+                 ensure: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
         self.precision = precision
         self.retention = retention
+        self.ensure = ensure
         self._http: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
@@ -143,6 +147,14 @@ class V1Transport:
     async def _create(self) -> None:
         db = quote_ident(self.cfg.database)
         await self._query(f"CREATE DATABASE {db}")
+        if self.ensure is not None:  # the raw samples' policy, even with raw samples off
+            rp, duration = quote_ident(self.ensure[0]), self.ensure[1]
+            try:
+                await self._query(f"CREATE RETENTION POLICY {rp} ON {db} "
+                                  f"DURATION {duration} REPLICATION 1")
+            except WriteRejected as e:
+                if "already exists" not in str(e):
+                    raise
         if self.retention is None:
             return
         rp, duration = quote_ident(self.retention[0]), self.retention[1]
@@ -276,9 +288,14 @@ class InfluxSink:
                  retention: tuple[str, str] | None = None) -> None:
         self.cfg = cfg
         use_client = bool(cfg.token and cfg.org and cfg.bucket)
+        # The raw samples' retention policy exists whether or not raw samples are on: the
+        # Live dashboard's raw panels then show "no data" instead of failing with
+        # "retention policy not found". Created when missing, never altered (that is the
+        # raw sink's, which follows raw_retention).
         self.transport: Transport = (
             ClientTransport(cfg, self.precision) if use_client
-            else V1Transport(cfg, self.precision, retention))
+            else V1Transport(cfg, self.precision, retention,
+                             ensure=None if retention else (RAW_RP, cfg.raw_retention)))
         # A subdirectory is a spool of its own: Spool only looks at its directory's files.
         self.spool = Spool(pathlib.Path(cfg.spool_dir or DEFAULT_SPOOL_DIR) / spool_subdir,
                            max_bytes=max(1, int(cfg.spool_max_mb * MIB)))
@@ -449,8 +466,12 @@ class InfluxSink:
     # -- the replayer ------------------------------------------------------------------
 
     async def _pause(self, delay_s: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the awaited thing completes, and a task that ignores its cancellation
+        # hangs the shutdown (gh-86296).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), delay_s)
+            async with asyncio.timeout(delay_s):
+                await self._stop.wait()
 
     async def _replayer(self) -> None:
         loop = asyncio.get_running_loop()

@@ -25,11 +25,11 @@ import numpy as np
 from ..records import RawSamplesRecord, Record
 from ..settings import InfluxConfig, duration_ns
 from ..store.lineproto_raw import raw_record_lines
-from .influx import InfluxSink
+from .influx import RAW_RP, InfluxSink
 
 log = logging.getLogger(__name__)
 
-RAW_RP = "twitchwatch_raw"
+__all__ = ["RAW_RP", "InfluxRawSink"]
 # Samples this close to the end of the retention are not sent either: a batch may wait
 # in the spool a little, and the server refuses what has expired by the time it arrives.
 EXPIRY_MARGIN_NS = 600 * 10**9

@@ -145,8 +145,9 @@ class MqttBandLink:
                     return
                 delay = self._backoff.next_delay_s()
                 log.warning("MQTT band %s: %s; reconnecting in %.1f s", self.band, err, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closed(), delay)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see channel.py
+                    async with asyncio.timeout(delay):
+                        await self._closed()
 
     async def _closed(self) -> None:
         while not self._closing:
@@ -154,8 +155,16 @@ class MqttBandLink:
             await self._wake.wait()
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        gone: asyncio.Future[None] = getattr(client, "_disconnected", None) \
-            or asyncio.get_running_loop().create_future()
+        # aiomqtt's public sign of a lost connection: its message iterator raises.
+        gone = asyncio.create_task(_until_disconnected(client), name=f"mqtt-{self.band}-watch")
+        try:
+            await self._publish_until_closed(client, gone)
+        finally:
+            gone.cancel()
+            await asyncio.gather(gone, return_exceptions=True)
+
+    async def _publish_until_closed(self, client: aiomqtt.Client,
+                                    gone: asyncio.Future[None]) -> None:
         pub = self._publisher(client, gone)
         s = self.sink
         self.connects += 1
@@ -211,9 +220,16 @@ class MqttBandLink:
         return pub
 
 
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """Returns only by raising MqttError, when the connection is lost. We subscribe to
+    nothing, so the iterator only waits."""
+    async for _ in client.messages:
+        pass
+
+
 def _reason(fut: asyncio.Future[None]) -> str:
-    if fut.done() and not fut.cancelled() and fut.exception() is not None:
-        return str(fut.exception())
+    if fut.done() and not fut.cancelled() and (e := fut.exception()) is not None:
+        return str(e.__cause__ or e)
     return "disconnected"
 
 

@@ -235,9 +235,9 @@ class BandLink:
         while True:
             deadline = min(self._last_data_mono + o.watchdog_s,
                            self._last_status_mono + o.status_poll_s, next_stats)
-            try:
-                await asyncio.wait_for(disconnected.wait(),
-                                       max(0.0, deadline - time.monotonic()))
+            try:  # not wait_for: on 3.11 it can swallow a cancellation (gh-86296)
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    await disconnected.wait()
                 return "link lost"
             except TimeoutError:
                 pass

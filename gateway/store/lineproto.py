@@ -2,6 +2,13 @@
 
 One function per measurement; tags are only the band and the event type (small, fixed
 sets), everything else is a field, and no field shares a name with a tag (InfluxDB 3).
+
+Own code, not influxdb-client's ``Point`` although that is a dependency (for 2.x/3.x),
+measured by bench/bench_libraries.py: importing ``Point`` pulls in the whole client
+(0.65 s of a run's start with InfluxDB configured, 1.4 s under load) and builds a line in
+~27 us against ~6 us here; the escaping rules are these few lines, checked against the
+real InfluxDB by the tests. Raw samples (``lineproto_raw``) are vectorised: over 1 M lines/s,
+where ``Point`` would take ~80 s of CPU for one band-night.
 """
 
 from __future__ import annotations

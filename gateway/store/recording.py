@@ -165,6 +165,7 @@ class ReadStats:
     corrupt_records: int = 0
     skipped_bytes: int = 0
     truncated_tail_bytes: int = 0
+    bytes_read: int = 0  # of the file so far: progress for long recordings
     warnings: list[str] = field(default_factory=list)
 
 
@@ -214,6 +215,7 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
             st.records += 1
             pos = end
             last_good = offset + pos
+            st.bytes_read = last_good
             if kind == _BAND:
                 name = payload.decode("utf-8", "replace")
                 if 0 < len(payload) <= BAND_NAME_MAX and name.isprintable():

@@ -20,6 +20,14 @@ sample anyway and can be replayed into InfluxDB later.
 Quarantine: lines the server refused as bad data (HTTP 4xx), appended to
 ``quarantine.lp`` with a ``#`` comment line naming the time and the server's reason.
 Kept for a human: never resent automatically.
+
+Own code, not persist-queue or diskcache (bench/bench_libraries.py, 40 batches of 5,000
+lines, fsync'd): a put costs about the same in all three (13-25 ms), reading back and
+removing is 7 ms here against 17 ms (diskcache, SQLite synchronous=FULL) and 56 ms
+(persist-queue). What neither offers: files of plain line protocol that a person can read
+or import by hand, a bound in bytes with drop-oldest, several processes sharing one
+spool, and durability of large batches (diskcache keeps values over 32 kB in files it
+does not fsync).
 """
 
 from __future__ import annotations

@@ -64,13 +64,17 @@ class BandConfig:
     ranges: int = tw.ranges_code(2, 3)  # +-8 g, +-2000 deg/s
     max_mtu: int = 247  # what the band's stack will accept in an MTU exchange
     ring_capacity: int = 120_000  # offline ring, samples (10 min at 200 Hz)
-    time_scale: float = 1.0  # device seconds per wall second
+    time_scale: float = 1.0  # device seconds per tick_s of the band's loop (nominally wall)
     drift_ppm: float = 0.0  # the band's clock against the host's
     notify_delay_s: float = 0.0  # latency added to every data notification (wall)
     drop_prob: float = 0.0  # probability a data notification is lost on air
     seed: int = 0
     battery_pct: int = 80
-    tick_s: float = 0.02  # wall seconds between rounds of the band's main loop
+    # Wall seconds between rounds of the band's main loop. Each round is tick_s * time_scale
+    # of device time however late it comes: the band's clock is simulated, so a loaded
+    # machine slows the band down with everything else instead of letting its clock run
+    # ahead of what the emulated stack can carry (samples would age into the ring).
+    tick_s: float = 0.02
     max_latency_s: float = 0.1  # device s a partial frame may wait for more samples
     live_window_s: float = 1.0  # device s unsent live samples wait before joining the ring
     adv_interval_ms: float = 20.0
@@ -136,6 +140,7 @@ class EmulatedBand:
         self._ring: collections.deque[list[int]] = collections.deque()  # [first, end, loss]
         self._ring_len = 0
         self._tokens = 0.0
+        self._elapsed_s = 0.0  # device seconds since start, before drift (the loop adds)
         self._seq = 0
         self._conn: Connection | None = None
         self._mtu = 23
@@ -346,10 +351,9 @@ class EmulatedBand:
     # -- lifetime ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._t0 = loop.time()
         if not await self.bonded_peers():
             self.open_pairing_window("no bond yet")
+        self._elapsed_s = 0.0  # device seconds since start, before drift
         await self.device.power_on()
         await self._advertise()
         self._tasks = [asyncio.create_task(self._main(), name=f"band-{self.name}"),
@@ -410,7 +414,7 @@ class EmulatedBand:
         empty ring and fresh counters; the bonds (flash) stay. The world uses it after
         pairing: the band was paired at set-up, the night starts with a fresh boot."""
         assert self._conn is None, "restart() while connected"
-        self._t0 = asyncio.get_running_loop().time()
+        self._elapsed_s = 0.0  # the device clock starts again with the boot
         self.counters = BandCounters()
         self._segments = [_Segment(0, BOOT_US, 1_000_000 // self.cfg.rate_hz)]
         self._ranges = self.cfg.ranges
@@ -457,9 +461,7 @@ class EmulatedBand:
     # -- clock and sampling -----------------------------------------------------------
 
     def device_us(self) -> int:
-        elapsed = asyncio.get_running_loop().time() - self._t0
-        scale = self.cfg.time_scale * (1 + self.cfg.drift_ppm * 1e-6)
-        return BOOT_US + int(elapsed * scale * 1e6)
+        return BOOT_US + int(self._elapsed_s * (1 + self.cfg.drift_ppm * 1e-6) * 1e6)
 
     def _segment(self, index: int) -> _Segment:
         for seg in reversed(self._segments):
@@ -527,14 +529,18 @@ class EmulatedBand:
     async def _main(self) -> None:
         tick_dev_s = self.cfg.tick_s * self.cfg.time_scale
         burst = max(4.0, 2 * tw.MAX_NOTIFY_PER_S * tick_dev_s)
+        last_us = self.device_us()
         while True:
             await asyncio.sleep(self.cfg.tick_s)
             async with self._lock:
                 await self._check_link()
+                self._elapsed_s += tick_dev_s
                 now_us = self.device_us()
+                earned = tw.MAX_NOTIFY_PER_S * max(0, now_us - last_us) / 1e6
+                last_us = now_us
                 self._produce(now_us)
                 if self._streamable():
-                    self._tokens = min(burst, self._tokens + tw.MAX_NOTIFY_PER_S * tick_dev_s)
+                    self._tokens = min(max(burst, 2 * earned), self._tokens + earned)
                     await self._send(now_us)
                     self._age_pending(now_us)
                 else:

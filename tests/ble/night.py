@@ -1,8 +1,10 @@
 """A simulated night with link drops: does the gateway lose anything the band could hold?
 
 The emulated band runs ``time_scale`` times faster than real time (device clock,
-sampling and its notification budget all scale), and a seeded schedule disconnects it
-from the band's side or takes it out of range for minutes at a time. The gateway side
+sampling and its notification budget all scale; its clock is simulated, so on a loaded
+machine it slows down rather than outrun the emulated radio), and a seeded schedule, in
+the band's device time, disconnects it from the band's side or takes it out of range for
+minutes at a time. The gateway side
 is the real BleSource with its real options (in wall time). Every DATA packet is
 counted by sample index; at the end every index the band produced is accounted for:
 
@@ -110,37 +112,58 @@ def _mask(ranges: list[tuple[int, int]], n: int) -> np.ndarray:
 
 async def _schedule(band: EmulatedBand, hours: float, scale: float, rng: random.Random,
                     every_min: tuple[float, float], away_min: tuple[float, float],
-                    long_away_min: float | None, stats: dict[str, float]) -> None:
-    """Band-side disconnects and out-of-range periods, in device time, until morning."""
+                    long_away_min: float | None, stats: dict[str, float],
+                    link_back: bool = False) -> None:
+    """Band-side disconnects and out-of-range periods, in device time, until morning.
+
+    Which events happen, and when in the night, is a function of the seed alone: decisions
+    use the schedule's own device time, never the clock. ``link_back``: after each event,
+    wait until the gateway streams from the band again, and do not count that wait as
+    night, so a slow reconnect on a loaded machine does not eat the next event's gap.
+    """
     end_dev_s = hours * 3600.0
-    t0 = time.monotonic()
+    dev0_s = band.device_us() / 1e6
     long_at = end_dev_s / 2 if long_away_min else None
+    paused_s = 0.0  # device seconds spent waiting for the link, not counted as night
+    t = 0.0  # the schedule's own device time: what happens when never reads a clock
 
-    def dev_now() -> float:
-        return (time.monotonic() - t0) * scale
+    def dev_now() -> float:  # the band's simulated clock (tests/ble/band.py), not the wall
+        return band.device_us() / 1e6 - dev0_s - paused_s
 
-    async def sleep_dev(seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / scale)
+    async def sleep_until(dev_s: float) -> None:
+        await band.wait_until(lambda: dev_now() >= dev_s, 3600)  # a failure bound only
 
+    async def back() -> None:
+        nonlocal paused_s
+        if link_back:
+            before = dev_now()
+            await band.wait_until(lambda: band.streaming, 600)  # a failure bound only
+            paused_s += dev_now() - before
+
+    await back()
     while True:
         gap = rng.uniform(*every_min) * 60
-        if dev_now() + gap >= end_dev_s:
-            await sleep_dev(end_dev_s - dev_now())
+        if t + gap >= end_dev_s:
+            await sleep_until(end_dev_s)
             return
-        await sleep_dev(gap)
-        if long_at is not None and dev_now() >= long_at:
+        t += gap
+        await sleep_until(t)
+        if long_at is not None and t >= long_at:
             away = float(long_away_min or 0) * 60
             long_at = None
         elif rng.random() < 0.5:
             await band.disconnect()
+            await back()
             continue
         else:
             away = rng.uniform(*away_min) * 60
         await band.go_away()
         stats["away_periods"] += 1
         stats["away_device_s"] += away
-        await sleep_dev(away)
+        t += away
+        await sleep_until(t)
         await band.come_back()
+        await back()
 
 
 async def simulate_night(hours: float = 1.0, time_scale: float = 60.0, *, seed: int = 1,
@@ -148,7 +171,8 @@ async def simulate_night(hours: float = 1.0, time_scale: float = 60.0, *, seed: 
                          every_min: tuple[float, float] = (5.0, 20.0),
                          away_min: tuple[float, float] = (0.5, 5.0),
                          long_away_min: float | None = None,
-                         drain_timeout_s: float = 120.0) -> NightReport:
+                         drain_timeout_s: float = 120.0, link_back: bool = False
+                         ) -> NightReport:
     cfg = BandConfig(ADDRESS, time_scale=time_scale, ring_capacity=ring_capacity,
                      drop_prob=drop_prob, seed=seed, drift_ppm=40.0)
     rng = random.Random(seed)
@@ -170,7 +194,7 @@ async def simulate_night(hours: float = 1.0, time_scale: float = 60.0, *, seed: 
             reader = asyncio.create_task(read(), name="night-reader")
             try:
                 await _schedule(band, hours, time_scale, rng, every_min, away_min,
-                                long_away_min, stats)
+                                long_away_min, stats, link_back)
                 await band.come_back()
                 produced = band.counters.produced
                 # Morning: let the band finish sending what its ring still holds.
