@@ -164,6 +164,13 @@ class AnalyzerConfig:
     tremor_min_g: float = 0.002
     tremor_min_dps: float = 0.3
     tremor_max_filled: float = 0.2
+    # a frame whose acceleration floor (median bin as a spectral density, per sqrt(Hz))
+    # exceeds this is a movement, not sensor noise: MEMS noise is 0.07-0.3 mg/rtHz, 20 mg
+    # RMS of white noise at 50 Hz is 4, a 6-bit +/-1.5 g sensor's quantisation 3.5
+    # (../shared/real/hmp); tremor frames of the dev and synthetic sets: <= 3.4 (99 %).
+    # Voluntary rhythms ride on their own broadband spectrum: brushing teeth 0.7-1.2 g at
+    # 4-6 Hz (hmp) has 13-100 (5-95 %), scratching up to 30-50
+    tremor_max_floor_g: float = 0.012
     # confirmed after 4 frames (2 s more than one window: several cycles), so that the
     # episode is reported ~4-5 s after it starts
     tremor_confirm_frames: int = 3
@@ -201,11 +208,22 @@ class AnalyzerConfig:
     # ... provided its peak stands clear of the noise (white noise alone makes the odd
     # irregular run of frames just above tremor_prominence)
     tremor_irregular_prominence: float = 30.0
+    # ... and the arm rests: at most this share of its frames rode on a movement's floor
+    # (tremor_max_floor_g). Real rest tremor wanders at rest; a rhythm amid movement
+    # (scratching between strokes) must be regular to count
+    tremor_irregular_max_masked: float = 0.2
     # the frequency may wander this much between consecutive frames (synthetic tremor
     # wanders 0.1-0.3 Hz, real Parkinsonian tremor up to ~1 Hz: ../shared/real)
     tremor_freq_jump_hz: float = 1.0
     # shortest episode: tremor lasts seconds to minutes; scratching bouts are 2-10 s
+    # (regularity rejects those)
     tremor_min_s: float = 5.0
+    # ... or this short (6 tremor-like frames: enough for a median and a regularity
+    # estimate) when its median line stands this far over the floor: white noise's
+    # flukes reach 15-25x (a 100x bin has probability ~e^-69 in noise); true tremor of
+    # 4-5 s (dev set: 4.5 and 4.7 s, 36 and 9 mg) stands 600-1200x
+    tremor_min_short_s: float = 2.5
+    tremor_short_prominence: float = 100.0
     # the first/last tremor-like window holds the onset/offset this far into it
     tremor_edge_frac: float = 0.5
     # type hints (Deuschl 1998): rest tremor 4-6 Hz with the arm at rest; physiological

@@ -50,6 +50,7 @@ class _Episode:
     proms: list[float] = field(default_factory=list)
     misses: int = 0
     neutral: int = 0
+    masked: int = 0  # frames of the episode whose floor was a movement's (never reset)
     confirmed: bool = False
     id: str = ""
 
@@ -201,10 +202,11 @@ class TremorTracker:
         n = len(ends)
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
-        f_peak, prom, conc, sub, amp_acc, snr = _spectral(
+        f_peak, prom, conc, sub, amp_acc, snr, dens_acc = _spectral(
             pa, self.hann, self.nfft, self.freqs, self.search, self.total,
             cfg.tremor_band_hz[0])
         y = ya
+        dens_gyr = np.full(n, np.nan)
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
             pg = _power(y, self.hann, self.nfft, n)
@@ -212,7 +214,7 @@ class TremorTracker:
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
             # with no floor, snr is unbounded)
-            f_peak, prom, conc, sub, amp_dps, snr = _spectral(
+            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr = _spectral(
                 pg, self.hann, self.nfft, self.freqs, self.search, self.total,
                 cfg.tremor_band_hz[0], denoise=False)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
@@ -234,7 +236,13 @@ class TremorTracker:
             # high peak there
             peaked |= ((prom >= cfg.tremor_strong_prominence)
                        & (conc >= cfg.tremor_strong_concentration))
+        # the accelerometer's floor far above any sensor's noise is a movement's own
+        # broadband spectrum: a rhythm there (brushing teeth) is not told apart from the
+        # movement. Such a frame confirms nothing; it holds a running episode only if its
+        # peak stays at the episode's frequency (a tremor goes on during a movement)
+        masked = dens_acc > cfg.tremor_max_floor_g
         ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
+              & ~masked
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
               & (crest <= cfg.tremor_max_crest))
         # the arm at rest: little power below the band (rest tremor hint)
@@ -251,7 +259,8 @@ class TremorTracker:
                 self.trace.append((float(t_end[i]), float(f_peak[i]), float(prom[i]),
                                    float(conc[i]), float(sub[i]), float(amp_acc[i]),
                                    float(fill[i]), float(trans[i]), float(ok[i]),
-                                   float(pcv[i]), float(crest[i])))
+                                   float(pcv[i]), float(crest[i]), float(dens_acc[i]),
+                                   float(dens_gyr[i]) if y is not ya else np.nan))
         out: list[Event | Retraction] = []
         for i in range(n):
             k = self.frame_no
@@ -263,6 +272,7 @@ class TremorTracker:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
                                       float(rest[i]), float(pcv[i]), float(prom[i]))
             elif self.ep is not None:
+                self.ep.masked += int(masked[i])
                 if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
                     # neutral, but not forever: a pulse in the window, or the same rhythm
                     # still there, just under the threshold to start one
@@ -343,15 +353,28 @@ class TremorTracker:
         # rhythm: regular, or - for a small oscillation that lasts - a real tremor's
         # cycle-to-cycle wander; scratching is both irregular and vigorous (>= 0.15 g)
         # (a frame without enough zero crossings has no period CV; none at all: irregular)
-        cvs = [c for c in ep.pcvs if np.isfinite(c)]
+        # A clear rhythm is judged on the episode's core: its frames at or above its median
+        # prominence. A window that holds the fade-in or fade-out is part noise, and the
+        # noise correction (from the whole window's SNR) under-corrects it, so the edge
+        # frames of a short episode read irregular; scratching is irregular in every frame.
+        # A faint one on all its frames: where noise sets the prominence, picking frames by
+        # it would pick the noise's luckiest
+        prom_med = float(np.median(ep.proms))
+        core = prom_med >= cfg.tremor_short_prominence
+        cvs = [c for c, p in zip(ep.pcvs, ep.proms, strict=True)
+               if np.isfinite(c) and (p >= prom_med or not core)]
         pcv = float(np.median(cvs)) if cvs else np.inf
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
                       and span >= cfg.tremor_irregular_min_s
-                      and float(np.median(ep.proms)) >= cfg.tremor_irregular_prominence)
+                      and prom_med >= cfg.tremor_irregular_prominence
+                      and ep.masked <= cfg.tremor_irregular_max_masked * (ep.last - ep.first + 1))
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
-        long_enough = span >= cfg.tremor_min_s
+        # a short episode stands if its line is unmistakable (noise flukes stand 15-25x
+        # over the floor, a real tremor's line hundreds of times)
+        long_enough = span >= cfg.tremor_min_s or (
+            span >= cfg.tremor_min_short_s and prom_med >= cfg.tremor_short_prominence)
         # two rhythms interleaved in one stretch of time: the one seen longer stands
         rivals = [o for o in [*self.finals[-8:], *self.closing,
                               *([self.ep] if self.ep is not None else [])]
@@ -487,7 +510,11 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     snr = np.maximum(line, 1e-30) / np.maximum(floor * (2 * PCV_HALF_BAND_HZ / df), 1e-30)
     # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
     amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
-    return f_peak, prom, conc, sub, amp, snr
+    # the floor as a one-sided spectral density (units per sqrt(Hz)): a noise bin's mean
+    # power is S fs sum(w^2) / 2, and the median bin is ln 2 of that mean
+    fs = df * nfft
+    dens = np.sqrt(2.0 * (med / np.log(2.0)) / (fs * float((hann ** 2).sum())))
+    return f_peak, prom, conc, sub, amp, snr, dens
 
 
 def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
