@@ -142,7 +142,14 @@ class AnalyzerConfig:
     # below every jerk (2-25 Hz, 40-400 ms pulses: 1 Hz keeps hypnic jerks whole) and
     # every tremor
     tremor_hp_hz: float = 1.0
+    # top of the analysis band (anti-alias low-pass, and the reference band of prominence
+    # and concentration: 1-20 Hz), clipped to this fraction of the decimated rate (a
+    # Butterworth stays well-conditioned below ~0.45 fs)
     tremor_lp_hz: float = 20.0
+    tremor_max_cut_frac: float = 0.45
+    # the peak is searched this far below/above the band (Hz): a tremor at the band's
+    # edge keeps its main lobe, and its parabolic refinement needs the bins either side
+    tremor_search_pad_hz: tuple[float, float] = (0.2, 0.5)
     # analysis window 4 s (12+ cycles at 3 Hz), hop 0.5 s; 256 points (0.2 Hz bins,
     # parabolic interpolation then resolves ~0.02 Hz)
     tremor_window_s: float = 4.0
@@ -159,6 +166,13 @@ class AnalyzerConfig:
     tremor_strong_concentration: float = 0.1
     # ... and not the second harmonic of a stronger rhythm at half its frequency (gait)
     tremor_subharmonic: float = 0.5
+    # ... a slower rhythm that is looked for at f/2 and f/3 down to this (gait's steps
+    # 1.6-2 Hz, scratching 2-5 Hz); below it is posture and voluntary movement
+    tremor_sub_min_hz: float = 1.2
+    # acceleration weighs harmonics by f^2, so a tremor's second harmonic can be the
+    # tallest peak: half its frequency, inside the band, with at least this share of the
+    # peak's power is the fundamental
+    tremor_fundamental_ratio: float = 0.5
     # smallest amplitude: ~2 mg of acceleration (physiological tremor is 1.5-35 mg), or
     # 0.3 deg/s of rotation with a gyroscope
     tremor_min_g: float = 0.002
@@ -199,6 +213,16 @@ class AnalyzerConfig:
     # rhythm regularity: median cycle-period CV of the episode's frames (tremor < 0.09,
     # scratching 0.07-0.2)
     tremor_max_period_cv: float = 0.075
+    # cycle periods are measured on each frame band-limited to the peak +/- this much
+    # (the tremor's wander and AM stay inside; a neighbouring rhythm does not), from at
+    # least this many upward zero crossings
+    tremor_pcv_half_band_hz: float = 1.5
+    tremor_pcv_min_crossings: int = 4
+    # white noise in that band alone makes a steady sinusoid's period CV read about
+    # tremor_pcv_noise / (f0 sqrt(snr)) (snr: the line's power over the band's noise
+    # power). Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise,
+    # snr 2-100, 4 s windows at 50 Hz: 0.51-0.60
+    tremor_pcv_noise: float = 0.55
     # ... a small (acceleration amplitude <= 50 mg), lasting (>= 8 s) oscillation may wander
     # more: real rest tremor has period CVs of 0.1-0.25 (../shared/real); scratching is
     # vigorous (>= 150 mg) and short
@@ -215,6 +239,14 @@ class AnalyzerConfig:
     # the frequency may wander this much between consecutive frames (synthetic tremor
     # wanders 0.1-0.3 Hz, real Parkinsonian tremor up to ~1 Hz: ../shared/real)
     tremor_freq_jump_hz: float = 1.0
+    # an episode's current frequency: the median of its last this-many tremor-like frames
+    # (3 s: follows the wander, ignores a single frame's error)
+    tremor_track_frames: int = 6
+    # of two rhythms sharing more than this share of the shorter one's time, the one
+    # seen longer stands
+    tremor_shadow_frac: float = 0.5
+    # confidence grows from 0.5 to 1 over this many tremor-like frames (5 s)
+    tremor_sure_frames: int = 10
     # shortest episode: tremor lasts seconds to minutes; scratching bouts are 2-10 s
     # (regularity rejects those)
     tremor_min_s: float = 5.0
@@ -230,6 +262,9 @@ class AnalyzerConfig:
     # 8-12 Hz and small; essential otherwise
     rest_max_hz: float = 6.5
     rest_low_frac: float = 0.3
+    # ... "at rest": this share of the frame's power from 0.5 Hz up lies in this band
+    # (voluntary movement, below tremor, above posture drift)
+    rest_low_band_hz: tuple[float, float] = (0.5, 2.5)
     physiological_min_hz: float = 8.0
     physiological_max_g: float = 0.06
 

@@ -23,18 +23,14 @@ from .config import AnalyzerConfig
 from .filters import History, butter
 from .types import Event, Retraction
 
-# frames go through the FFT in row blocks of BATCH (zero rows pad the last one), so that
-# a frame's spectrum never depends on how many frames a call holds; a call handles up to
-# FRAMES_PER_CALL frames (offline: fewer, larger numpy calls)
+# Not tunables (no result depends on them): frames go through the FFT in row blocks of
+# BATCH (zero rows pad the last one), so that a frame's spectrum never depends on how many
+# frames a call holds; a call handles up to FRAMES_PER_CALL frames (offline: fewer, larger
+# numpy calls); recent episodes and gaps are kept for KEEP_RECENT lookups. Every tunable
+# is in AnalyzerConfig (the tremor section), with its reason.
 BATCH = 64
 FRAMES_PER_CALL = 1024
-# cycle periods are measured on each frame band-limited to the peak +/- this much
-PCV_HALF_BAND_HZ = 1.5
-# white noise in that band alone makes a steady sinusoid's period CV read about
-# PCV_NOISE / (f0 * sqrt(snr)) (snr: the line's power over the band's noise power).
-# Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise, snr 2-100,
-# 4 s windows at 50 Hz: 0.51-0.60
-PCV_NOISE = 0.55
+KEEP_RECENT = 8
 
 
 @dataclass
@@ -63,7 +59,7 @@ class TremorTracker:
         # decimate to at least tremor_rate_hz (never below it: 12 Hz tremor must fit)
         self.dec = max(1, int(fs // cfg.tremor_rate_hz))
         self.fs_t = fs / self.dec
-        hi = min(cfg.tremor_lp_hz, 0.45 * self.fs_t)
+        hi = min(cfg.tremor_lp_hz, cfg.tremor_max_cut_frac * self.fs_t)
         # the acceleration arrives high-passed already (the jerk stage's 1 Hz high-pass):
         # only the anti-alias low-pass is left to do
         self.bp_acc = butter(2, hi, "lowpass", fs, 3)
@@ -77,9 +73,10 @@ class TremorTracker:
         self._spiky_tail = np.zeros(0, dtype=np.int64)
         self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
         lo, hi_b = cfg.tremor_band_hz
-        self.search = np.flatnonzero((self.freqs >= lo - 0.2) & (self.freqs <= hi_b + 0.5))
-        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz)
-                                    & (self.freqs <= min(20.0, 0.45 * self.fs_t)))
+        pad_lo, pad_hi = cfg.tremor_search_pad_hz
+        self.search = np.flatnonzero((self.freqs >= lo - pad_lo) & (self.freqs <= hi_b + pad_hi))
+        # the reference band of prominence and concentration: the analysis band
+        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz) & (self.freqs <= hi))
         self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.ep: _Episode | None = None  # the running episode
@@ -95,7 +92,7 @@ class TremorTracker:
         """A new segment starts at sample gi0; ``gap`` is the data gap before it."""
         if gap is not None:
             self.gaps.append(gap)
-            self.gaps = self.gaps[-8:]
+            self.gaps = self.gaps[-KEEP_RECENT:]
         self.bp_acc.reset()
         if self.bp_gyr is not None:
             self.bp_gyr.reset()
@@ -203,8 +200,7 @@ class TremorTracker:
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
         f_peak, prom, conc, sub, amp_acc, snr, dens_acc = _spectral(
-            pa, self.hann, self.nfft, self.freqs, self.search, self.total,
-            cfg.tremor_band_hz[0])
+            pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
         y = ya
         dens_gyr = np.full(n, np.nan)
         if self.has_gyro and "gyr" in self.hist.arrays:
@@ -215,8 +211,8 @@ class TremorTracker:
             # not a noise floor to take out (and the period CV keeps no noise correction:
             # with no floor, snr is unbounded)
             f_peak, prom, conc, sub, amp_dps, snr, dens_gyr = _spectral(
-                pg, self.hann, self.nfft, self.freqs, self.search, self.total,
-                cfg.tremor_band_hz[0], denoise=False)
+                pg, self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
+                denoise=False)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
         else:
@@ -246,13 +242,13 @@ class TremorTracker:
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
               & (crest <= cfg.tremor_max_crest))
         # the arm at rest: little power below the band (rest tremor hint)
-        rest = _low_fraction(pa, self.freqs)
+        rest = _low_fraction(pa, self.freqs, cfg.rest_low_band_hz)
         pcv = np.full(n, np.nan)
         if ok.any():
             # the rhythm's own variability: what the sensor noise adds is taken out, so
             # that a weak tremor in a noisy sensor still reads as regular
-            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft)
-            noise = PCV_NOISE / (f_peak[ok] * np.sqrt(snr[ok]))
+            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft, cfg)
+            noise = cfg.tremor_pcv_noise / (f_peak[ok] * np.sqrt(snr[ok]))
             pcv[ok] = np.sqrt(np.maximum(raw * raw - noise * noise, 0.0))
         if self.trace is not None:
             for i in range(n):
@@ -290,7 +286,8 @@ class TremorTracker:
 
     def seen_between(self, t0: float, t1: float) -> bool:
         """Whether a confirmed tremor ran at some time in (t0, t1)."""
-        eps = [*self.finals[-8:], *self.closing, *([self.ep] if self.ep is not None else [])]
+        eps = [*self.finals[-KEEP_RECENT:], *self.closing,
+               *([self.ep] if self.ep is not None else [])]
         return any(e.confirmed and e.t_last > t0 and e.t_first < t1 for e in eps)
 
     # ------------------------------------------------------------------ episodes
@@ -303,12 +300,12 @@ class TremorTracker:
         # (frames in between that were not) it must be the same tremor
         tol = cfg.tremor_freq_jump_hz if ep is not None and k - ep.last == 1 \
             else cfg.tremor_merge_freq_hz
-        if ep is not None and abs(f - float(np.median(ep.freqs[-6:]))) > tol:
+        if ep is not None and abs(f - self._freq(ep)) > tol:
             out += self._end_run()
             ep = None
         if ep is None:
             same = [c for c in self.closing
-                    if abs(f - float(np.median(c.freqs[-6:]))) <= cfg.tremor_merge_freq_hz
+                    if abs(f - self._freq(c)) <= cfg.tremor_merge_freq_hz
                     and self._silence(c.t_last, t0) <= cfg.tremor_merge_s]
             if same:
                 ep = self.ep = same[-1]  # the same tremor after an interruption
@@ -332,7 +329,11 @@ class TremorTracker:
         itself (hysteresis: weaker evidence keeps an episode than starts one)."""
         ep = self.ep
         return (ep is not None and prom >= self.cfg.tremor_hold_prominence
-                and abs(f - float(np.median(ep.freqs[-6:]))) <= self.cfg.tremor_merge_freq_hz)
+                and abs(f - self._freq(ep)) <= self.cfg.tremor_merge_freq_hz)
+
+    def _freq(self, ep: _Episode) -> float:
+        """The episode's current frequency (it wanders)."""
+        return float(np.median(ep.freqs[-self.cfg.tremor_track_frames:]))
 
     def _silence(self, a: float, b: float) -> float:
         """Time in (a, b) that had data: a disconnect is not evidence that tremor stopped
@@ -376,11 +377,12 @@ class TremorTracker:
         long_enough = span >= cfg.tremor_min_s or (
             span >= cfg.tremor_min_short_s and prom_med >= cfg.tremor_short_prominence)
         # two rhythms interleaved in one stretch of time: the one seen longer stands
-        rivals = [o for o in [*self.finals[-8:], *self.closing,
+        rivals = [o for o in [*self.finals[-KEEP_RECENT:], *self.closing,
                               *([self.ep] if self.ep is not None else [])]
                   if o is not ep and len(o.freqs) > len(ep.freqs)]
         dur = max(ep.t_last - ep.t_first, 1e-9)
-        shadowed = any(min(o.t_last, ep.t_last) - max(o.t_first, ep.t_first) > 0.5 * dur
+        shadowed = any(min(o.t_last, ep.t_last) - max(o.t_first, ep.t_first)
+                       > cfg.tremor_shadow_frac * dur
                        for o in rivals)
         if regular and long_enough and not shadowed:
             self.finals.append(ep)
@@ -406,7 +408,8 @@ class TremorTracker:
         amp = float(np.median(ep.amps))
         return Event(id=ep.id, type="tremor", start=round(start, 3),
                      end=round(max(end, start), 3), peak_g=round(amp, 4),
-                     confidence=round(min(1.0, 0.5 + 0.05 * len(ep.freqs)), 3),
+                     confidence=round(min(1.0, 0.5 + 0.5 * len(ep.freqs)
+                                          / cfg.tremor_sure_frames), 3),
                      final=final, freq_hz=round(f, 2),
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
@@ -460,10 +463,11 @@ def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray
 
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
-              search: np.ndarray, total: np.ndarray, band_lo_hz: float = 3.0,
+              search: np.ndarray, total: np.ndarray, cfg: AnalyzerConfig,
               denoise: bool = True) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
-    and the line's signal-to-noise ratio within +/- PCV_HALF_BAND_HZ.
+    the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, and the floor as a
+    spectral density.
 
     Acceleration weighs harmonics by frequency squared, so a tremor's second harmonic
     can be the strongest peak: when half its frequency holds comparable power inside the
@@ -473,6 +477,8 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     n = len(p)
     rows = np.arange(n)
     df = freqs[1] - freqs[0]
+    band_lo_hz = cfg.tremor_band_hz[0]
+    sub_lo = cfg.tremor_sub_min_hz
     kk = search[np.argmax(p[:, search], axis=1)]
     f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
@@ -487,13 +493,13 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     k3 = _local_max(p, np.rint((f_peak / 3) / df).astype(int), 1)
     ph = p[rows, kh] / np.maximum(p[rows, kk], 1e-30)
     p3 = p[rows, k3] / np.maximum(p[rows, kk], 1e-30)
-    fund = (ph >= 0.5) & (f_peak / 2 >= band_lo_hz)
+    fund = (ph >= cfg.tremor_fundamental_ratio) & (f_peak / 2 >= band_lo_hz)
     if fund.any():
         e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
         f_peak = np.where(fund, _refine(p, kh, freqs), f_peak)
         kk = np.where(fund, kh, kk)
-    sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= 1.2, ph, 0.0),
-                                         np.where(f_peak / 3 >= 1.2, p3, 0.0)))
+    sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= sub_lo, ph, 0.0),
+                                         np.where(f_peak / 3 >= sub_lo, p3, 0.0)))
     pt = p[:, total]
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
@@ -507,7 +513,8 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     e_tot = np.maximum(pt - floor[:, None], 0.0).sum(axis=1)
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
-    snr = np.maximum(line, 1e-30) / np.maximum(floor * (2 * PCV_HALF_BAND_HZ / df), 1e-30)
+    snr = np.maximum(line, 1e-30) / np.maximum(
+        floor * (2 * cfg.tremor_pcv_half_band_hz / df), 1e-30)
     # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
     amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
     # the floor as a one-sided spectral density (units per sqrt(Hz)): a noise bin's mean
@@ -529,29 +536,32 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
 
 
-def _low_fraction(p: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    """Share of the frame's power below 2.5 Hz (voluntary movement); 0 = arm at rest."""
-    low = (freqs >= 0.5) & (freqs < 2.5)
-    allb = freqs >= 0.5
+def _low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
+                  ) -> np.ndarray:
+    """Share of the frame's power (from band[0] up) in ``band``, below tremor (voluntary
+    movement); 0 = arm at rest."""
+    low = (freqs >= band[0]) & (freqs < band[1])
+    allb = freqs >= band[0]
     return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
 
 
-def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int) -> np.ndarray:
+def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig
+               ) -> np.ndarray:
     """Cycle-to-cycle variability: the CV of the periods between upward zero crossings
-    of each frame band-limited to f0 +/- PCV_HALF_BAND_HZ. Tremor: < 0.09; scratching, "rhythmic
-    but irregular": 0.07-0.2 (dev set)."""
+    of each frame band-limited to f0 +/- tremor_pcv_half_band_hz. Tremor: < 0.09;
+    scratching, "rhythmic but irregular": 0.07-0.2 (dev set)."""
     n, w = y.shape
     spec = np.fft.rfft(y, nfft, axis=1)
     freqs = np.fft.rfftfreq(nfft, 1 / fs)
-    spec[np.abs(freqs[None, :] - f0[:, None]) > PCV_HALF_BAND_HZ] = 0
+    spec[np.abs(freqs[None, :] - f0[:, None]) > cfg.tremor_pcv_half_band_hz] = 0
     z = np.fft.irfft(spec, nfft, axis=1)[:, :w]
-    edge = w // 10
+    edge = w // 10  # the band-limited frame rings at its ends: a tenth each side is cut
     z = z[:, edge: w - edge]
     out = np.full(n, np.nan)
     for i in range(n):
         zi = z[i]
         up = np.flatnonzero((zi[:-1] < 0) & (zi[1:] >= 0))
-        if len(up) < 4:
+        if len(up) < cfg.tremor_pcv_min_crossings:
             continue
         # sub-sample crossing positions by linear interpolation
         x = up + zi[up] / (zi[up] - zi[up + 1])
