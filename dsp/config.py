@@ -31,6 +31,22 @@ class AnalyzerConfig:
 
     # chunks are gathered to this much before the stages run (latency vs CPU per band)
     feed_batch_s: float = 0.2
+    # a sample beyond these is no motion but a fault (a bus error, a corrupt packet):
+    # wrist IMUs measure up to +/-16 g and +/-2000 deg/s (the band: +/-8 g), and a limb
+    # does not exceed them; 4x and 2x those ranges leave every real reading in. Such a
+    # sample is dropped and counted and its place is treated like a hole (filled and
+    # flagged: no event is built on it), as are samples with NaN or inf
+    input_max_g: float = 64.0
+    input_max_dps: float = 4000.0
+    # rate estimate: the median of spans of this many sample periods (it divides a single
+    # step's jitter by the span); spans longer than this many median steps hold a hole
+    rate_span_samples: int = 16
+    rate_hole_ratio: float = 1.25
+
+    def __post_init__(self) -> None:
+        from .checks import check_config
+
+        check_config(self)  # every field's type and range, and their relations
 
     # ------------------------------------------------------------------------ jerks
     # envelope smoothing: shorter than the shortest jerk (40 ms)
