@@ -208,6 +208,15 @@ class AnalyzerConfig:
     # movement in the window: 8 s)
     tremor_max_misses: int = 3
     tremor_max_neutral: int = 16
+    # weak, steady lines: the spectra of the frames of the last this-many seconds
+    # (window hops) are averaged, normalised by their median bins (dsp/tremor_accum.py)
+    tremor_accum_s: float = 8.0
+    # ... and a frame is tremor-like when that mean spectrum's line stands this far over
+    # its median (and passes the frame's other tests). White noise: 99.9 % of frames
+    # under 5.1, none over 5.3 in 2 h at 50 and 100 Hz, where one frame's spectrum
+    # reaches 18-26 (hence tremor_prominence 15 alone); a steady line needs ~1.7x less
+    # power over the noise here
+    tremor_accum_prominence: float = 6.5
     # a frame whose peak stays at the episode's frequency (within tremor_merge_freq_hz)
     # and this far above the floor is neutral too: the same tremor, too weak in that
     # window to start an episode (a noisy sensor). White noise alone puts its highest

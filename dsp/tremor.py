@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import History, butter
+from .tremor_accum import SpectrumAverage
 from .types import Event, Retraction
 
 # Not tunables (no result depends on them): frames go through the FFT in row blocks of
@@ -85,6 +86,8 @@ class TremorTracker:
         self.finals: list[_Episode] = []  # recent final episodes
         self.gaps: list[tuple[float, float]] = []  # recent data gaps (disconnects)
         self.frame_no = 0
+        # weak steady lines: the mean normalised spectrum of the last frames
+        self.avg = SpectrumAverage(round(cfg.tremor_accum_s / cfg.tremor_hop_s) + 1)
         self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
 
     # ------------------------------------------------------------------ stream
@@ -96,6 +99,7 @@ class TremorTracker:
         self.bp_acc.reset()
         if self.bp_gyr is not None:
             self.bp_gyr.reset()
+        self.avg.reset()
         d0 = -(-gi0 // self.dec)  # first kept decimated index in the new segment
         self.seg_start_d = d0
         # a frame needs the running sum just before its window: start one sample later
@@ -202,10 +206,11 @@ class TremorTracker:
         f_peak, prom, conc, sub, amp_acc, snr, dens_acc = _spectral(
             pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
         y = ya
+        p_dec = pa  # the spectra that decide
         dens_gyr = np.full(n, np.nan)
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
-            pg = _power(y, self.hann, self.nfft, n)
+            pg = p_dec = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g. Its
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
@@ -241,6 +246,44 @@ class TremorTracker:
               & ~masked
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
               & (crest <= cfg.tremor_max_crest))
+        # a weak, steady line: the same tests on the mean of the last frames' normalised
+        # spectra (dsp/tremor_accum.py), whose noise bins spread far less
+        med = np.partition(p_dec[:, self.total], len(self.total) // 2, axis=1)[
+            :, len(self.total) // 2]
+        # (the last column counts frames with a pulse: a jerk's broad spectrum, kept in
+        # the mean for its whole span, must not pass for a line there)
+        q_avg = self.avg(np.concatenate([p_dec / np.maximum(med, 1e-30)[:, None],
+                                         trans[:, None].astype(float)], axis=1))
+        have = np.isfinite(q_avg[:, 0]) & (q_avg[:, -1] == 0)
+        q_avg = q_avg[:, :-1]
+        f_w = np.full(n, np.nan)
+        prom_w = np.zeros(n)
+        conc_w = np.zeros(n)
+        sub_w = np.ones(n)
+        if have.any():
+            f_w[have], prom_w[have], conc_w[have], sub_w[have], *_ = _spectral(
+                q_avg[have], self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
+                floor_ratio=1.0)
+        amp_w = _amp_at(pa, self.hann, self.nfft, self.freqs, np.nan_to_num(f_w))
+        if y is not ya:
+            strong_w = _amp_at(pg, self.hann, self.nfft, self.freqs,
+                               np.nan_to_num(f_w)) >= cfg.tremor_min_dps
+        else:
+            strong_w = amp_w >= cfg.tremor_min_g
+        # ... where this frame itself still shows the line at the hold level: the mean
+        # remembers a line for the whole span after it ended
+        kw = np.rint(np.nan_to_num(f_w) / (self.freqs[1] - self.freqs[0])).astype(int)
+        own = p_dec[np.arange(n), _local_max(p_dec, kw, 1)] / np.maximum(med, 1e-30)
+        weak = (~ok & have & (prom_w >= cfg.tremor_accum_prominence)
+                & (own >= cfg.tremor_hold_prominence)
+                & (conc_w >= cfg.tremor_concentration) & (sub_w < cfg.tremor_subharmonic)
+                & (f_w >= cfg.tremor_band_hz[0]) & (f_w <= cfg.tremor_band_hz[1])
+                & strong_w & (fill <= cfg.tremor_max_filled) & ~masked
+                & (crest <= cfg.tremor_max_crest))
+        if weak.any():
+            f_peak = np.where(weak, f_w, f_peak)
+            amp_acc = np.where(weak, amp_w, amp_acc)
+            ok = ok | weak
         # the arm at rest: little power below the band (rest tremor hint)
         rest = _low_fraction(pa, self.freqs, cfg.rest_low_band_hz)
         pcv = np.full(n, np.nan)
@@ -256,7 +299,9 @@ class TremorTracker:
                                    float(conc[i]), float(sub[i]), float(amp_acc[i]),
                                    float(fill[i]), float(trans[i]), float(ok[i]),
                                    float(pcv[i]), float(crest[i]), float(dens_acc[i]),
-                                   float(dens_gyr[i]) if y is not ya else np.nan))
+                                   float(dens_gyr[i]) if y is not ya else np.nan,
+                                   float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
+                                   float(sub_w[i])))
         out: list[Event | Retraction] = []
         for i in range(n):
             k = self.frame_no
@@ -464,7 +509,8 @@ def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
               search: np.ndarray, total: np.ndarray, cfg: AnalyzerConfig,
-              denoise: bool = True) -> tuple[np.ndarray, ...]:
+              denoise: bool = True, floor_ratio: float = np.log(2.0)
+              ) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
     the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, and the floor as a
     spectral density.
@@ -507,9 +553,10 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
                       ) / np.maximum(med, 1e-30)
     # the share of the power above the sensor's white-noise floor: a weak line in a noisy
     # sensor holds little of the total, but most of what is not noise. The floor is the
-    # median bin over ln 2 (a noise bin's power is exponentially distributed); movement
-    # spectra stand far above it and barely change
-    floor = med / np.log(2.0) if denoise else np.zeros_like(med)
+    # median bin over ln 2 (a noise bin's power is exponentially distributed; averaged
+    # spectra: nearly symmetric about its mean, floor_ratio 1); movement spectra stand far
+    # above it and barely change
+    floor = med / floor_ratio if denoise else np.zeros_like(med)
     e_tot = np.maximum(pt - floor[:, None], 0.0).sum(axis=1)
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
