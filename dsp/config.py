@@ -280,6 +280,10 @@ class AnalyzerConfig:
     # flukes reach 15-25x (a 100x bin has probability ~e^-69 in noise); true tremor of
     # 4-5 s (dev set: 4.5 and 4.7 s, 36 and 9 mg) stands 600-1200x
     tremor_min_short_s: float = 2.5
+    # ... and either way this many tremor-like frames: its regularity and frequency are
+    # medians over them (a stretch held together by frames at the hold level, with a few
+    # tremor-like ones, is noise or a voluntary rhythm's luckiest windows)
+    tremor_min_frames: int = 6
     tremor_short_prominence: float = 100.0
     # the first/last tremor-like window holds the onset/offset this far into it
     tremor_edge_frac: float = 0.5

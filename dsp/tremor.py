@@ -419,8 +419,9 @@ class TremorTracker:
             small_long and pcv <= cfg.tremor_max_period_cv_small)
         # a short episode stands if its line is unmistakable (noise flukes stand 15-25x
         # over the floor, a real tremor's line hundreds of times)
-        long_enough = span >= cfg.tremor_min_s or (
-            span >= cfg.tremor_min_short_s and prom_med >= cfg.tremor_short_prominence)
+        long_enough = (len(ep.freqs) >= cfg.tremor_min_frames and (
+            span >= cfg.tremor_min_s or (span >= cfg.tremor_min_short_s
+                                         and prom_med >= cfg.tremor_short_prominence)))
         # two rhythms interleaved in one stretch of time: the one seen longer stands
         rivals = [o for o in [*self.finals[-KEEP_RECENT:], *self.closing,
                               *([self.ep] if self.ep is not None else [])]
