@@ -208,6 +208,7 @@ class TremorTracker:
         y = ya
         p_dec = pa  # the spectra that decide
         dens_gyr = np.full(n, np.nan)
+        acc_only = (f_peak, prom, conc, sub, amp_acc, snr)
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
             pg = p_dec = _power(y, self.hann, self.nfft, n)
@@ -242,10 +243,31 @@ class TremorTracker:
         # movement. Such a frame confirms nothing; it holds a running episode only if its
         # peak stays at the episode's frequency (a tremor goes on during a movement)
         masked = dens_acc > cfg.tremor_max_floor_g
-        ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
-              & ~masked
-              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
-              & (crest <= cfg.tremor_max_crest))
+        usable = (fill <= cfg.tremor_max_filled) & ~masked & (crest <= cfg.tremor_max_crest)
+        ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & usable
+              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1]))
+        if y is not ya:
+            # with a gyroscope, a line in the acceleration counts too when the rotation
+            # rate shows it (at the hold level): a tremor during a voluntary movement,
+            # whose rotation swamps the gyroscope's spectrum but not the acceleration's
+            # line. A rhythm that does not rotate the wrist stays out
+            fa, pra, ca, sa, ama, sna = acc_only
+            med_g = np.partition(pg[:, self.total], len(self.total) // 2, axis=1)[
+                :, len(self.total) // 2]
+            ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
+            turns = pg[np.arange(n), _local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
+            by_acc = (~ok & usable & (turns >= cfg.tremor_hold_prominence)
+                      & (((pra >= cfg.tremor_prominence) & (ca >= cfg.tremor_concentration))
+                         | ((pra >= cfg.tremor_strong_prominence)
+                            & (ca >= cfg.tremor_strong_concentration)))
+                      & (sa < cfg.tremor_subharmonic) & (ama >= cfg.tremor_min_g)
+                      & (fa >= cfg.tremor_band_hz[0]) & (fa <= cfg.tremor_band_hz[1]))
+            if by_acc.any():
+                f_peak = np.where(by_acc, fa, f_peak)
+                prom = np.where(by_acc, pra, prom)
+                amp_acc = np.where(by_acc, ama, amp_acc)
+                snr = np.where(by_acc, sna, snr)
+                ok = ok | by_acc
         # a weak, steady line: the same tests on the mean of the last frames' normalised
         # spectra (dsp/tremor_accum.py), whose noise bins spread far less
         med = np.partition(p_dec[:, self.total], len(self.total) // 2, axis=1)[
