@@ -24,6 +24,7 @@ _FRACTIONS = frozenset({  # shares, 0..1
     "tremor_concentration", "tremor_strong_concentration", "tremor_max_filled",
     "tremor_irregular_max_masked", "tremor_edge_frac", "tremor_shadow_frac",
     "tremor_fundamental_ratio", "rest_low_frac", "move_active_frac",
+    "tremor_pcv_min_cycle_frac",
 })
 _ZERO_OK = frozenset({  # may be 0 (a feature switched off, or no wait)
     "settle_s", "jerk_activity_skip_s", "tremor_gap_bridge_s", "hypnic_min_s",

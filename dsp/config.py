@@ -243,6 +243,10 @@ class AnalyzerConfig:
     # least this many upward zero crossings
     tremor_pcv_half_band_hz: float = 1.5
     tremor_pcv_min_crossings: int = 4
+    # ... over the cycles whose amplitude reaches this share of the frame's largest (a
+    # steady tremor's AM of 10-35 % keeps them all; the faint cycles of a fade-in or
+    # fade-out are timed by the noise)
+    tremor_pcv_min_cycle_frac: float = 0.3
     # white noise in that band alone makes a steady sinusoid's period CV read about
     # tremor_pcv_noise / (f0 sqrt(snr)) (snr: the line's power over the band's noise
     # power). Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise,

@@ -312,7 +312,8 @@ class TremorTracker:
         if ok.any():
             # the rhythm's own variability: what the sensor noise adds is taken out, so
             # that a weak tremor in a noisy sensor still reads as regular
-            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft, cfg)
+            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft, cfg,
+                             prom[ok] >= cfg.tremor_short_prominence)
             noise = cfg.tremor_pcv_noise / (f_peak[ok] * np.sqrt(snr[ok]))
             pcv[ok] = np.sqrt(np.maximum(raw * raw - noise * noise, 0.0))
         if self.trace is not None:
@@ -615,8 +616,8 @@ def _low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
     return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
 
 
-def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig
-               ) -> np.ndarray:
+def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig,
+               clear: np.ndarray) -> np.ndarray:
     """Cycle-to-cycle variability: the CV of the periods between upward zero crossings
     of each frame band-limited to f0 +/- tremor_pcv_half_band_hz. Tremor: < 0.09;
     scratching, "rhythmic but irregular": 0.07-0.2 (dev set)."""
@@ -636,6 +637,14 @@ def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: Analyze
         # sub-sample crossing positions by linear interpolation
         x = up + zi[up] / (zi[up] - zi[up + 1])
         per = np.diff(x)
+        # of a clear line, only the cycles that stand out: where a short episode fades in
+        # or out within the window, the crossings of its faint cycles are the noise's.
+        # (Not of a faint one: in noise, the strongest cycles are the noise's own)
+        if clear[i]:
+            amp = np.maximum.reduceat(np.abs(zi), up)[:-1]
+            per = per[amp >= cfg.tremor_pcv_min_cycle_frac * amp.max()]
+        if len(per) < cfg.tremor_pcv_min_crossings - 1:
+            continue
         out[i] = float(per.std() / per.mean())
     return out
 
