@@ -259,7 +259,8 @@ class AnalyzerConfig:
     tremor_irregular_min_s: float = 8.0
     tremor_max_period_cv_small: float = 0.3
     # ... provided its peak stands clear of the noise (white noise alone makes the odd
-    # irregular run of frames just above tremor_prominence)
+    # irregular run of frames just above tremor_prominence), in each window or in the
+    # mean spectrum (tremor_accum_prominence, a median over its frames)
     tremor_irregular_prominence: float = 30.0
     # ... and the arm rests: at most this share of its frames rode on a movement's floor
     # (tremor_max_floor_g). Real rest tremor wanders at rest; a rhythm amid movement

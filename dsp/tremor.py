@@ -45,6 +45,7 @@ class _Episode:
     rest: list[float] = field(default_factory=list)
     pcvs: list[float] = field(default_factory=list)
     proms: list[float] = field(default_factory=list)
+    accs: list[float] = field(default_factory=list)  # prominence in the mean spectrum
     misses: int = 0
     neutral: int = 0
     masked: int = 0  # frames of the episode whose floor was a movement's (never reset)
@@ -334,7 +335,8 @@ class TremorTracker:
                 out += self._end_run()  # a long gap in the data
             if ok[i]:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
-                                      float(rest[i]), float(pcv[i]), float(prom[i]))
+                                      float(rest[i]), float(pcv[i]), float(prom[i]),
+                                      float(prom_w[i]))
             elif self.ep is not None:
                 self.ep.masked += int(masked[i])
                 if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
@@ -360,7 +362,7 @@ class TremorTracker:
 
     # ------------------------------------------------------------------ episodes
     def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float,
-                  pcv: float, prom: float) -> list[Event | Retraction]:
+                  pcv: float, prom: float, acc_prom: float) -> list[Event | Retraction]:
         cfg = self.cfg
         out: list[Event | Retraction] = []
         ep = self.ep
@@ -386,6 +388,7 @@ class TremorTracker:
         ep.rest.append(rest)
         ep.pcvs.append(pcv)
         ep.proms.append(prom)
+        ep.accs.append(acc_prom)
         if not ep.confirmed and len(ep.freqs) >= cfg.tremor_confirm_frames:
             ep.confirmed = True
             ep.id = f"t{round(self._start(ep) * 1000)}"
@@ -434,9 +437,12 @@ class TremorTracker:
                if np.isfinite(c) and (p >= prom_med or not core)]
         pcv = float(np.median(cvs)) if cvs else np.inf
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
+        # (a line that stands in the mean spectrum of the last 8 s is one that white
+        # noise never makes, however faint in each window)
+        steady = float(np.median(ep.accs)) >= cfg.tremor_accum_prominence
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
                       and span >= cfg.tremor_irregular_min_s
-                      and prom_med >= cfg.tremor_irregular_prominence
+                      and (prom_med >= cfg.tremor_irregular_prominence or steady)
                       and ep.masked <= cfg.tremor_irregular_max_masked * (ep.last - ep.first + 1))
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
