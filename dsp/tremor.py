@@ -226,7 +226,8 @@ class TremorTracker:
             strong = amp_acc >= cfg.tremor_min_g
         fill = self._sums("cfill", ends) / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
-        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt((y * y).mean(axis=1)), 1e-12)
+        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt(_rowsum(y * y) / y.shape[1]),
+                                                   1e-12)
         trans = (self._sums("ctr", ends) > 0) | (crest > cfg.tremor_max_crest)
         tcol = self.hist.arrays["t"]
         t_end = tcol[ends - 1 - self.hist.start]
@@ -489,6 +490,14 @@ class TremorTracker:
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
 
+def _rowsum(x: np.ndarray) -> np.ndarray:
+    """Sum of each row, added left to right whatever the number of rows: numpy's
+    ``sum(axis=1)`` may pair the terms of a short row differently when there are many
+    rows (it iterates the long axis innermost), and a frame's decision must not depend on
+    how many frames came in the same call."""
+    return np.cumsum(x, axis=1)[:, -1]
+
+
 def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
                     xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
     """Dominant eigenvector of each 3x3 covariance, by power iteration (elementwise
@@ -561,7 +570,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
 
     def lobe_energy(k: np.ndarray) -> np.ndarray:
         cols = np.clip(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
-        return p[rows[:, None], cols].sum(axis=1)
+        return _rowsum(p[rows[:, None], cols])
 
     e_peak = lobe_energy(kk)
     # power near half and a third of the peak frequency
@@ -587,7 +596,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     # spectra: nearly symmetric about its mean, floor_ratio 1); movement spectra stand far
     # above it and barely change
     floor = med / floor_ratio if denoise else np.zeros_like(med)
-    e_tot = np.maximum(pt - floor[:, None], 0.0).sum(axis=1)
+    e_tot = _rowsum(np.maximum(pt - floor[:, None], 0.0))
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
     snr = np.maximum(line, 1e-30) / np.maximum(
@@ -609,7 +618,7 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     kk = np.clip(np.rint(f / df).astype(int), 0, p.shape[1] - 1)
     lobe = max(1, round(2.0 * nfft / len(hann)))
     cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
-    e = p[np.arange(n)[:, None], cols].sum(axis=1)
+    e = _rowsum(p[np.arange(n)[:, None], cols])
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
 
 
@@ -619,7 +628,7 @@ def _low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
     movement); 0 = arm at rest."""
     low = (freqs >= band[0]) & (freqs < band[1])
     allb = freqs >= band[0]
-    return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
+    return _rowsum(p[:, low]) / np.maximum(_rowsum(p[:, allb]), 1e-30)
 
 
 def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig,

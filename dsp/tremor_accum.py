@@ -44,5 +44,5 @@ class SpectrumAverage:
             for k in range(1, self.m):
                 acc += ext[first - self.m + 1 + k: first - self.m + 1 + k + rows]
             out[first - start:] = acc * (1.0 / self.m)
-        self.tail = ext[len(ext) - (self.m - 1):] if self.m > 1 else ext[:0]
+        self.tail = ext[max(0, len(ext) - (self.m - 1)):] if self.m > 1 else ext[:0]
         return out
