@@ -204,7 +204,7 @@ class TremorTracker:
         n = len(ends)
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
-        f_peak, prom, conc, sub, amp_acc, snr, dens_acc = _spectral(
+        f_peak, prom, conc, sub, amp_acc, snr, dens_acc, med = _spectral(
             pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
         y = ya
         p_dec = pa  # the spectra that decide
@@ -217,7 +217,7 @@ class TremorTracker:
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
             # with no floor, snr is unbounded)
-            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr = _spectral(
+            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr, med = _spectral(
                 pg, self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
                 denoise=False)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
@@ -254,16 +254,18 @@ class TremorTracker:
             # whose rotation swamps the gyroscope's spectrum but not the acceleration's
             # line. A rhythm that does not rotate the wrist stays out
             fa, pra, ca, sa, ama, sna = acc_only
-            med_g = np.partition(pg[:, self.total], len(self.total) // 2, axis=1)[
-                :, len(self.total) // 2]
-            ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
-            turns = pg[np.arange(n), _local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
-            by_acc = (~ok & usable & (turns >= cfg.tremor_hold_prominence)
+            by_acc = (~ok & usable
                       & (((pra >= cfg.tremor_prominence) & (ca >= cfg.tremor_concentration))
                          | ((pra >= cfg.tremor_strong_prominence)
                             & (ca >= cfg.tremor_strong_concentration)))
                       & (sa < cfg.tremor_subharmonic) & (ama >= cfg.tremor_min_g)
                       & (fa >= cfg.tremor_band_hz[0]) & (fa <= cfg.tremor_band_hz[1]))
+            if by_acc.any():
+                mk = len(self.total) // 2
+                med_g = np.partition(pg[:, self.total], mk, axis=1)[:, mk]
+                ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
+                turns = pg[np.arange(n), _local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
+                by_acc &= turns >= cfg.tremor_hold_prominence
             if by_acc.any():
                 f_peak = np.where(by_acc, fa, f_peak)
                 prom = np.where(by_acc, pra, prom)
@@ -272,8 +274,6 @@ class TremorTracker:
                 ok = ok | by_acc
         # a weak, steady line: the same tests on the mean of the last frames' normalised
         # spectra (dsp/tremor_accum.py), whose noise bins spread far less
-        med = np.partition(p_dec[:, self.total], len(self.total) // 2, axis=1)[
-            :, len(self.total) // 2]
         # (the last column counts frames with a pulse: a jerk's broad spectrum, kept in
         # the mean for its whole span, must not pass for a line there)
         q_avg = self.avg(np.concatenate([p_dec / np.maximum(med, 1e-30)[:, None],
@@ -285,29 +285,43 @@ class TremorTracker:
         conc_w = np.zeros(n)
         sub_w = np.ones(n)
         if have.any():
-            f_w[have], prom_w[have], conc_w[have], sub_w[have], *_ = _spectral(
-                q_avg[have], self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
+            # the mean spectrum's prominence (as _spectral measures it: its tallest
+            # in-band bin over its median), for every frame; the rest of its tests only
+            # where it can pass (the streaming cost)
+            qa = q_avg[have]
+            mk = len(self.total) // 2
+            med_q = np.partition(qa[:, self.total], mk, axis=1)[:, mk]
+            prom_w[have] = qa[:, self.search].max(axis=1) / np.maximum(med_q, 1e-30)
+        cand = have & ~ok & usable & (prom_w >= cfg.tremor_accum_prominence)
+        if cand.any():
+            ci = np.flatnonzero(cand)
+            f_w[ci], _, conc_w[ci], sub_w[ci], *_ = _spectral(
+                q_avg[ci], self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
                 floor_ratio=1.0)
-        amp_w = _amp_at(pa, self.hann, self.nfft, self.freqs, np.nan_to_num(f_w))
-        if y is not ya:
-            strong_w = _amp_at(pg, self.hann, self.nfft, self.freqs,
-                               np.nan_to_num(f_w)) >= cfg.tremor_min_dps
-        else:
-            strong_w = amp_w >= cfg.tremor_min_g
-        # ... where this frame itself still shows the line at the hold level: the mean
-        # remembers a line for the whole span after it ended
-        kw = np.rint(np.nan_to_num(f_w) / (self.freqs[1] - self.freqs[0])).astype(int)
-        own = p_dec[np.arange(n), _local_max(p_dec, kw, 1)] / np.maximum(med, 1e-30)
-        weak = (~ok & have & (prom_w >= cfg.tremor_accum_prominence)
-                & (own >= cfg.tremor_hold_prominence)
-                & (conc_w >= cfg.tremor_concentration) & (sub_w < cfg.tremor_subharmonic)
-                & (f_w >= cfg.tremor_band_hz[0]) & (f_w <= cfg.tremor_band_hz[1])
-                & strong_w & (fill <= cfg.tremor_max_filled) & ~masked
-                & (crest <= cfg.tremor_max_crest))
-        if weak.any():
-            f_peak = np.where(weak, f_w, f_peak)
-            amp_acc = np.where(weak, amp_w, amp_acc)
-            ok = ok | weak
+            amp_w = _amp_at(pa[ci], self.hann, self.nfft, self.freqs, f_w[ci])
+            if y is not ya:
+                strong_w = _amp_at(pg[ci], self.hann, self.nfft, self.freqs,
+                                   f_w[ci]) >= cfg.tremor_min_dps
+            else:
+                strong_w = amp_w >= cfg.tremor_min_g
+            # ... where this frame itself still shows the line at the hold level: the
+            # mean remembers a line for the whole span after it ended
+            kw = np.rint(f_w[ci] / (self.freqs[1] - self.freqs[0])).astype(int)
+            own = (p_dec[ci, _local_max(p_dec[ci], kw, 1)]
+                   / np.maximum(med[ci], 1e-30))
+            weak_c = ((own >= cfg.tremor_hold_prominence)
+                      & (conc_w[ci] >= cfg.tremor_concentration)
+                      & (sub_w[ci] < cfg.tremor_subharmonic)
+                      & (f_w[ci] >= cfg.tremor_band_hz[0]) & (f_w[ci] <= cfg.tremor_band_hz[1])
+                      & strong_w)
+            if weak_c.any():
+                w = ci[weak_c]
+                f_peak = f_peak.copy()
+                amp_acc = amp_acc.copy()
+                f_peak[w] = f_w[w]
+                amp_acc[w] = amp_w[weak_c]
+                ok = ok.copy()
+                ok[w] = True
         # the arm at rest: little power below the band (rest tremor hint)
         rest = _low_fraction(pa, self.freqs, cfg.rest_low_band_hz)
         pcv = np.full(n, np.nan)
@@ -551,8 +565,8 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
               denoise: bool = True, floor_ratio: float = np.log(2.0)
               ) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
-    the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, and the floor as a
-    spectral density.
+    the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, the floor as a
+    spectral density, and the median bin.
 
     Acceleration weighs harmonics by frequency squared, so a tremor's second harmonic
     can be the strongest peak: when half its frequency holds comparable power inside the
@@ -607,7 +621,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     # power is S fs sum(w^2) / 2, and the median bin is ln 2 of that mean
     fs = df * nfft
     dens = np.sqrt(2.0 * (med / np.log(2.0)) / (fs * float((hann ** 2).sum())))
-    return f_peak, prom, conc, sub, amp, snr, dens
+    return f_peak, prom, conc, sub, amp, snr, dens, med
 
 
 def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
