@@ -454,7 +454,7 @@ class TremorTracker:
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
         # (a line that stands in the mean spectrum of the last 8 s is one that white
         # noise never makes, however faint in each window)
-        steady = float(np.median(ep.accs)) >= cfg.tremor_accum_prominence
+        steady = bool(ep.accs) and float(np.median(ep.accs)) >= cfg.tremor_accum_prominence
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
                       and span >= cfg.tremor_irregular_min_s
                       and (prom_med >= cfg.tremor_irregular_prominence or steady)
