@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import AnalyzerConfig
+from .config_checks import check_feed_input
 from .frontend import Conditioner, Piece
 from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic
 from .sleep import Context
@@ -76,9 +77,22 @@ class Analyzer:
     def rate_hz(self) -> float | None:
         return self.cond.rate_hz
 
+    @property
+    def input_stats(self) -> dict[str, int]:
+        """Samples the conditioner dropped (time not advancing, NaN/inf, implausible
+        values) and filled (holes, including where dropped samples were)."""
+        c = self.cond
+        return {"time_not_advancing": c.n_dropped, "nonfinite": c.n_nonfinite,
+                "implausible": c.n_implausible, "filled": c.n_filled,
+                "segments": c.n_segments}
+
     # ------------------------------------------------------------------ API
     def feed(self, t_s: np.ndarray, acc_g: np.ndarray, gyro_dps: np.ndarray | None = None
              ) -> list[Output]:
+        """Raises ValueError on arrays of the wrong shape or dtype (naming what is
+        expected); samples with NaN/inf or implausible values are dropped and counted
+        (``input_stats``), never stopping the stream."""
+        t_s, acc_g, gyro_dps = check_feed_input(t_s, acc_g, gyro_dps)
         # tiny chunks (a BLE frame) are gathered to ~feed_batch_s first: the stages then
         # run a few times a second instead of per frame (results do not depend on it)
         self._in.append((t_s, acc_g, gyro_dps))

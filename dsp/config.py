@@ -31,6 +31,22 @@ class AnalyzerConfig:
 
     # chunks are gathered to this much before the stages run (latency vs CPU per band)
     feed_batch_s: float = 0.2
+    # a sample beyond these is no motion but a fault (a bus error, a corrupt packet):
+    # wrist IMUs measure up to +/-16 g and +/-2000 deg/s (the band: +/-8 g), and a limb
+    # does not exceed them; 4x and 2x those ranges leave every real reading in. Such a
+    # sample is dropped and counted and its place is treated like a hole (filled and
+    # flagged: no event is built on it), as are samples with NaN or inf
+    input_max_g: float = 64.0
+    input_max_dps: float = 4000.0
+    # rate estimate: the median of spans of this many sample periods (it divides a single
+    # step's jitter by the span); spans longer than this many median steps hold a hole
+    rate_span_samples: int = 16
+    rate_hole_ratio: float = 1.25
+
+    def __post_init__(self) -> None:
+        from .config_checks import check_config
+
+        check_config(self)  # every field's type and range, and their relations
 
     # ------------------------------------------------------------------------ jerks
     # envelope smoothing: shorter than the shortest jerk (40 ms)
@@ -239,7 +255,14 @@ class AnalyzerConfig:
     # below every jerk (2-25 Hz, 40-400 ms pulses: 1 Hz keeps hypnic jerks whole) and
     # every tremor
     tremor_hp_hz: float = 1.0
+    # top of the analysis band (anti-alias low-pass, and the reference band of prominence
+    # and concentration: 1-20 Hz), clipped to this fraction of the decimated rate (a
+    # Butterworth stays well-conditioned below ~0.45 fs)
     tremor_lp_hz: float = 20.0
+    tremor_max_cut_frac: float = 0.45
+    # the peak is searched this far below/above the band (Hz): a tremor at the band's
+    # edge keeps its main lobe, and its parabolic refinement needs the bins either side
+    tremor_search_pad_hz: tuple[float, float] = (0.2, 0.5)
     # analysis window 4 s (12+ cycles at 3 Hz), hop 0.5 s; 256 points (0.2 Hz bins,
     # parabolic interpolation then resolves ~0.02 Hz)
     tremor_window_s: float = 4.0
@@ -256,11 +279,25 @@ class AnalyzerConfig:
     tremor_strong_concentration: float = 0.1
     # ... and not the second harmonic of a stronger rhythm at half its frequency (gait)
     tremor_subharmonic: float = 0.5
+    # ... a slower rhythm that is looked for at f/2 and f/3 down to this (gait's steps
+    # 1.6-2 Hz, scratching 2-5 Hz); below it is posture and voluntary movement
+    tremor_sub_min_hz: float = 1.2
+    # acceleration weighs harmonics by f^2, so a tremor's second harmonic can be the
+    # tallest peak: half its frequency, inside the band, with at least this share of the
+    # peak's power is the fundamental
+    tremor_fundamental_ratio: float = 0.5
     # smallest amplitude: ~2 mg of acceleration (physiological tremor is 1.5-35 mg), or
     # 0.3 deg/s of rotation with a gyroscope
     tremor_min_g: float = 0.002
     tremor_min_dps: float = 0.3
     tremor_max_filled: float = 0.2
+    # a frame whose acceleration floor (median bin as a spectral density, per sqrt(Hz))
+    # exceeds this is a movement, not sensor noise: MEMS noise is 0.07-0.3 mg/rtHz, 20 mg
+    # RMS of white noise at 50 Hz is 4, a 6-bit +/-1.5 g sensor's quantisation 3.5
+    # (../shared/real/hmp); tremor frames of the dev and synthetic sets: <= 3.4 (99 %).
+    # Voluntary rhythms ride on their own broadband spectrum: brushing teeth 0.7-1.2 g at
+    # 4-6 Hz (hmp) has 13-100 (5-95 %), scratching up to 30-50
+    tremor_max_floor_g: float = 0.012
     # confirmed after 4 frames (2 s more than one window: several cycles), so that the
     # episode is reported ~4-5 s after it starts
     tremor_confirm_frames: int = 3
@@ -268,6 +305,15 @@ class AnalyzerConfig:
     # movement in the window: 8 s)
     tremor_max_misses: int = 3
     tremor_max_neutral: int = 16
+    # weak, steady lines: the spectra of the frames of the last this-many seconds
+    # (window hops) are averaged, normalised by their median bins (dsp/tremor_accum.py)
+    tremor_accum_s: float = 8.0
+    # ... and a frame is tremor-like when that mean spectrum's line stands this far over
+    # its median (and passes the frame's other tests). White noise: 99.9 % of frames
+    # under 5.1, none over 5.3 in 2 h at 50 and 100 Hz, where one frame's spectrum
+    # reaches 18-26 (hence tremor_prominence 15 alone); a steady line needs ~1.7x less
+    # power over the noise here
+    tremor_accum_prominence: float = 6.5
     # a frame whose peak stays at the episode's frequency (within tremor_merge_freq_hz)
     # and this far above the floor is neutral too: the same tremor, too weak in that
     # window to start an episode (a noisy sensor). White noise alone puts its highest
@@ -289,6 +335,20 @@ class AnalyzerConfig:
     # rhythm regularity: median cycle-period CV of the episode's frames (tremor < 0.09,
     # scratching 0.07-0.2)
     tremor_max_period_cv: float = 0.075
+    # cycle periods are measured on each frame band-limited to the peak +/- this much
+    # (the tremor's wander and AM stay inside; a neighbouring rhythm does not), from at
+    # least this many upward zero crossings
+    tremor_pcv_half_band_hz: float = 1.5
+    tremor_pcv_min_crossings: int = 4
+    # ... over the cycles whose amplitude reaches this share of the frame's largest (a
+    # steady tremor's AM of 10-35 % keeps them all; the faint cycles of a fade-in or
+    # fade-out are timed by the noise)
+    tremor_pcv_min_cycle_frac: float = 0.3
+    # white noise in that band alone makes a steady sinusoid's period CV read about
+    # tremor_pcv_noise / (f0 sqrt(snr)) (snr: the line's power over the band's noise
+    # power). Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise,
+    # snr 2-100, 4 s windows at 50 Hz: 0.51-0.60
+    tremor_pcv_noise: float = 0.55
     # ... a small (acceleration amplitude <= 50 mg), lasting (>= 8 s) oscillation may wander
     # more: real rest tremor has period CVs of 0.1-0.25 (../shared/real); scratching is
     # vigorous (>= 150 mg) and short
@@ -296,19 +356,46 @@ class AnalyzerConfig:
     tremor_irregular_min_s: float = 8.0
     tremor_max_period_cv_small: float = 0.3
     # ... provided its peak stands clear of the noise (white noise alone makes the odd
-    # irregular run of frames just above tremor_prominence)
+    # irregular run of frames just above tremor_prominence), in each window or in the
+    # mean spectrum (tremor_accum_prominence, a median over its frames)
     tremor_irregular_prominence: float = 30.0
+    # ... and the arm rests: at most this share of its frames rode on a movement's floor
+    # (tremor_max_floor_g). Real rest tremor wanders at rest; a rhythm amid movement
+    # (scratching between strokes) must be regular to count
+    tremor_irregular_max_masked: float = 0.2
     # the frequency may wander this much between consecutive frames (synthetic tremor
     # wanders 0.1-0.3 Hz, real Parkinsonian tremor up to ~1 Hz: ../shared/real)
     tremor_freq_jump_hz: float = 1.0
+    # an episode's current frequency: the median of its last this-many tremor-like frames
+    # (3 s: follows the wander, ignores a single frame's error)
+    tremor_track_frames: int = 6
+    # of two rhythms sharing more than this share of the shorter one's time, the one
+    # seen longer stands
+    tremor_shadow_frac: float = 0.5
+    # confidence grows from 0.5 to 1 over this many tremor-like frames (5 s)
+    tremor_sure_frames: int = 10
     # shortest episode: tremor lasts seconds to minutes; scratching bouts are 2-10 s
+    # (regularity rejects those)
     tremor_min_s: float = 5.0
+    # ... or this short (6 tremor-like frames: enough for a median and a regularity
+    # estimate) when its median line stands this far over the floor: white noise's
+    # flukes reach 15-25x (a 100x bin has probability ~e^-69 in noise); true tremor of
+    # 4-5 s (dev set: 4.5 and 4.7 s, 36 and 9 mg) stands 600-1200x
+    tremor_min_short_s: float = 2.5
+    # ... and either way this many tremor-like frames: its regularity and frequency are
+    # medians over them (a stretch held together by frames at the hold level, with a few
+    # tremor-like ones, is noise or a voluntary rhythm's luckiest windows)
+    tremor_min_frames: int = 6
+    tremor_short_prominence: float = 100.0
     # the first/last tremor-like window holds the onset/offset this far into it
     tremor_edge_frac: float = 0.5
     # type hints (Deuschl 1998): rest tremor 4-6 Hz with the arm at rest; physiological
     # 8-12 Hz and small; essential otherwise
     rest_max_hz: float = 6.5
     rest_low_frac: float = 0.3
+    # ... "at rest": this share of the frame's power from 0.5 Hz up lies in this band
+    # (voluntary movement, below tremor, above posture drift)
+    rest_low_band_hz: tuple[float, float] = (0.5, 2.5)
     physiological_min_hz: float = 8.0
     physiological_max_g: float = 0.06
 

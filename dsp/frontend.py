@@ -70,6 +70,8 @@ class Conditioner:
         self._seg_open = False
         self._since_hole = 0  # released samples since the last hole
         self.n_dropped = 0  # samples whose time did not advance
+        self.n_nonfinite = 0  # samples with a NaN or inf (time or value): dropped
+        self.n_implausible = 0  # samples beyond input_max_g / input_max_dps: dropped
         self.n_filled = 0
         self.n_segments = 0
 
@@ -79,6 +81,8 @@ class Conditioner:
 
     def feed(self, t_s: np.ndarray, acc_g: np.ndarray, gyro_dps: np.ndarray | None
              ) -> list[Piece]:
+        """Arrays as checked by ``dsp.config_checks.check_feed_input`` (t (n,), acc (n, 3), gyro
+        (n, 3) or None)."""
         t_s = np.asarray(t_s, dtype=np.float64).reshape(-1)
         acc_g = np.asarray(acc_g, dtype=np.float64).reshape(-1, 3)
         if len(acc_g) != len(t_s):
@@ -91,6 +95,9 @@ class Conditioner:
                   else np.asarray(gyro_dps, dtype=np.float64).reshape(-1, 3))
             if len(gy) != len(t_s):
                 raise ValueError("t_s and gyro_dps differ in length")
+        if len(t_s) == 0:
+            return []
+        t_s, acc_g, gy = self._screen(t_s, acc_g, gy)
         if len(t_s) == 0:
             return []
         if self.period_s is None:
@@ -111,6 +118,27 @@ class Conditioner:
                              np.zeros((0, 3)) if self.has_gyro else None, final=True)
 
     # -- internals
+    def _screen(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Drop samples with NaN/inf or physically implausible values (counted). Their
+        place then shows as a hole in the timestamps, which is filled and flagged like
+        any lost packet, so no event is built on it and the filters never see them."""
+        # the usual case in two reductions: a NaN makes max() NaN, which fails <=
+        if (np.abs(a).max() <= self.cfg.input_max_g and np.isfinite(t.sum())
+                and (g is None or np.abs(g).max() <= self.cfg.input_max_dps)):
+            return t, a, g
+        finite = np.isfinite(t) & np.isfinite(a).all(axis=1)
+        big = (np.abs(a) > self.cfg.input_max_g).any(axis=1)
+        if g is not None:
+            finite &= np.isfinite(g).all(axis=1)
+            big |= (np.abs(g) > self.cfg.input_max_dps).any(axis=1)
+        if finite.all() and not big.any():
+            return t, a, g
+        keep = finite & ~big
+        self.n_nonfinite += int((~finite).sum())
+        self.n_implausible += int((finite & big).sum())
+        return t[keep], a[keep], None if g is None else g[keep]
+
     def _start_from_probe(self, final: bool) -> list[Piece]:
         one = len(self._probe) == 1
         t = self._probe[0][0] if one else np.concatenate([p[0] for p in self._probe])
@@ -123,7 +151,8 @@ class Conditioner:
         if len(t0) < 2:
             return []
         # exactly the first N samples, so that the estimate never depends on chunking
-        self.period_s = estimate_period(t0)
+        self.period_s = estimate_period(t0, self.cfg.rate_span_samples,
+                                        self.cfg.rate_hole_ratio)
         return self._receive(t, a, g, final=final)
 
     def _receive(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, final: bool
@@ -315,19 +344,19 @@ def _increasing(t: np.ndarray, prev: float = -np.inf) -> np.ndarray:
     return t > run
 
 
-def estimate_period(t: np.ndarray) -> float:
+def estimate_period(t: np.ndarray, span: int = 16, hole_ratio: float = 1.25) -> float:
     """Sample period from timestamps with jitter and gaps.
 
     The median step is robust to gaps but carries the jitter of two samples; the median of
-    16-step spans (those without a gap) divides that error by 16.
+    ``span``-step spans (those without a gap: shorter than ``hole_ratio`` median steps)
+    divides that error by ``span``.
     """
     d = np.diff(t)
     p0 = float(np.median(d))
     if p0 <= 0:
         raise ValueError("timestamps do not advance")
-    span = 16
     if len(t) <= 2 * span:
         return p0
     s = (t[span:] - t[:-span]) / span
-    s = s[s < 1.25 * p0]  # spans with a hole in them are longer
+    s = s[s < hole_ratio * p0]  # spans with a hole in them are longer
     return float(np.median(s)) if len(s) else p0

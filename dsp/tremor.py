@@ -21,20 +21,17 @@ import numpy as np
 
 from .config import AnalyzerConfig
 from .filters import History, butter
+from .tremor_accum import SpectrumAverage
 from .types import Event, Retraction
 
-# frames go through the FFT in row blocks of BATCH (zero rows pad the last one), so that
-# a frame's spectrum never depends on how many frames a call holds; a call handles up to
-# FRAMES_PER_CALL frames (offline: fewer, larger numpy calls)
+# Not tunables (no result depends on them): frames go through the FFT in row blocks of
+# BATCH (zero rows pad the last one), so that a frame's spectrum never depends on how many
+# frames a call holds; a call handles up to FRAMES_PER_CALL frames (offline: fewer, larger
+# numpy calls); recent episodes and gaps are kept for KEEP_RECENT lookups. Every tunable
+# is in AnalyzerConfig (the tremor section), with its reason.
 BATCH = 64
 FRAMES_PER_CALL = 1024
-# cycle periods are measured on each frame band-limited to the peak +/- this much
-PCV_HALF_BAND_HZ = 1.5
-# white noise in that band alone makes a steady sinusoid's period CV read about
-# PCV_NOISE / (f0 * sqrt(snr)) (snr: the line's power over the band's noise power).
-# Measured: 400 frames each of sinusoids at 4, 6.5 and 9 Hz in white noise, snr 2-100,
-# 4 s windows at 50 Hz: 0.51-0.60
-PCV_NOISE = 0.55
+KEEP_RECENT = 8
 
 
 @dataclass
@@ -48,8 +45,10 @@ class _Episode:
     rest: list[float] = field(default_factory=list)
     pcvs: list[float] = field(default_factory=list)
     proms: list[float] = field(default_factory=list)
+    accs: list[float] = field(default_factory=list)  # prominence in the mean spectrum
     misses: int = 0
     neutral: int = 0
+    masked: int = 0  # frames of the episode whose floor was a movement's (never reset)
     confirmed: bool = False
     id: str = ""
 
@@ -62,7 +61,7 @@ class TremorTracker:
         # decimate to at least tremor_rate_hz (never below it: 12 Hz tremor must fit)
         self.dec = max(1, int(fs // cfg.tremor_rate_hz))
         self.fs_t = fs / self.dec
-        hi = min(cfg.tremor_lp_hz, 0.45 * self.fs_t)
+        hi = min(cfg.tremor_lp_hz, cfg.tremor_max_cut_frac * self.fs_t)
         # the acceleration arrives high-passed already (the jerk stage's 1 Hz high-pass):
         # only the anti-alias low-pass is left to do
         self.bp_acc = butter(2, hi, "lowpass", fs, 3)
@@ -76,9 +75,10 @@ class TremorTracker:
         self._spiky_tail = np.zeros(0, dtype=np.int64)
         self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
         lo, hi_b = cfg.tremor_band_hz
-        self.search = np.flatnonzero((self.freqs >= lo - 0.2) & (self.freqs <= hi_b + 0.5))
-        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz)
-                                    & (self.freqs <= min(20.0, 0.45 * self.fs_t)))
+        pad_lo, pad_hi = cfg.tremor_search_pad_hz
+        self.search = np.flatnonzero((self.freqs >= lo - pad_lo) & (self.freqs <= hi_b + pad_hi))
+        # the reference band of prominence and concentration: the analysis band
+        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz) & (self.freqs <= hi))
         self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.ep: _Episode | None = None  # the running episode
@@ -87,6 +87,8 @@ class TremorTracker:
         self.finals: list[_Episode] = []  # recent final episodes
         self.gaps: list[tuple[float, float]] = []  # recent data gaps (disconnects)
         self.frame_no = 0
+        # weak steady lines: the mean normalised spectrum of the last frames
+        self.avg = SpectrumAverage(round(cfg.tremor_accum_s / cfg.tremor_hop_s) + 1)
         self.trace: list[tuple[float, ...]] | None = None  # set to [] to record frames
 
     # ------------------------------------------------------------------ stream
@@ -94,10 +96,11 @@ class TremorTracker:
         """A new segment starts at sample gi0; ``gap`` is the data gap before it."""
         if gap is not None:
             self.gaps.append(gap)
-            self.gaps = self.gaps[-8:]
+            self.gaps = self.gaps[-KEEP_RECENT:]
         self.bp_acc.reset()
         if self.bp_gyr is not None:
             self.bp_gyr.reset()
+        self.avg.reset()
         d0 = -(-gi0 // self.dec)  # first kept decimated index in the new segment
         self.seg_start_d = d0
         # a frame needs the running sum just before its window: start one sample later
@@ -201,27 +204,30 @@ class TremorTracker:
         n = len(ends)
         ya = self._project("acc", ends)
         pa = _power(ya, self.hann, self.nfft, n)
-        f_peak, prom, conc, sub, amp_acc, snr = _spectral(
-            pa, self.hann, self.nfft, self.freqs, self.search, self.total,
-            cfg.tremor_band_hz[0])
+        f_peak, prom, conc, sub, amp_acc, snr, dens_acc, med = _spectral(
+            pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
         y = ya
+        p_dec = pa  # the spectra that decide
+        dens_gyr = np.full(n, np.nan)
+        acc_only = (f_peak, prom, conc, sub, amp_acc, snr)
         if self.has_gyro and "gyr" in self.hist.arrays:
             y = self._project("gyr", ends)
-            pg = _power(y, self.hann, self.nfft, n)
+            pg = p_dec = _power(y, self.hann, self.nfft, n)
             # the gyroscope decides; the accelerometer only gives the amplitude in g. Its
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
             # with no floor, snr is unbounded)
-            f_peak, prom, conc, sub, amp_dps, snr = _spectral(
-                pg, self.hann, self.nfft, self.freqs, self.search, self.total,
-                cfg.tremor_band_hz[0], denoise=False)
+            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr, med = _spectral(
+                pg, self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
+                denoise=False)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
         else:
             strong = amp_acc >= cfg.tremor_min_g
         fill = self._sums("cfill", ends) / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
-        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt((y * y).mean(axis=1)), 1e-12)
+        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt(_rowsum(y * y) / y.shape[1]),
+                                                   1e-12)
         trans = (self._sums("ctr", ends) > 0) | (crest > cfg.tremor_max_crest)
         tcol = self.hist.arrays["t"]
         t_end = tcol[ends - 1 - self.hist.start]
@@ -234,24 +240,107 @@ class TremorTracker:
             # high peak there
             peaked |= ((prom >= cfg.tremor_strong_prominence)
                        & (conc >= cfg.tremor_strong_concentration))
-        ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & (fill <= cfg.tremor_max_filled)
-              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1])
-              & (crest <= cfg.tremor_max_crest))
+        # the accelerometer's floor far above any sensor's noise is a movement's own
+        # broadband spectrum: a rhythm there (brushing teeth) is not told apart from the
+        # movement. Such a frame confirms nothing; it holds a running episode only if its
+        # peak stays at the episode's frequency (a tremor goes on during a movement)
+        masked = dens_acc > cfg.tremor_max_floor_g
+        usable = (fill <= cfg.tremor_max_filled) & ~masked & (crest <= cfg.tremor_max_crest)
+        ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & usable
+              & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1]))
+        if y is not ya:
+            # with a gyroscope, a line in the acceleration counts too when the rotation
+            # rate shows it (at the hold level): a tremor during a voluntary movement,
+            # whose rotation swamps the gyroscope's spectrum but not the acceleration's
+            # line. A rhythm that does not rotate the wrist stays out
+            fa, pra, ca, sa, ama, sna = acc_only
+            by_acc = (~ok & usable
+                      & (((pra >= cfg.tremor_prominence) & (ca >= cfg.tremor_concentration))
+                         | ((pra >= cfg.tremor_strong_prominence)
+                            & (ca >= cfg.tremor_strong_concentration)))
+                      & (sa < cfg.tremor_subharmonic) & (ama >= cfg.tremor_min_g)
+                      & (fa >= cfg.tremor_band_hz[0]) & (fa <= cfg.tremor_band_hz[1]))
+            if by_acc.any():
+                mk = len(self.total) // 2
+                med_g = np.partition(pg[:, self.total], mk, axis=1)[:, mk]
+                ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
+                turns = pg[np.arange(n), _local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
+                by_acc &= turns >= cfg.tremor_hold_prominence
+            if by_acc.any():
+                f_peak = np.where(by_acc, fa, f_peak)
+                prom = np.where(by_acc, pra, prom)
+                amp_acc = np.where(by_acc, ama, amp_acc)
+                snr = np.where(by_acc, sna, snr)
+                ok = ok | by_acc
+        # a weak, steady line: the same tests on the mean of the last frames' normalised
+        # spectra (dsp/tremor_accum.py), whose noise bins spread far less
+        # (the last column counts frames with a pulse: a jerk's broad spectrum, kept in
+        # the mean for its whole span, must not pass for a line there)
+        q_avg = self.avg(np.concatenate([p_dec / np.maximum(med, 1e-30)[:, None],
+                                         trans[:, None].astype(float)], axis=1))
+        have = np.isfinite(q_avg[:, 0]) & (q_avg[:, -1] == 0)
+        q_avg = q_avg[:, :-1]
+        f_w = np.full(n, np.nan)
+        prom_w = np.zeros(n)
+        conc_w = np.zeros(n)
+        sub_w = np.ones(n)
+        if have.any():
+            # the mean spectrum's prominence (as _spectral measures it: its tallest
+            # in-band bin over its median), for every frame; the rest of its tests only
+            # where it can pass (the streaming cost)
+            qa = q_avg[have]
+            mk = len(self.total) // 2
+            med_q = np.partition(qa[:, self.total], mk, axis=1)[:, mk]
+            prom_w[have] = qa[:, self.search].max(axis=1) / np.maximum(med_q, 1e-30)
+        cand = have & ~ok & usable & (prom_w >= cfg.tremor_accum_prominence)
+        if cand.any():
+            ci = np.flatnonzero(cand)
+            f_w[ci], _, conc_w[ci], sub_w[ci], *_ = _spectral(
+                q_avg[ci], self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
+                floor_ratio=1.0)
+            amp_w = _amp_at(pa[ci], self.hann, self.nfft, self.freqs, f_w[ci])
+            if y is not ya:
+                strong_w = _amp_at(pg[ci], self.hann, self.nfft, self.freqs,
+                                   f_w[ci]) >= cfg.tremor_min_dps
+            else:
+                strong_w = amp_w >= cfg.tremor_min_g
+            # ... where this frame itself still shows the line at the hold level: the
+            # mean remembers a line for the whole span after it ended
+            kw = np.rint(f_w[ci] / (self.freqs[1] - self.freqs[0])).astype(int)
+            own = (p_dec[ci, _local_max(p_dec[ci], kw, 1)]
+                   / np.maximum(med[ci], 1e-30))
+            weak_c = ((own >= cfg.tremor_hold_prominence)
+                      & (conc_w[ci] >= cfg.tremor_concentration)
+                      & (sub_w[ci] < cfg.tremor_subharmonic)
+                      & (f_w[ci] >= cfg.tremor_band_hz[0]) & (f_w[ci] <= cfg.tremor_band_hz[1])
+                      & strong_w)
+            if weak_c.any():
+                w = ci[weak_c]
+                f_peak = f_peak.copy()
+                amp_acc = amp_acc.copy()
+                f_peak[w] = f_w[w]
+                amp_acc[w] = amp_w[weak_c]
+                ok = ok.copy()
+                ok[w] = True
         # the arm at rest: little power below the band (rest tremor hint)
-        rest = _low_fraction(pa, self.freqs)
+        rest = _low_fraction(pa, self.freqs, cfg.rest_low_band_hz)
         pcv = np.full(n, np.nan)
         if ok.any():
             # the rhythm's own variability: what the sensor noise adds is taken out, so
             # that a weak tremor in a noisy sensor still reads as regular
-            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft)
-            noise = PCV_NOISE / (f_peak[ok] * np.sqrt(snr[ok]))
+            raw = _period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft, cfg,
+                             prom[ok] >= cfg.tremor_short_prominence)
+            noise = cfg.tremor_pcv_noise / (f_peak[ok] * np.sqrt(snr[ok]))
             pcv[ok] = np.sqrt(np.maximum(raw * raw - noise * noise, 0.0))
         if self.trace is not None:
             for i in range(n):
                 self.trace.append((float(t_end[i]), float(f_peak[i]), float(prom[i]),
                                    float(conc[i]), float(sub[i]), float(amp_acc[i]),
                                    float(fill[i]), float(trans[i]), float(ok[i]),
-                                   float(pcv[i]), float(crest[i])))
+                                   float(pcv[i]), float(crest[i]), float(dens_acc[i]),
+                                   float(dens_gyr[i]) if y is not ya else np.nan,
+                                   float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
+                                   float(sub_w[i])))
         out: list[Event | Retraction] = []
         for i in range(n):
             k = self.frame_no
@@ -261,8 +350,10 @@ class TremorTracker:
                 out += self._end_run()  # a long gap in the data
             if ok[i]:
                 out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
-                                      float(rest[i]), float(pcv[i]), float(prom[i]))
+                                      float(rest[i]), float(pcv[i]), float(prom[i]),
+                                      float(prom_w[i]))
             elif self.ep is not None:
+                self.ep.masked += int(masked[i])
                 if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
                     # neutral, but not forever: a pulse in the window, or the same rhythm
                     # still there, just under the threshold to start one
@@ -280,12 +371,13 @@ class TremorTracker:
 
     def seen_between(self, t0: float, t1: float) -> bool:
         """Whether a confirmed tremor ran at some time in (t0, t1)."""
-        eps = [*self.finals[-8:], *self.closing, *([self.ep] if self.ep is not None else [])]
+        eps = [*self.finals[-KEEP_RECENT:], *self.closing,
+               *([self.ep] if self.ep is not None else [])]
         return any(e.confirmed and e.t_last > t0 and e.t_first < t1 for e in eps)
 
     # ------------------------------------------------------------------ episodes
     def _positive(self, k: int, t0: float, t1: float, f: float, amp: float, rest: float,
-                  pcv: float, prom: float) -> list[Event | Retraction]:
+                  pcv: float, prom: float, acc_prom: float) -> list[Event | Retraction]:
         cfg = self.cfg
         out: list[Event | Retraction] = []
         ep = self.ep
@@ -293,12 +385,12 @@ class TremorTracker:
         # (frames in between that were not) it must be the same tremor
         tol = cfg.tremor_freq_jump_hz if ep is not None and k - ep.last == 1 \
             else cfg.tremor_merge_freq_hz
-        if ep is not None and abs(f - float(np.median(ep.freqs[-6:]))) > tol:
+        if ep is not None and abs(f - self._freq(ep)) > tol:
             out += self._end_run()
             ep = None
         if ep is None:
             same = [c for c in self.closing
-                    if abs(f - float(np.median(c.freqs[-6:]))) <= cfg.tremor_merge_freq_hz
+                    if abs(f - self._freq(c)) <= cfg.tremor_merge_freq_hz
                     and self._silence(c.t_last, t0) <= cfg.tremor_merge_s]
             if same:
                 ep = self.ep = same[-1]  # the same tremor after an interruption
@@ -311,6 +403,7 @@ class TremorTracker:
         ep.rest.append(rest)
         ep.pcvs.append(pcv)
         ep.proms.append(prom)
+        ep.accs.append(acc_prom)
         if not ep.confirmed and len(ep.freqs) >= cfg.tremor_confirm_frames:
             ep.confirmed = True
             ep.id = f"t{round(self._start(ep) * 1000)}"
@@ -322,7 +415,11 @@ class TremorTracker:
         itself (hysteresis: weaker evidence keeps an episode than starts one)."""
         ep = self.ep
         return (ep is not None and prom >= self.cfg.tremor_hold_prominence
-                and abs(f - float(np.median(ep.freqs[-6:]))) <= self.cfg.tremor_merge_freq_hz)
+                and abs(f - self._freq(ep)) <= self.cfg.tremor_merge_freq_hz)
+
+    def _freq(self, ep: _Episode) -> float:
+        """The episode's current frequency (it wanders)."""
+        return float(np.median(ep.freqs[-self.cfg.tremor_track_frames:]))
 
     def _silence(self, a: float, b: float) -> float:
         """Time in (a, b) that had data: a disconnect is not evidence that tremor stopped
@@ -343,21 +440,39 @@ class TremorTracker:
         # rhythm: regular, or - for a small oscillation that lasts - a real tremor's
         # cycle-to-cycle wander; scratching is both irregular and vigorous (>= 0.15 g)
         # (a frame without enough zero crossings has no period CV; none at all: irregular)
-        cvs = [c for c in ep.pcvs if np.isfinite(c)]
+        # A clear rhythm is judged on the episode's core: its frames at or above its median
+        # prominence. A window that holds the fade-in or fade-out is part noise, and the
+        # noise correction (from the whole window's SNR) under-corrects it, so the edge
+        # frames of a short episode read irregular; scratching is irregular in every frame.
+        # A faint one on all its frames: where noise sets the prominence, picking frames by
+        # it would pick the noise's luckiest
+        prom_med = float(np.median(ep.proms))
+        core = prom_med >= cfg.tremor_short_prominence
+        cvs = [c for c, p in zip(ep.pcvs, ep.proms, strict=True)
+               if np.isfinite(c) and (p >= prom_med or not core)]
         pcv = float(np.median(cvs)) if cvs else np.inf
         span = ep.t_last - ep.t_first - cfg.tremor_window_s
+        # (a line that stands in the mean spectrum of the last 8 s is one that white
+        # noise never makes, however faint in each window)
+        steady = bool(ep.accs) and float(np.median(ep.accs)) >= cfg.tremor_accum_prominence
         small_long = (float(np.median(ep.amps)) <= cfg.tremor_irregular_max_g
                       and span >= cfg.tremor_irregular_min_s
-                      and float(np.median(ep.proms)) >= cfg.tremor_irregular_prominence)
+                      and (prom_med >= cfg.tremor_irregular_prominence or steady)
+                      and ep.masked <= cfg.tremor_irregular_max_masked * (ep.last - ep.first + 1))
         regular = pcv <= cfg.tremor_max_period_cv or (
             small_long and pcv <= cfg.tremor_max_period_cv_small)
-        long_enough = span >= cfg.tremor_min_s
+        # a short episode stands if its line is unmistakable (noise flukes stand 15-25x
+        # over the floor, a real tremor's line hundreds of times)
+        long_enough = (len(ep.freqs) >= cfg.tremor_min_frames and (
+            span >= cfg.tremor_min_s or (span >= cfg.tremor_min_short_s
+                                         and prom_med >= cfg.tremor_short_prominence)))
         # two rhythms interleaved in one stretch of time: the one seen longer stands
-        rivals = [o for o in [*self.finals[-8:], *self.closing,
+        rivals = [o for o in [*self.finals[-KEEP_RECENT:], *self.closing,
                               *([self.ep] if self.ep is not None else [])]
                   if o is not ep and len(o.freqs) > len(ep.freqs)]
         dur = max(ep.t_last - ep.t_first, 1e-9)
-        shadowed = any(min(o.t_last, ep.t_last) - max(o.t_first, ep.t_first) > 0.5 * dur
+        shadowed = any(min(o.t_last, ep.t_last) - max(o.t_first, ep.t_first)
+                       > cfg.tremor_shadow_frac * dur
                        for o in rivals)
         if regular and long_enough and not shadowed:
             self.finals.append(ep)
@@ -383,9 +498,18 @@ class TremorTracker:
         amp = float(np.median(ep.amps))
         return Event(id=ep.id, type="tremor", start=round(start, 3),
                      end=round(max(end, start), 3), peak_g=round(amp, 4),
-                     confidence=round(min(1.0, 0.5 + 0.05 * len(ep.freqs)), 3),
+                     confidence=round(min(1.0, 0.5 + 0.5 * len(ep.freqs)
+                                          / cfg.tremor_sure_frames), 3),
                      final=final, freq_hz=round(f, 2),
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
+
+
+def _rowsum(x: np.ndarray) -> np.ndarray:
+    """Sum of each row, added left to right whatever the number of rows: numpy's
+    ``sum(axis=1)`` may pair the terms of a short row differently when there are many
+    rows (it iterates the long axis innermost), and a frame's decision must not depend on
+    how many frames came in the same call."""
+    return np.cumsum(x, axis=1)[:, -1]
 
 
 def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
@@ -437,10 +561,12 @@ def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray
 
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
-              search: np.ndarray, total: np.ndarray, band_lo_hz: float = 3.0,
-              denoise: bool = True) -> tuple[np.ndarray, ...]:
+              search: np.ndarray, total: np.ndarray, cfg: AnalyzerConfig,
+              denoise: bool = True, floor_ratio: float = np.log(2.0)
+              ) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
-    and the line's signal-to-noise ratio within +/- PCV_HALF_BAND_HZ.
+    the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, the floor as a
+    spectral density, and the median bin.
 
     Acceleration weighs harmonics by frequency squared, so a tremor's second harmonic
     can be the strongest peak: when half its frequency holds comparable power inside the
@@ -450,13 +576,15 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     n = len(p)
     rows = np.arange(n)
     df = freqs[1] - freqs[0]
+    band_lo_hz = cfg.tremor_band_hz[0]
+    sub_lo = cfg.tremor_sub_min_hz
     kk = search[np.argmax(p[:, search], axis=1)]
     f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
     def lobe_energy(k: np.ndarray) -> np.ndarray:
         cols = np.clip(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
-        return p[rows[:, None], cols].sum(axis=1)
+        return _rowsum(p[rows[:, None], cols])
 
     e_peak = lobe_energy(kk)
     # power near half and a third of the peak frequency
@@ -464,13 +592,13 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     k3 = _local_max(p, np.rint((f_peak / 3) / df).astype(int), 1)
     ph = p[rows, kh] / np.maximum(p[rows, kk], 1e-30)
     p3 = p[rows, k3] / np.maximum(p[rows, kk], 1e-30)
-    fund = (ph >= 0.5) & (f_peak / 2 >= band_lo_hz)
+    fund = (ph >= cfg.tremor_fundamental_ratio) & (f_peak / 2 >= band_lo_hz)
     if fund.any():
         e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
         f_peak = np.where(fund, _refine(p, kh, freqs), f_peak)
         kk = np.where(fund, kh, kk)
-    sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= 1.2, ph, 0.0),
-                                         np.where(f_peak / 3 >= 1.2, p3, 0.0)))
+    sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= sub_lo, ph, 0.0),
+                                         np.where(f_peak / 3 >= sub_lo, p3, 0.0)))
     pt = p[:, total]
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
@@ -478,16 +606,22 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
                       ) / np.maximum(med, 1e-30)
     # the share of the power above the sensor's white-noise floor: a weak line in a noisy
     # sensor holds little of the total, but most of what is not noise. The floor is the
-    # median bin over ln 2 (a noise bin's power is exponentially distributed); movement
-    # spectra stand far above it and barely change
-    floor = med / np.log(2.0) if denoise else np.zeros_like(med)
-    e_tot = np.maximum(pt - floor[:, None], 0.0).sum(axis=1)
+    # median bin over ln 2 (a noise bin's power is exponentially distributed; averaged
+    # spectra: nearly symmetric about its mean, floor_ratio 1); movement spectra stand far
+    # above it and barely change
+    floor = med / floor_ratio if denoise else np.zeros_like(med)
+    e_tot = _rowsum(np.maximum(pt - floor[:, None], 0.0))
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
-    snr = np.maximum(line, 1e-30) / np.maximum(floor * (2 * PCV_HALF_BAND_HZ / df), 1e-30)
+    snr = np.maximum(line, 1e-30) / np.maximum(
+        floor * (2 * cfg.tremor_pcv_half_band_hz / df), 1e-30)
     # a sinusoid's amplitude from its main lobe's energy (Parseval): sqrt(2 E / sum w^2)
     amp = np.sqrt(2.0 * (2.0 * e_peak / nfft) / float((hann ** 2).sum()))
-    return f_peak, prom, conc, sub, amp, snr
+    # the floor as a one-sided spectral density (units per sqrt(Hz)): a noise bin's mean
+    # power is S fs sum(w^2) / 2, and the median bin is ln 2 of that mean
+    fs = df * nfft
+    dens = np.sqrt(2.0 * (med / np.log(2.0)) / (fs * float((hann ** 2).sum())))
+    return f_peak, prom, conc, sub, amp, snr, dens, med
 
 
 def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
@@ -498,37 +632,48 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     kk = np.clip(np.rint(f / df).astype(int), 0, p.shape[1] - 1)
     lobe = max(1, round(2.0 * nfft / len(hann)))
     cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
-    e = p[np.arange(n)[:, None], cols].sum(axis=1)
+    e = _rowsum(p[np.arange(n)[:, None], cols])
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
 
 
-def _low_fraction(p: np.ndarray, freqs: np.ndarray) -> np.ndarray:
-    """Share of the frame's power below 2.5 Hz (voluntary movement); 0 = arm at rest."""
-    low = (freqs >= 0.5) & (freqs < 2.5)
-    allb = freqs >= 0.5
-    return p[:, low].sum(axis=1) / np.maximum(p[:, allb].sum(axis=1), 1e-30)
+def _low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
+                  ) -> np.ndarray:
+    """Share of the frame's power (from band[0] up) in ``band``, below tremor (voluntary
+    movement); 0 = arm at rest."""
+    low = (freqs >= band[0]) & (freqs < band[1])
+    allb = freqs >= band[0]
+    return _rowsum(p[:, low]) / np.maximum(_rowsum(p[:, allb]), 1e-30)
 
 
-def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int) -> np.ndarray:
+def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig,
+               clear: np.ndarray) -> np.ndarray:
     """Cycle-to-cycle variability: the CV of the periods between upward zero crossings
-    of each frame band-limited to f0 +/- PCV_HALF_BAND_HZ. Tremor: < 0.09; scratching, "rhythmic
-    but irregular": 0.07-0.2 (dev set)."""
+    of each frame band-limited to f0 +/- tremor_pcv_half_band_hz. Tremor: < 0.09;
+    scratching, "rhythmic but irregular": 0.07-0.2 (dev set)."""
     n, w = y.shape
     spec = np.fft.rfft(y, nfft, axis=1)
     freqs = np.fft.rfftfreq(nfft, 1 / fs)
-    spec[np.abs(freqs[None, :] - f0[:, None]) > PCV_HALF_BAND_HZ] = 0
+    spec[np.abs(freqs[None, :] - f0[:, None]) > cfg.tremor_pcv_half_band_hz] = 0
     z = np.fft.irfft(spec, nfft, axis=1)[:, :w]
-    edge = w // 10
+    edge = w // 10  # the band-limited frame rings at its ends: a tenth each side is cut
     z = z[:, edge: w - edge]
     out = np.full(n, np.nan)
     for i in range(n):
         zi = z[i]
         up = np.flatnonzero((zi[:-1] < 0) & (zi[1:] >= 0))
-        if len(up) < 4:
+        if len(up) < cfg.tremor_pcv_min_crossings:
             continue
         # sub-sample crossing positions by linear interpolation
         x = up + zi[up] / (zi[up] - zi[up + 1])
         per = np.diff(x)
+        # of a clear line, only the cycles that stand out: where a short episode fades in
+        # or out within the window, the crossings of its faint cycles are the noise's.
+        # (Not of a faint one: in noise, the strongest cycles are the noise's own)
+        if clear[i]:
+            amp = np.maximum.reduceat(np.abs(zi), up)[:-1]
+            per = per[amp >= cfg.tremor_pcv_min_cycle_frac * amp.max()]
+        if len(per) < cfg.tremor_pcv_min_crossings - 1:
+            continue
         out[i] = float(per.std() / per.mean())
     return out
 
