@@ -329,7 +329,8 @@ def _plausible(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
     if f.faint:
         return (f.mf_peak_g >= cfg.jerk_faint_min_peak_g and f.dur_s <= cfg.jerk_max_s
                 and pre <= cfg.jerk_faint_quiet * f.floor_g)
-    return (f.peak_g >= cfg.jerk_min_peak_g and f.dur_s <= cfg.jerk_max_s
+    return (f.peak_g >= cfg.jerk_min_peak_g
+            and f.dur_s <= (cfg.jerk_max_s if f.n_phases == 1 else cfg.jerk_pulse_max_s)
             and f.peak_env >= cfg.jerk_notice_contrast * max(pre, f.floor_g))
 
 

@@ -67,6 +67,14 @@ class AnalyzerConfig:
     max_burst_s: float = 2.0
     # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
     jerk_max_s: float = 0.45
+    # a jerk may be multiphasic: a sleep start is a whole-body jerk of 150-450 ms (dev
+    # labels: up to 0.62 s) whose main phase comes with contiguous smaller ones (other
+    # muscle groups, the limb stopping and swinging back). Phases of the envelope (runs
+    # above the core level) separated by dips of at most jerk_phase_gap_s (the
+    # acceleration reversing: 20-45 ms in the dev set's multiphasic jerk) are one pulse,
+    # when together they last at most jerk_pulse_max_s; a longer chain is a movement
+    jerk_phase_gap_s: float = 0.06
+    jerk_pulse_max_s: float = 0.65
     # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest
     # jerks of interest are ~0.15 g (they read 0.17-0.2 g here), scrolling and fidgeting
     # stay below ~0.1 g, small taps and knocks ~0.13 g

@@ -61,8 +61,9 @@ class HypnicDecider:
     def note_burst(self, b: Burst, verdict: str) -> None:
         """Every classified burst; a clear jerk-like one turned down is kept for isolation."""
         cfg = self.cfg
+        longest = cfg.jerk_max_s if b.n_phases == 1 else cfg.jerk_pulse_max_s
         if (verdict not in _NOT_JERK_LIKE and b.peak_g >= cfg.hypnic_neighbour_min_g
-                and b.t_end - b.t_start <= cfg.jerk_max_s):
+                and b.t_end - b.t_start <= longest):
             self.jerk_like.append(b.t_start)
 
     def onset_of(self, t_j: float, peak_g: float, others: list[float]) -> float | None:

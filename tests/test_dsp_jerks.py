@@ -246,3 +246,41 @@ def test_a_gyroscope_channel_of_zeros_is_no_gyroscope() -> None:
     assert match_jerks([{"start": s} for s in starts],
                        _jerk_events(run(t, acc, zeros)))[0] == len(starts)
     assert _jerk_events(run(t, acc, gyro)) == []  # gyro: noise only, no rotation
+
+
+def _phases(t: np.ndarray, acc: np.ndarray, t0: float,
+            phases: list[tuple[float, float, int]]) -> float:
+    """Contiguous phases of acceleration (half-sine lobes of the given duration, peak g
+    with sign, axis), one after the other; returns the end time."""
+    for dur, peak_g, axis in phases:
+        x = (t - t0) / dur
+        acc[:, axis] += np.where((x >= 0) & (x <= 1), peak_g * np.sin(np.pi * x), 0.0)
+        t0 += dur
+    return t0
+
+
+def test_a_multiphasic_sleep_start_is_one_jerk_and_scratching_is_not() -> None:
+    """A sleep start is often one whole-body jerk of several contiguous phases (a main
+    one and smaller ones, 0.6 s in all, the posture shifted after it): it is one jerk,
+    dated from its first phase, although its main phase does not dominate the burst.
+    Scratching strokes are multiphasic too, but come in trains: a stroke followed by
+    others of its size within a second or two stays no jerk."""
+    fs = 100.0
+    t, acc, _ = _rest(400, fs, 0.005, seed=12)
+    starts = np.arange(30, 200, 40.0)
+    for t0 in starts:
+        end = _phases(t, acc, t0, [(0.2, 1.8, 0), (0.2, -2.7, 0), (0.2, 1.4, 0)])
+        # the posture shifts by ~5 deg over the pulse
+        s = np.clip((t - t0) / (end - t0), 0, 1)
+        acc[:, 1] += 0.09 * (10 * s ** 3 - 15 * s ** 4 + 6 * s ** 5)
+    for t0 in np.arange(220, 390, 40.0):
+        # a single stroke, then a bout of four, 0.6 s later
+        e = _phases(t, acc, t0, [(0.17, 0.9, 2), (0.17, -1.5, 2)])
+        _phases(t, acc, e + 0.6, [(0.15, (-1) ** k * 1.4, 2) for k in range(8)])
+    ev = _jerk_events(run(t, acc))
+    assert match_jerks([{"start": s} for s in starts], ev, tol=0.1)[0] == len(starts)
+    assert all(0.45 <= e.end - e.start <= 0.65 for e in ev if e.start < 200), ev
+    assert not [e for e in ev if e.start > 200], ev
+    # read as its main phase alone, the same pulse is a two-stroke movement
+    single = Analyzer(AnalyzerConfig(jerk_pulse_max_s=0.1))
+    assert not _jerk_events(run(t, acc, analyzer=single))

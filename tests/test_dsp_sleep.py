@@ -159,15 +159,20 @@ def test_rejected_jerk_like_burst_breaks_isolation() -> None:
     cfg = AnalyzerConfig()
 
     class _B:
-        def __init__(self, t: float, peak: float, dur: float) -> None:
+        def __init__(self, t: float, peak: float, dur: float, n_phases: int = 1) -> None:
             self.t_start, self.t_end, self.peak_g = t, t + dur, peak
+            self.n_phases = n_phases
 
     h = HypnicDecider(cfg, ctx=None, tremor=None)  # type: ignore[arg-type]
     h.note_burst(_B(100.0, 0.8, 0.2), "movement")  # type: ignore[arg-type]
     h.note_burst(_B(200.0, 0.8, 0.03), "impact")  # type: ignore[arg-type]
     h.note_burst(_B(300.0, 0.2, 0.2), "smooth")  # type: ignore[arg-type]
     h.note_burst(_B(401.0, 0.8, 0.2), "busy")  # type: ignore[arg-type]
-    assert list(h.jerk_like) == [100.0, 401.0]
+    # a multiphasic pulse may last up to jerk_pulse_max_s; a single phase that long is a
+    # movement's stroke
+    h.note_burst(_B(500.0, 0.8, 0.6, n_phases=3), "movement")  # type: ignore[arg-type]
+    h.note_burst(_B(600.0, 0.8, 0.6), "movement")  # type: ignore[arg-type]
+    assert list(h.jerk_like) == [100.0, 401.0, 500.0]
     assert h._check(120.0, 1.0, []) == "not_isolated"
     assert h._check(70.0, 1.0, []) == "not_isolated"
     # (the burst 1 s after the jerk is its own later phase or an arousal right after it;
