@@ -67,6 +67,8 @@ class Analyzer:
         self._tremor: TremorTracker | None = None
         self._ctx: Context | None = None
         self._jerks: list[_Jerk] = []  # accepted, final decision pending or recent
+        # impact-like pulses that may yet open a cluster (retraction deferred)
+        self._maybe: list[tuple[Burst, BurstFeatures]] = []
         self._n_cluster = 0
         self._hyp: HypnicDecider | None = None
         self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
@@ -223,13 +225,12 @@ class Analyzer:
                     self.trace.append({"t": b.t_start, "t_peak": b.t_peak, "verdict": verdict,
                                        **f.as_dict()})
                 if b.is_jerk:
-                    if not b.noticed:  # a late notice: still well before the final
-                        b.noticed = True
-                        out.append(Event(id=_jerk_id(b), type="myoclonic_jerk",
-                                         start=round(b.t_start, 3), end=round(b.t_end, 3),
-                                         peak_g=round(b.peak_g, 4), confidence=0.5,
-                                         final=False))
+                    if not b.rescued:
+                        out += self._open_cluster(b)
                     out += self._accept(b, f)
+                elif verdict == "impact" and cfg.impact_cluster_rescue:
+                    # a knock alone, or the first jerk of a cluster: wait for the cluster
+                    self._maybe.append((b, f))
                 elif b.noticed:
                     self.stats["retracted"] += 1
                     out.append(Retraction(id=_jerk_id(b), time=round(b.t_end, 3)))
@@ -237,6 +238,34 @@ class Analyzer:
             if b.stage < 2:
                 keep.append(b)
         jd.bursts = keep
+        # impact-like pulses that no clear jerk followed within cluster_gap_s (by then the
+        # bursts that started within it are closed and judged; sample counts, not times,
+        # so that chunking cannot change it)
+        wait_n = round((cfg.cluster_gap_s + cfg.max_burst_s + cfg.jerk_context_s + 1.0) * fs)
+        for b, _ in self._maybe:
+            if (final or b.seg_start != jd.seg_start or end >= b.i1 + wait_n) and b.noticed:
+                self.stats["retracted"] += 1
+                out.append(Retraction(id=_jerk_id(b), time=round(b.t_end, 3)))
+        self._maybe = [(b, f) for b, f in self._maybe
+                       if not (final or b.seg_start != jd.seg_start or end >= b.i1 + wait_n)]
+        return out
+
+    def _open_cluster(self, j: Burst) -> list[Output]:
+        """A jerk that passed every test on its own: impact-like pulses within
+        cluster_gap_s before it (and after the last accepted jerk) open its cluster."""
+        out: list[Output] = []
+        last = self._jerks[-1].burst.t_start if self._jerks else -math.inf
+        keep = []
+        for b, f in self._maybe:
+            if last < b.t_start and 0 <= j.t_start - b.t_end <= self.cfg.cluster_gap_s:
+                b.is_jerk, b.rescued, b.reason = True, True, "jerk"
+                if self.trace is not None:
+                    self.trace.append({"t": b.t_start, "t_peak": b.t_peak,
+                                       "verdict": "cluster_opened", **f.as_dict()})
+                out += self._accept(b, f)
+            else:
+                keep.append((b, f))
+        self._maybe = keep
         return out
 
     def _in_cluster(self, b: Burst) -> bool:
@@ -258,6 +287,12 @@ class Analyzer:
 
     def _accept(self, b: Burst, f: BurstFeatures) -> list[Output]:
         cfg = self.cfg
+        out: list[Output] = []
+        if not b.noticed:  # a late notice: still well before the final
+            b.noticed = True
+            out.append(Event(id=_jerk_id(b), type="myoclonic_jerk", start=round(b.t_start, 3),
+                             end=round(b.t_end, 3), peak_g=round(b.peak_g, 4),
+                             confidence=0.5, final=False))
         j = _Jerk(burst=b, id=_jerk_id(b), feats=f, due=b.t_end + cfg.jerk_final_s)
         prev = self._jerks[-1] if self._jerks else None
         if prev is not None and b.t_start - prev.burst.t_end <= cfg.cluster_gap_s:
@@ -269,7 +304,7 @@ class Analyzer:
         self.stats["jerks"] += 1
         assert self._ctx is not None
         self._ctx.note_jerk(b.t_start)
-        return []
+        return out
 
     def _decide_finals(self, now: float) -> list[Output]:
         out: list[Output] = []

@@ -77,22 +77,40 @@ def test_a_knock_is_not_a_jerk_with_or_without_gyroscope(fs: float) -> None:
 
 def test_a_short_pulse_in_a_cluster_is_a_jerk() -> None:
     """A 30 ms pulse without posture change looks like an impact on its own; right after
-    a clear jerk it is part of the cluster (myoclonic jerks come in clusters, knocks
-    alone)."""
+    a clear jerk, or opening a cluster (a clear jerk follows within seconds), it is part
+    of the cluster (myoclonic jerks come in clusters, knocks alone). The notice of a
+    pulse that stays alone is retracted; one that opens a cluster is never retracted."""
     fs = 100.0
-    t, acc, _ = _rest(300, fs, 0.005, seed=2)
+    t, acc, _ = _rest(420, fs, 0.005, seed=2)
     alone = [40.0, 80.0, 120.0]
     clear = [160.0, 200.0, 240.0]
+    opening = [280.0, 320.0, 360.0]
     for t0 in alone:
         _knock(t, acc, t0, 0.8)
     gyro = np.zeros_like(acc)
     for t0 in clear:
         _limb_jerk(t, acc, gyro, t0, 0.12, 0.9)
         _knock(t, acc, t0 + 1.5, 0.8)
-    ev = _jerk_events(run(t, acc))
+    for t0 in opening:
+        _knock(t, acc, t0, 0.8)
+        _limb_jerk(t, acc, gyro, t0 + 2.5, 0.12, 0.9)
+    out = run(t, acc)
+    ev = _jerk_events(out)
     assert not [e for e in ev if e.start < 150]
     assert match_jerks([{"start": s} for s in clear], ev)[0] == 3
     assert match_jerks([{"start": s + 1.5} for s in clear], ev)[0] == 3
+    assert match_jerks([{"start": s} for s in [*opening, *(x + 2.5 for x in opening)]],
+                       ev) == (6, 6, 0)
+    # every jerk shares its cluster with the pulse that opened it or followed it
+    assert len({e.cluster for e in ev}) == 6
+    retracted = {o.id for o in out if isinstance(o, Retraction)}
+    assert not retracted & {e.id for e in ev}
+    noticed_alone = {o.id for o in out if isinstance(o, Event) and not o.final
+                     and o.start < 150}
+    assert noticed_alone and noticed_alone <= retracted
+    # the same with any chunking
+    for chunk in (13, 500):
+        assert sorted(map(repr, run(t, acc, chunk=chunk))) == sorted(map(repr, out))
 
 
 @pytest.mark.parametrize(("fs", "peak_g"), [(100.0, 0.15), (50.0, 0.2)])
