@@ -497,11 +497,13 @@ class JerkDetector:
 
     # ------------------------------------------------------------------ features
     def features(self, b: Burst, seg_end: int, full: bool = True,
-                 exclude: list[tuple[int, int]] | None = None) -> BurstFeatures:
+                 exclude: list[tuple[int, int]] | None = None,
+                 later: list[tuple[int, int]] | None = None) -> BurstFeatures:
         """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment.
         ``full=False``: only the cheap ones that most bursts already fail. ``exclude``:
         sample spans of accepted jerks (left out of the rest test: a cluster's own jerks
-        are no voluntary movement)."""
+        are no voluntary movement). ``later``: spans of accepted jerks after b, left out of
+        its surroundings after it (the cluster's next jerks are no background)."""
         h = self.hist
         fs = self.fs
         cfg = self.cfg
@@ -509,7 +511,11 @@ class JerkDetector:
         n = round(cfg.jerk_context_s * fs)
         guard = round(cfg.jerk_context_guard_s * fs)
         pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
-        post = h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))
+        post_at = b.i1 + guard
+        post = h.get("env", post_at, min(seg_end, b.i1 + n))
+        keep_post = self._outside(post_at, len(post), later)
+        if keep_post is not None:
+            post = post[keep_post]
         floor = max(b.floor_g, 1e-4)
         min_n = fs * cfg.jerk_context_min_s
         bg_pre = _median(pre) if len(pre) > min_n else NAN
@@ -533,9 +539,15 @@ class JerkDetector:
             bgs_mf = []
             for x0, x1 in ((max(lo, b.i0 - n), max(lo, b.i0 - guard)),
                            (b.i1 + guard, min(seg_end, b.i1 + n) - half)):
-                x = h.get("hp", max(lo, x0 - half), x1 + half)
+                xa = max(lo, x0 - half)
+                x = h.get("hp", xa, x1 + half)
                 if x1 - x0 > min_n and len(x) >= self.mf.length:
-                    bgs_mf.append(_median(self.mf.stat(x, sigma)))
+                    st = self.mf.stat(x, sigma)
+                    keep = self._outside(xa + half, len(st), later) if x0 > b.i1 else None
+                    if keep is not None:
+                        st = st[keep]
+                    if len(st) > min_n:
+                        bgs_mf.append(_median(st))
             f.mf_bg = max(bgs_mf) if bgs_mf else NAN
         if not full:
             return f
@@ -565,6 +577,24 @@ class JerkDetector:
         f.post_frac, f.post_net_g = self._moving(a, a + round(cfg.jerk_rest_s * fs), lo,
                                                  seg_end, excl, before=False)
         return f
+
+    def _outside(self, a: int, n: int, spans: list[tuple[int, int]] | None
+                 ) -> np.ndarray | None:
+        """Mask of the samples a .. a + n - 1 outside the spans of accepted jerks (from
+        jerk_rest_excl_s before each to jerk_rest_relax_s after it: its rise, ringing and
+        the limb relaxing), or None when no span reaches them."""
+        if not spans:
+            return None
+        g0 = round(self.cfg.jerk_rest_excl_s * self.fs)
+        g1 = round(self.cfg.jerk_rest_relax_s * self.fs)
+        keep = np.ones(n, dtype=bool)
+        hit = False
+        for j0, j1 in spans:
+            k0, k1 = max(0, j0 - g0 - a), min(n, j1 + g1 + 1 - a)
+            if k0 < k1:
+                keep[k0:k1] = False
+                hit = True
+        return keep if hit else None
 
     def _hf_frac(self, b: Burst, sigma: float) -> float:
         """Share of the core's energy above smooth_hp_hz, white noise's share removed:
@@ -734,6 +764,17 @@ def dominated(burst_s: float, dom: float, n_strong: int, cfg: AnalyzerConfig) ->
     movement or of a scratching bout, not a jerk inside a movement."""
     return burst_s > cfg.movement_burst_s and (
         dom < cfg.jerk_dominance or (n_strong >= 1 and dom < cfg.jerk_dominance_alone))
+
+
+def quiet_before(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
+    """The surroundings before the pulse alone pass the contrast and quiet tests (what a
+    cluster's next jerk after it may hide)."""
+    if not _isfin(f.bg_pre):
+        return False
+    if f.faint:
+        return f.bg_pre <= cfg.jerk_faint_quiet * f.floor_g
+    return (f.peak_env >= cfg.jerk_contrast * max(f.bg_pre, f.floor_g)
+            and f.bg_pre <= cfg.jerk_busy_frac * f.peak_env)
 
 
 def rotation_confirmed(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:

@@ -302,3 +302,37 @@ def test_a_multiphasic_sleep_start_is_one_jerk_and_scratching_is_not() -> None:
     # read as its main phase alone, the same pulse is a two-stroke movement
     single = Analyzer(AnalyzerConfig(jerk_pulse_max_s=0.1))
     assert not _jerk_events(run(t, acc, analyzer=single))
+
+
+@pytest.mark.parametrize("fs", [100.0, 200.0])
+def test_a_small_jerk_before_bigger_ones_of_its_cluster_is_found(fs: float) -> None:
+    """A dense cluster: a small jerk 0.5 s before bigger ones. The bigger jerks' pulses
+    and settling fill the surroundings after the small one (busy, or the matched filter's
+    background raised), until they are accepted and left out of them: the small jerk is
+    then found, in the same cluster, whatever the chunking. The same small pulse before a
+    scratching bout stays no jerk, and the cluster's jerks are each found once."""
+    t, acc, gyro = _rest(320, fs, 0.01, seed=13)
+    small = np.arange(30, 150, 30.0)
+    cluster = []
+    for k, t0 in enumerate(small):
+        _limb_jerk(t, acc, gyro, t0, 0.08, 0.16, axis=k % 3)
+        for d, p in ((0.45, 1.5), (0.9, 0.5), (1.35, 1.2), (1.8, 0.8)):
+            _limb_jerk(t, acc, gyro, t0 + d, 0.12, p, axis=(k + 1) % 3)
+            cluster.append(t0 + d)
+    for t0 in np.arange(180, 300, 30.0):
+        _limb_jerk(t, acc, gyro, t0, 0.08, 0.16)
+        _phases(t, acc, t0 + 0.5, [(0.15, (-1) ** k * 1.2, 1) for k in range(12)])
+    out = run(t, acc, gyro)
+    ev = _jerk_events(out)
+    assert match_jerks([{"start": s} for s in [*small, *cluster]], ev) == (20, 0, 0), ev
+    for t0 in small:
+        assert len({e.cluster for e in ev if t0 - 1 < e.start < t0 + 2}) == 1
+    assert sorted(map(repr, run(t, acc, gyro, chunk=37))) == sorted(map(repr, out))
+    # (they are found only once the cluster's next jerks are left out of their
+    # surroundings)
+    an = Analyzer()
+    an.trace = []
+    run(t, acc, gyro, analyzer=an)
+    opened = [r["t"] for r in an.trace if r["verdict"] == "cluster_opened"]
+    assert match_jerks([{"start": s} for s in small],
+                       [Event("", "", x, x, 0, 0) for x in opened])[0] == len(small)
