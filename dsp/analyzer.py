@@ -242,9 +242,11 @@ class Analyzer:
             if b.stage < 2:
                 keep.append(b)
         jd.bursts = keep
-        # impact-like pulses that no clear jerk followed within cluster_gap_s (by then the
-        # bursts that started within it are closed and judged; sample counts, not times,
-        # so that chunking cannot change it)
+        # pulses that no clear jerk followed within cluster_gap_s (by then the bursts that
+        # started within it, up to max_burst_s long, are closed and judged jerk_context_s
+        # after their end; 1 s more for the merge gap and the matched filter's look-ahead):
+        # their notices are retracted. Sample counts, not times, so that chunking cannot
+        # change it
         wait_n = round((cfg.cluster_gap_s + cfg.max_burst_s + cfg.jerk_context_s + 1.0) * fs)
         for b, _, _ in self._maybe:
             if (final or b.seg_start != jd.seg_start or end >= b.i1 + wait_n) and b.noticed:

@@ -16,7 +16,7 @@ shows which part of the context was missing:
 * ``moving``: it comes in the middle of a movement bout;
 * ``no_wake``: the last clear movement before it did not end a wake period (an arousal
   from sleep is not a sleep onset; see ``Context`` for how a short wake spell is told
-  from an arousal);
+  from an arousal; the bouts of other jerks, a cluster however long, are no movement);
 * ``too_soon`` / ``too_late``: the time since that movement is outside the sleep-onset
   latency (drowsiness and stage N1 take tens of seconds of stillness at least; settled
   sleep comes within ~20 min);
