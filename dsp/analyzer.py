@@ -26,7 +26,7 @@ import numpy as np
 from .config import AnalyzerConfig
 from .config_checks import check_feed_input
 from .frontend import Conditioner, Piece
-from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic
+from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic, quiet_before
 from .sleep import Context
 from .sleep_onset import HypnicDecider
 from .tremor import TremorTracker
@@ -68,6 +68,10 @@ class Analyzer:
         self._tremor: TremorTracker | None = None
         self._ctx: Context | None = None
         self._jerks: list[_Jerk] = []  # accepted, final decision pending or recent
+        # pulses that may yet turn out to open a cluster (retraction deferred): impact-like
+        # ones, and ones whose surroundings after them were busy (with the cluster's next
+        # jerks?); with the end of the span their decision used
+        self._maybe: list[tuple[Burst, BurstFeatures, int]] = []
         self._n_cluster = 0
         self._hyp: HypnicDecider | None = None
         self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
@@ -237,13 +241,14 @@ class Analyzer:
                     self.trace.append({"t": b.t_start, "t_peak": b.t_peak, "verdict": verdict,
                                        **f.as_dict()})
                 if b.is_jerk:
-                    if not b.noticed:  # a late notice: still well before the final
-                        b.noticed = True
-                        out.append(Event(id=_jerk_id(b), type="myoclonic_jerk",
-                                         start=round(b.t_start, 3), end=round(b.t_end, 3),
-                                         peak_g=round(b.peak_g, 4), confidence=0.5,
-                                         final=False))
+                    if not b.rescued:
+                        out += self._open_cluster(b)
                     out += self._accept(b, f)
+                elif (verdict == "impact" and cfg.impact_cluster_rescue) or (
+                        verdict in ("busy", "low_contrast") and quiet_before(f, cfg)):
+                    # a knock alone, or the first jerk of a cluster; a pulse amid activity,
+                    # or before the cluster's next jerks: wait for the cluster
+                    self._maybe.append((b, f, stop))
                 elif b.noticed:
                     self.stats["retracted"] += 1
                     out.append(Retraction(id=_jerk_id(b), time=round(b.t_end, 3)))
@@ -251,6 +256,54 @@ class Analyzer:
             if b.stage < 2:
                 keep.append(b)
         jd.bursts = keep
+        # pulses that no clear jerk followed within cluster_gap_s (by then the bursts that
+        # started within it, up to max_burst_s long, are closed and judged jerk_context_s
+        # after their end; 1 s more for the merge gap and the matched filter's look-ahead):
+        # their notices are retracted. Sample counts, not times, so that chunking cannot
+        # change it
+        wait_n = round((cfg.cluster_gap_s + cfg.max_burst_s + cfg.jerk_context_s + 1.0) * fs)
+        for b, _, _ in self._maybe:
+            if (final or b.seg_start != jd.seg_start or end >= b.i1 + wait_n) and b.noticed:
+                self.stats["retracted"] += 1
+                out.append(Retraction(id=_jerk_id(b), time=round(b.t_end, 3)))
+        self._maybe = [m for m in self._maybe if not (
+            final or m[0].seg_start != jd.seg_start or end >= m[0].i1 + wait_n)]
+        return out
+
+    def _open_cluster(self, j: Burst) -> list[Output]:
+        """A jerk that passed every test on its own opens a cluster for the pulses before
+        it (after the last accepted jerk): an impact-like one within cluster_gap_s; one
+        turned down for busy surroundings after it, when it passes every test with the
+        cluster's next jerks left out of them."""
+        jd = self._jd
+        assert jd is not None
+        cfg = self.cfg
+        out: list[Output] = []
+        ctx_n = round(cfg.jerk_context_s * jd.fs)
+        keep = []
+        for b, f, stop in self._maybe:
+            ok = False
+            if b.reason == "impact":
+                ok = 0 <= j.t_start - b.t_end <= cfg.cluster_gap_s
+            elif b.i1 < j.i0 < b.i1 + ctx_n:
+                spans = [(x.burst.i0, x.burst.i1) for x in self._jerks[-8:]]
+                nxt = [s for s in [*spans, (j.i0, j.i1)] if s[0] > b.i1]
+                f2 = jd.features(b, stop, exclude=spans, later=nxt)
+                # (and a pulse of its own: pieces within tail_s of a jerk are its phases)
+                ok = classify(f2, jd.fs, cfg) == "jerk" and all(
+                    x.burst.t_start - b.t_end >= cfg.tail_s
+                    or b.t_start - x.burst.t_end >= cfg.tail_s
+                    for x in [*self._jerks[-8:], _Jerk(j, "", f, 0.0)])
+                f = f2 if ok else f
+            if ok:
+                b.is_jerk, b.rescued, b.reason = True, True, "jerk"
+                if self.trace is not None:
+                    self.trace.append({"t": b.t_start, "t_peak": b.t_peak,
+                                       "verdict": "cluster_opened", **f.as_dict()})
+                out += self._accept(b, f)
+            else:
+                keep.append((b, f, stop))
+        self._maybe = keep
         return out
 
     def _in_cluster(self, b: Burst) -> bool:
@@ -272,18 +325,45 @@ class Analyzer:
 
     def _accept(self, b: Burst, f: BurstFeatures) -> list[Output]:
         cfg = self.cfg
+        out: list[Output] = []
+        if not b.noticed:  # a late notice: still well before the final
+            b.noticed = True
+            out.append(Event(id=_jerk_id(b), type="myoclonic_jerk", start=round(b.t_start, 3),
+                             end=round(b.t_end, 3), peak_g=round(b.peak_g, 4),
+                             confidence=0.5, final=False))
         j = _Jerk(burst=b, id=_jerk_id(b), feats=f, due=b.t_end + cfg.jerk_final_s)
-        prev = self._jerks[-1] if self._jerks else None
+        # in time order (a pulse that opened a cluster is accepted after its next jerks);
+        # a jerk within cluster_gap_s of a neighbour shares its cluster, and one between
+        # two clusters joins them (none of them is final yet: a pulse waits for its
+        # cluster seconds, the final decision 33 s)
+        k = len(self._jerks)
+        while k and self._jerks[k - 1].burst.t_start > b.t_start:
+            k -= 1
+        self._jerks.insert(k, j)
+        prev = self._jerks[k - 1] if k else None
+        nxt = self._jerks[k + 1] if k + 1 < len(self._jerks) else None
         if prev is not None and b.t_start - prev.burst.t_end <= cfg.cluster_gap_s:
             if prev.cluster is None:
                 self._n_cluster += 1
                 prev.cluster = self._n_cluster
             j.cluster = prev.cluster
-        self._jerks.append(j)
+        if nxt is not None and nxt.burst.t_start - b.t_end <= cfg.cluster_gap_s:
+            if j.cluster is None:
+                if nxt.cluster is None:
+                    self._n_cluster += 1
+                    nxt.cluster = self._n_cluster
+                j.cluster = nxt.cluster
+            elif nxt.cluster is None:
+                nxt.cluster = j.cluster
+            else:
+                old = nxt.cluster
+                for x in self._jerks[k + 1:]:
+                    if x.cluster == old:
+                        x.cluster = j.cluster
         self.stats["jerks"] += 1
         assert self._ctx is not None
         self._ctx.note_jerk(b.t_start)
-        return []
+        return out
 
     def _decide_finals(self, now: float) -> list[Output]:
         out: list[Output] = []
@@ -343,7 +423,8 @@ def _plausible(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
     if f.faint:
         return (f.mf_peak_g >= cfg.jerk_faint_min_peak_g and f.dur_s <= cfg.jerk_max_s
                 and pre <= cfg.jerk_faint_quiet * f.floor_g)
-    return (f.peak_g >= cfg.jerk_min_peak_g and f.dur_s <= cfg.jerk_max_s
+    return (f.peak_g >= cfg.jerk_min_peak_g
+            and f.dur_s <= (cfg.jerk_max_s if f.n_phases == 1 else cfg.jerk_pulse_max_s)
             and f.peak_env >= cfg.jerk_notice_contrast * max(pre, f.floor_g))
 
 

@@ -83,6 +83,14 @@ class AnalyzerConfig:
     max_burst_s: float = 2.0
     # a core longer than this is a movement, not a jerk (hypnic jerks last <= 0.5 s)
     jerk_max_s: float = 0.45
+    # a jerk may be multiphasic: a sleep start is a whole-body jerk of 150-450 ms (dev
+    # labels: up to 0.62 s) whose main phase comes with contiguous smaller ones (other
+    # muscle groups, the limb stopping and swinging back). Phases of the envelope (runs
+    # above the core level) separated by dips of at most jerk_phase_gap_s (the
+    # acceleration reversing: 20-45 ms in the dev set's multiphasic jerk) are one pulse,
+    # when together they last at most jerk_pulse_max_s; a longer chain is a movement
+    jerk_phase_gap_s: float = 0.06
+    jerk_pulse_max_s: float = 0.65
     # smallest jerk reported (peak of the 3-axis high-passed acceleration); the smallest
     # jerks of interest are ~0.15 g (they read 0.17-0.2 g here), scrolling and fidgeting
     # stay below ~0.1 g, small taps and knocks ~0.13 g
@@ -135,7 +143,8 @@ class AnalyzerConfig:
     impulse_max_s: float = 0.031
     impulse_max_turn_deg: float = 2.5
     # myoclonic jerks come in clusters, impacts alone: an impact-like pulse within
-    # cluster_gap_s after a clear jerk (one that passed every test on its own) is a jerk
+    # cluster_gap_s after a clear jerk (one that passed every test on its own), or before
+    # one (it opens the cluster; its early notice's retraction waits for that), is a jerk
     # of the cluster
     impact_cluster_rescue: bool = True
     # ---- the gyroscope: a limb jerk is a rotation about the elbow or shoulder, lever arm
@@ -174,7 +183,10 @@ class AnalyzerConfig:
     jerk_rest_max_net_g: float = 0.1
     # the blocks of an accepted jerk (a cluster's) are left out, from this before its
     # core to jerk_rest_relax_s after it: after a jerk the limb may relax back to its
-    # posture, slowly (0.4-1.5 s), which is no voluntary movement
+    # posture, slowly (0.4-1.5 s), which is no voluntary movement. The same span of the
+    # accepted jerks after a pulse is left out of its surroundings when a pulse turned down
+    # for busy surroundings after it is judged again (a small jerk before bigger ones of
+    # its cluster)
     jerk_rest_excl_s: float = 0.15
     jerk_rest_relax_s: float = 1.5
     # the decision needs this much signal of the same segment before the pulse (the rest
@@ -204,7 +216,9 @@ class AnalyzerConfig:
     smooth_pad_s: float = 0.05
     smooth_hf_frac: float = 0.40
     smooth_max_g: float = 0.8
-    # a small burst right after a jerk is its rebound
+    # a small burst right after a jerk is its rebound; a pulse accepted once a cluster's
+    # next jerks are left out of its surroundings lies at least this far from every
+    # accepted jerk (closer pieces are a jerk's own phases)
     tail_s: float = 0.2
     tail_frac: float = 0.25
     # early notice after the burst ends (the budget is 1 s), for a burst standing
@@ -430,7 +444,10 @@ class AnalyzerConfig:
     move_slow_floor_q: float = 0.2
     # moving seconds closer than this form one bout
     bout_merge_s: float = 2.0
-    # a bout this short around an accepted jerk is the jerk, not a movement
+    # a bout this short around an accepted jerk is the jerk, not a movement; so is a bout
+    # of any length whose every moving second lies within jerk_lead_s before to
+    # jerk_bout_s - jerk_lead_s after an accepted jerk (a cluster: the pulse, its rebound and
+    # the posture shift the turn test sees for two seconds)
     jerk_bout_s: float = 4.0
     # a jerk's movement may start up to a per-second record before its detected start
     # (the envelope crosses the movement threshold first); its own second is left out of
@@ -478,7 +495,8 @@ class AnalyzerConfig:
     hypnic_max_s: float = 900.0
     # a sleep start may wake the sleeper briefly (an arousal within seconds: dev 1.3-2.9 s
     # after the jerk, synthetic 1-3 s); movement starting later within the isolation window
-    # means the person is still settling
+    # means the person is still settling. A bout starting by then ends no wake period of its
+    # own: the onset after it is the sleep start's
     hypnic_arousal_s: float = 8.0
     # the jerk's own later phases (a multiphasic sleep start, its rebound) lie within this
     # after its start; a bout reaching further back means it came amid movement

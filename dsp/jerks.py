@@ -56,7 +56,9 @@ class BurstFeatures:
     after_gap: bool  # the core follows a filled hole closely
     dom_burst: float  # peak_env / the median envelope of the rest of the burst
     n_strong: int  # other excursions of the burst to jerk_strong_frac of its peak
+    n_phases: int  # contiguous phases of the pulse (the core)
     busy: float  # the busier side's median envelope / peak_env
+    ctx_peak: float  # the largest envelope on either side / peak_env (other strokes)
     ctx_pre_s: float  # signal of the same segment before the core
     ctx_post_s: float  # ... and after it, as far as the decision could look
     faint: bool  # found by the matched filter only
@@ -103,6 +105,7 @@ class Burst:
     burst_s: float = 0.0
     rest_env: float = 0.0
     n_strong: int = 0
+    n_phases: int = 1  # phases of the pulse (a multiphasic jerk: several, contiguous)
     after_gap: bool = False
     stage: int = 0  # 0 closed, 1 noticed (early checks done), 2 classified
     local_ok: bool = False
@@ -380,6 +383,52 @@ class JerkDetector:
         self._close(Burst(i0=run.i0, i1=run.i1, seg_start=run.seg_start, faint=True,
                           mf_chi2=chi2, mf_peak_g=peak, mf_dur_s=dur))
 
+    def _rest_of(self, env: np.ndarray, c0: int, c1: int, k: int) -> tuple[float, int]:
+        """The rest of a burst around a core [c0, c1] (within the searched span): its
+        median envelope (a movement's level, or the other strokes of a scratching bout),
+        and its other excursions towards the peak env[k] (strokes)."""
+        rest = np.concatenate([env[:max(0, c0 - 2)], env[c1 + 3:]])
+        strong = (np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]])
+                  > self.cfg.jerk_strong_frac * env[k])
+        n_strong = int(np.count_nonzero(np.diff(strong.astype(np.int8)) == 1)
+                       + (1 if len(strong) and strong[0] else 0))
+        return (_median(rest) if len(rest) >= 3 else 0.0), n_strong
+
+    def _pulse(self, below: np.ndarray, c0: int, c1: int) -> tuple[int, int, int]:
+        """The pulse around the main phase [c0, c1] of a burst: the phases contiguous to
+        it (runs above the core level separated by dips of at most jerk_phase_gap_s, the
+        acceleration reversing), when all of them together last at most
+        jerk_pulse_max_s; otherwise the main phase alone. Returns (start, end, phases)."""
+        gap_n = max(1, round(self.cfg.jerk_phase_gap_s * self.fs))
+        max_n = round(self.cfg.jerk_pulse_max_s * self.fs)
+        n = len(below)
+        p0, p1, k = c0, c1, 1
+        while True:
+            j = p0 - 1
+            while j >= 0 and below[j]:
+                j -= 1
+            if j < 0 or p0 - 1 - j > gap_n:
+                break
+            if j == 0 or p1 - j + 1 > max_n:  # (it may go on before the searched span)
+                return c0, c1, 1
+            while j >= 0 and not below[j]:
+                j -= 1
+            p0, k = j + 1, k + 1
+            if p0 == 0 or p1 - p0 + 1 > max_n:
+                return c0, c1, 1
+        while True:
+            j = p1 + 1
+            while j < n and below[j]:
+                j += 1
+            if j >= n or j - p1 - 1 > gap_n:
+                break
+            while j < n and not below[j]:
+                j += 1
+            p1, k = j - 1, k + 1
+            if p1 - p0 + 1 > max_n:
+                return c0, c1, 1
+        return p0, p1, k
+
     def _close(self, b: Burst) -> None:
         h = self.hist
         fs = self.fs
@@ -398,16 +447,22 @@ class JerkDetector:
         right = np.flatnonzero(below[k:])
         c0 = int(left[-1]) + 1 if len(left) else 0
         c1 = k + int(right[0]) - 1 if len(right) else len(env) - 1
+        # (the main phase: the impact tests read its length)
+        m0, m1 = c0, c1
         b.burst_s = (b.i1 - b.i0 + 1) / fs
-        # the rest of the burst (within the searched span): a movement's level, or the
-        # other strokes of a scratching bout
-        rest = np.concatenate([env[:max(0, c0 - 2)], env[c1 + 3:]])
-        b.rest_env = _median(rest) if len(rest) >= 3 else 0.0
-        # other excursions of the burst towards its peak: strokes of a scratching bout
-        strong = (np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]])
-                  > cfg.jerk_strong_frac * env[k])
-        b.n_strong = int(np.count_nonzero(np.diff(strong.astype(np.int8)) == 1)
-                         + (1 if len(strong) and strong[0] else 0))
+        b.rest_env, b.n_strong = self._rest_of(env, c0, c1, k)
+        floor = max(self.floor_at(b.i0), 1e-4)
+        if not b.faint and dominated(b.burst_s, float(env[k]) / max(b.rest_env, floor),
+                                     b.n_strong, cfg):
+            # the main phase does not dominate its burst: the burst may be one multiphasic
+            # pulse (a sleep start), whose contiguous phases then make up its activity
+            p0, p1, n_ph = self._pulse(below, c0, c1)
+            if n_ph > 1:
+                rest_env, n_strong = self._rest_of(env, p0, p1, k)
+                if not dominated(b.burst_s, float(env[k]) / max(rest_env, floor), n_strong,
+                                 cfg):
+                    c0, c1, b.n_phases = p0, p1, n_ph
+                    b.rest_env, b.n_strong = rest_env, n_strong
         b.i0, b.i1 = a0 + c0, a0 + c1
         env = env[c0: c1 + 1]
         k -= c0
@@ -426,7 +481,7 @@ class JerkDetector:
                     b.k_peak = b.i0 - len(pre) + int(np.argmax(pm))
         b.t_start, b.t_end, b.t_peak = float(t[0]), float(t[-1] + 1 / fs), float(t[k])
         pad = 2  # samples: the participation ratio of a 1-sample spike needs its flanks
-        seg = h.get("hp", b.i0 - pad, b.i1 + 1 + pad)
+        seg = h.get("hp", a0 + m0 - pad, a0 + m1 + 1 + pad)
         b.floor_g = self.floor_at(b.i0)
         m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
         b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
@@ -442,11 +497,13 @@ class JerkDetector:
 
     # ------------------------------------------------------------------ features
     def features(self, b: Burst, seg_end: int, full: bool = True,
-                 exclude: list[tuple[int, int]] | None = None) -> BurstFeatures:
+                 exclude: list[tuple[int, int]] | None = None,
+                 later: list[tuple[int, int]] | None = None) -> BurstFeatures:
         """Context features; uses samples up to ``seg_end`` (exclusive) of b's segment.
         ``full=False``: only the cheap ones that most bursts already fail. ``exclude``:
         sample spans of accepted jerks (left out of the rest test: a cluster's own jerks
-        are no voluntary movement)."""
+        are no voluntary movement). ``later``: spans of accepted jerks after b, left out of
+        its surroundings after it (the cluster's next jerks are no background)."""
         h = self.hist
         fs = self.fs
         cfg = self.cfg
@@ -454,7 +511,11 @@ class JerkDetector:
         n = round(cfg.jerk_context_s * fs)
         guard = round(cfg.jerk_context_guard_s * fs)
         pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
-        post = h.get("env", b.i1 + guard, min(seg_end, b.i1 + n))
+        post_at = b.i1 + guard
+        post = h.get("env", post_at, min(seg_end, b.i1 + n))
+        keep_post = self._outside(post_at, len(post), later)
+        if keep_post is not None:
+            post = post[keep_post]
         floor = max(b.floor_g, 1e-4)
         min_n = fs * cfg.jerk_context_min_s
         bg_pre = _median(pre) if len(pre) > min_n else NAN
@@ -466,7 +527,8 @@ class JerkDetector:
             floor_g=floor, snr=b.peak_env / floor, bg_pre=bg_pre, bg_post=bg_post,
             contrast=b.peak_env / max(bg, floor), filled=b.filled_frac, burst_s=b.burst_s,
             after_gap=b.after_gap, dom_burst=b.peak_env / max(b.rest_env, floor),
-            n_strong=b.n_strong, busy=max(bgs or [0.0]) / b.peak_env,
+            n_strong=b.n_strong, n_phases=b.n_phases, busy=max(bgs or [0.0]) / b.peak_env,
+            ctx_peak=max([float(x.max()) for x in (pre, post) if len(x)] or [0.0]) / b.peak_env,
             ctx_pre_s=(b.i0 - lo) / fs, ctx_post_s=max(0, seg_end - b.i1 - 1) / fs,
             faint=b.faint, mf_chi2=b.mf_chi2, mf_peak_g=b.mf_peak_g, mf_dur_s=b.mf_dur_s)
         if b.faint:
@@ -477,9 +539,15 @@ class JerkDetector:
             bgs_mf = []
             for x0, x1 in ((max(lo, b.i0 - n), max(lo, b.i0 - guard)),
                            (b.i1 + guard, min(seg_end, b.i1 + n) - half)):
-                x = h.get("hp", max(lo, x0 - half), x1 + half)
+                xa = max(lo, x0 - half)
+                x = h.get("hp", xa, x1 + half)
                 if x1 - x0 > min_n and len(x) >= self.mf.length:
-                    bgs_mf.append(_median(self.mf.stat(x, sigma)))
+                    st = self.mf.stat(x, sigma)
+                    keep = self._outside(xa + half, len(st), later) if x0 > b.i1 else None
+                    if keep is not None:
+                        st = st[keep]
+                    if len(st) > min_n:
+                        bgs_mf.append(_median(st))
             f.mf_bg = max(bgs_mf) if bgs_mf else NAN
         if not full:
             return f
@@ -509,6 +577,24 @@ class JerkDetector:
         f.post_frac, f.post_net_g = self._moving(a, a + round(cfg.jerk_rest_s * fs), lo,
                                                  seg_end, excl, before=False)
         return f
+
+    def _outside(self, a: int, n: int, spans: list[tuple[int, int]] | None
+                 ) -> np.ndarray | None:
+        """Mask of the samples a .. a + n - 1 outside the spans of accepted jerks (from
+        jerk_rest_excl_s before each to jerk_rest_relax_s after it: its rise, ringing and
+        the limb relaxing), or None when no span reaches them."""
+        if not spans:
+            return None
+        g0 = round(self.cfg.jerk_rest_excl_s * self.fs)
+        g1 = round(self.cfg.jerk_rest_relax_s * self.fs)
+        keep = np.ones(n, dtype=bool)
+        hit = False
+        for j0, j1 in spans:
+            k0, k1 = max(0, j0 - g0 - a), min(n, j1 + g1 + 1 - a)
+            if k0 < k1:
+                keep[k0:k1] = False
+                hit = True
+        return keep if hit else None
 
     def _hf_frac(self, b: Burst, sigma: float) -> float:
         """Share of the core's energy above smooth_hp_hz, white noise's share removed:
@@ -667,9 +753,28 @@ def classify_basic(f: BurstFeatures, cfg: AnalyzerConfig) -> str | None:
             return "low_contrast"
     elif f.contrast < cfg.jerk_contrast:
         return "low_contrast"
-    if f.dur_s > cfg.jerk_max_s:
+    if f.dur_s > (cfg.jerk_max_s if f.n_phases == 1 else cfg.jerk_pulse_max_s):
         return "long"
     return None
+
+
+def dominated(burst_s: float, dom: float, n_strong: int, cfg: AnalyzerConfig) -> bool:
+    """A core that does not dominate its long burst (dom: its peak / the median envelope
+    of the rest; n_strong: the rest's other excursions towards the peak): a stroke of a
+    movement or of a scratching bout, not a jerk inside a movement."""
+    return burst_s > cfg.movement_burst_s and (
+        dom < cfg.jerk_dominance or (n_strong >= 1 and dom < cfg.jerk_dominance_alone))
+
+
+def quiet_before(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
+    """The surroundings before the pulse alone pass the contrast and quiet tests (what a
+    cluster's next jerk after it may hide)."""
+    if not _isfin(f.bg_pre):
+        return False
+    if f.faint:
+        return f.bg_pre <= cfg.jerk_faint_quiet * f.floor_g
+    return (f.peak_env >= cfg.jerk_contrast * max(f.bg_pre, f.floor_g)
+            and f.bg_pre <= cfg.jerk_busy_frac * f.peak_env)
 
 
 def rotation_confirmed(f: BurstFeatures, cfg: AnalyzerConfig) -> bool:
@@ -700,9 +805,10 @@ def classify(f: BurstFeatures, fs: float, cfg: AnalyzerConfig) -> str:
             return "impact"
     if f.busy > cfg.jerk_busy_frac and not f.faint:
         return "busy"
-    if f.burst_s > cfg.movement_burst_s and (
-            f.dom_burst < cfg.jerk_dominance
-            or (f.n_strong >= 1 and f.dom_burst < cfg.jerk_dominance_alone)):
+    # (a multiphasic pulse must also stand alone: scratching strokes are multiphasic too,
+    # and come in trains)
+    if dominated(f.burst_s, f.dom_burst, f.n_strong, cfg) or (
+            f.n_phases > 1 and f.ctx_peak >= cfg.jerk_strong_frac):
         return "movement"
     if (_isfin(f.rest_frac) and f.rest_frac >= cfg.jerk_rest_max_frac) or (
             _isfin(f.rest_net_g) and f.rest_net_g >= cfg.jerk_rest_max_net_g):

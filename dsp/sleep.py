@@ -112,7 +112,7 @@ class Context:
         self._sway_checked = -np.inf
         self._last_onset = -np.inf
         self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
-        self.jerk_times: deque[float] = deque(maxlen=256)
+        self.jerk_times: deque[float] = deque(maxlen=1024)
         self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
 
     def new_segment(self) -> None:
@@ -253,8 +253,9 @@ class Context:
             return
         self._open_bout = None
         # a jerk (with its rebound and posture shift) is not a movement bout
-        if b.end - b.start <= self.cfg.jerk_bout_s and any(
-                b.start - self.cfg.jerk_lead_s <= tj <= b.end for tj in self.jerk_times):
+        if (b.end - b.start <= self.cfg.jerk_bout_s and any(
+                b.start - self.cfg.jerk_lead_s <= tj <= b.end for tj in self.jerk_times)) or (
+                self.jerks_only(b)):
             return
         self.bouts.append(b)
         self.last_move_end = max(self.last_move_end, b.end)
@@ -339,6 +340,25 @@ class Context:
         # the median of a chi distribution with 3 degrees of freedom)
         noise = CHI3_MEDIAN * np.sqrt(2.0) * sigma / np.sqrt(self.fs * smooth)
         return float(np.sqrt(max(0.0, med * med - noise * noise)))
+
+    def jerks_only(self, bout: Bout, exclude: float | None = None) -> bool:
+        """Whether every moving second of the bout is an accepted jerk's own (from
+        jerk_lead_s before it to jerk_bout_s after that: the pulse, its rebound and the
+        posture shift the turn test sees for two seconds): a cluster of jerks, however
+        long, is no movement. ``exclude``: a jerk not to count (the one being judged)."""
+        cfg = self.cfg
+        sl = self.log.span(bout.start, bout.end)
+        keys = self.log.key[sl][self.log.moving[sl]]
+        if len(keys) == 0 or self.log.key[sl][0] > bout.start:
+            return False  # (no longer in the log)
+        tj = np.array([t for t in self.jerk_times if t != exclude
+                       and bout.start - cfg.jerk_bout_s <= t <= bout.end + cfg.jerk_lead_s])
+        if len(tj) == 0:
+            return False
+        lo = tj - cfg.jerk_lead_s
+        own = (keys[:, None] >= np.floor(lo)[None, :]) & (
+            keys[:, None] < np.floor(lo + cfg.jerk_bout_s)[None, :])
+        return bool(own.any(axis=1).all())
 
     def limb_active(self, a: float, b: float, skip: tuple[float, float]) -> float | None:
         """Share of the seconds with data in [a, b), outside ``skip``, in which the limb

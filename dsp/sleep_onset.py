@@ -16,11 +16,12 @@ shows which part of the context was missing:
 * ``moving``: it comes in the middle of a movement bout;
 * ``no_wake``: the last clear movement before it did not end a wake period (an arousal
   from sleep is not a sleep onset; see ``Context`` for how a short wake spell is told
-  from an arousal);
+  from an arousal; the bouts of other jerks, a cluster however long, are no movement);
 * ``too_soon`` / ``too_late``: the time since that movement is outside the sleep-onset
   latency (drowsiness and stage N1 take tens of seconds of stillness at least; settled
   sleep comes within ~20 min);
-* ``taken``: that onset already had its sleep start (one per onset);
+* ``taken``: that onset already had its sleep start (one per onset; a bout that starts
+  within seconds after a sleep start is its arousal, and the onset after it the same);
 * ``moved_after``: clear movement resumed 8-30 s after it (a sleep start may cause an
   arousal within seconds; movement later means the wearer is still settling);
 * ``tremor``: a tremor ran shortly before it (rest tremor fades with drowsiness);
@@ -55,14 +56,16 @@ class HypnicDecider:
         self.tremor = tremor
         self.jerk_like: deque[float] = deque(maxlen=256)  # start times of clear rejected ones
         self.onsets_taken: deque[float] = deque(maxlen=64)
+        self.hypnic_at: deque[float] = deque(maxlen=64)  # sleep starts called
         self.reason = ""
         self._onset = 0.0
 
     def note_burst(self, b: Burst, verdict: str) -> None:
         """Every classified burst; a clear jerk-like one turned down is kept for isolation."""
         cfg = self.cfg
+        longest = cfg.jerk_max_s if b.n_phases == 1 else cfg.jerk_pulse_max_s
         if (verdict not in _NOT_JERK_LIKE and b.peak_g >= cfg.hypnic_neighbour_min_g
-                and b.t_end - b.t_start <= cfg.jerk_max_s):
+                and b.t_end - b.t_start <= longest):
             self.jerk_like.append(b.t_start)
 
     def onset_of(self, t_j: float, peak_g: float, others: list[float]) -> float | None:
@@ -73,6 +76,7 @@ class HypnicDecider:
             return None
         onset = self._onset
         self.onsets_taken.append(onset)
+        self.hypnic_at.append(t_j)
         return onset
 
     def _check(self, t_j: float, peak_g: float, others: list[float]) -> str:
@@ -95,9 +99,10 @@ class HypnicDecider:
                 if bt.start < t_j - cfg.hypnic_own_s:
                     return "moving"
                 continue
-            if bt.end - bt.start <= cfg.jerk_bout_s and any(
-                    bt.start - cfg.jerk_lead_s <= tj <= bt.end for tj in others):
-                continue  # another jerk's bout
+            if (bt.end - bt.start <= cfg.jerk_bout_s and any(
+                    bt.start - cfg.jerk_lead_s <= tj <= bt.end for tj in others)) or (
+                    ctx.jerks_only(bt, exclude=t_j)):
+                continue  # other jerks' bout (a cluster's, however long)
             bout = bt
             break
         if bout is None or not bout.in_wake:
@@ -107,7 +112,11 @@ class HypnicDecider:
             return "too_soon"
         if tau > cfg.hypnic_max_s:
             return "too_late"
-        if bout.end in self.onsets_taken:
+        if bout.end in self.onsets_taken or any(
+                th - cfg.jerk_lead_s <= bout.start <= th + cfg.hypnic_arousal_s
+                for th in self.hypnic_at):
+            # (a bout from a sleep start's own second to hypnic_arousal_s after it is its
+            # arousal: the onset after it is the same one)
             return "taken"
         if ctx.bout_starting(t_j + cfg.hypnic_arousal_s, t_j + iso):
             return "moved_after"

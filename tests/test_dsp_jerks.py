@@ -77,22 +77,40 @@ def test_a_knock_is_not_a_jerk_with_or_without_gyroscope(fs: float) -> None:
 
 def test_a_short_pulse_in_a_cluster_is_a_jerk() -> None:
     """A 30 ms pulse without posture change looks like an impact on its own; right after
-    a clear jerk it is part of the cluster (myoclonic jerks come in clusters, knocks
-    alone)."""
+    a clear jerk, or opening a cluster (a clear jerk follows within seconds), it is part
+    of the cluster (myoclonic jerks come in clusters, knocks alone). The notice of a
+    pulse that stays alone is retracted; one that opens a cluster is never retracted."""
     fs = 100.0
-    t, acc, _ = _rest(300, fs, 0.005, seed=2)
+    t, acc, _ = _rest(420, fs, 0.005, seed=2)
     alone = [40.0, 80.0, 120.0]
     clear = [160.0, 200.0, 240.0]
+    opening = [280.0, 320.0, 360.0]
     for t0 in alone:
         _knock(t, acc, t0, 0.8)
     gyro = np.zeros_like(acc)
     for t0 in clear:
         _limb_jerk(t, acc, gyro, t0, 0.12, 0.9)
         _knock(t, acc, t0 + 1.5, 0.8)
-    ev = _jerk_events(run(t, acc))
+    for t0 in opening:
+        _knock(t, acc, t0, 0.8)
+        _limb_jerk(t, acc, gyro, t0 + 2.5, 0.12, 0.9)
+    out = run(t, acc)
+    ev = _jerk_events(out)
     assert not [e for e in ev if e.start < 150]
     assert match_jerks([{"start": s} for s in clear], ev)[0] == 3
     assert match_jerks([{"start": s + 1.5} for s in clear], ev)[0] == 3
+    assert match_jerks([{"start": s} for s in [*opening, *(x + 2.5 for x in opening)]],
+                       ev) == (6, 6, 0)
+    # every jerk shares its cluster with the pulse that opened it or followed it
+    assert len({e.cluster for e in ev}) == 6
+    retracted = {o.id for o in out if isinstance(o, Retraction)}
+    assert not retracted & {e.id for e in ev}
+    noticed_alone = {o.id for o in out if isinstance(o, Event) and not o.final
+                     and o.start < 150}
+    assert noticed_alone and noticed_alone <= retracted
+    # the same with any chunking
+    for chunk in (13, 500):
+        assert sorted(map(repr, run(t, acc, chunk=chunk))) == sorted(map(repr, out))
 
 
 @pytest.mark.parametrize(("fs", "peak_g"), [(100.0, 0.15), (50.0, 0.2)])
@@ -246,3 +264,75 @@ def test_a_gyroscope_channel_of_zeros_is_no_gyroscope() -> None:
     assert match_jerks([{"start": s} for s in starts],
                        _jerk_events(run(t, acc, zeros)))[0] == len(starts)
     assert _jerk_events(run(t, acc, gyro)) == []  # gyro: noise only, no rotation
+
+
+def _phases(t: np.ndarray, acc: np.ndarray, t0: float,
+            phases: list[tuple[float, float, int]]) -> float:
+    """Contiguous phases of acceleration (half-sine lobes of the given duration, peak g
+    with sign, axis), one after the other; returns the end time."""
+    for dur, peak_g, axis in phases:
+        x = (t - t0) / dur
+        acc[:, axis] += np.where((x >= 0) & (x <= 1), peak_g * np.sin(np.pi * x), 0.0)
+        t0 += dur
+    return t0
+
+
+def test_a_multiphasic_sleep_start_is_one_jerk_and_scratching_is_not() -> None:
+    """A sleep start is often one whole-body jerk of several contiguous phases (a main
+    one and smaller ones, 0.6 s in all, the posture shifted after it): it is one jerk,
+    dated from its first phase, although its main phase does not dominate the burst.
+    Scratching strokes are multiphasic too, but come in trains: a stroke followed by
+    others of its size within a second or two stays no jerk."""
+    fs = 100.0
+    t, acc, _ = _rest(400, fs, 0.005, seed=12)
+    starts = np.arange(30, 200, 40.0)
+    for t0 in starts:
+        end = _phases(t, acc, t0, [(0.2, 1.8, 0), (0.2, -2.7, 0), (0.2, 1.4, 0)])
+        # the posture shifts by ~5 deg over the pulse
+        s = np.clip((t - t0) / (end - t0), 0, 1)
+        acc[:, 1] += 0.09 * (10 * s ** 3 - 15 * s ** 4 + 6 * s ** 5)
+    for t0 in np.arange(220, 390, 40.0):
+        # a single stroke, then a bout of four, 0.6 s later
+        e = _phases(t, acc, t0, [(0.17, 0.9, 2), (0.17, -1.5, 2)])
+        _phases(t, acc, e + 0.6, [(0.15, (-1) ** k * 1.4, 2) for k in range(8)])
+    ev = _jerk_events(run(t, acc))
+    assert match_jerks([{"start": s} for s in starts], ev, tol=0.1)[0] == len(starts)
+    assert all(0.45 <= e.end - e.start <= 0.65 for e in ev if e.start < 200), ev
+    assert not [e for e in ev if e.start > 200], ev
+    # read as its main phase alone, the same pulse is a two-stroke movement
+    single = Analyzer(AnalyzerConfig(jerk_pulse_max_s=0.1))
+    assert not _jerk_events(run(t, acc, analyzer=single))
+
+
+@pytest.mark.parametrize("fs", [100.0, 200.0])
+def test_a_small_jerk_before_bigger_ones_of_its_cluster_is_found(fs: float) -> None:
+    """A dense cluster: a small jerk 0.5 s before bigger ones. The bigger jerks' pulses
+    and settling fill the surroundings after the small one (busy, or the matched filter's
+    background raised), until they are accepted and left out of them: the small jerk is
+    then found, in the same cluster, whatever the chunking. The same small pulse before a
+    scratching bout stays no jerk, and the cluster's jerks are each found once."""
+    t, acc, gyro = _rest(320, fs, 0.01, seed=13)
+    small = np.arange(30, 150, 30.0)
+    cluster = []
+    for k, t0 in enumerate(small):
+        _limb_jerk(t, acc, gyro, t0, 0.08, 0.16, axis=k % 3)
+        for d, p in ((0.45, 1.5), (0.9, 0.5), (1.35, 1.2), (1.8, 0.8)):
+            _limb_jerk(t, acc, gyro, t0 + d, 0.12, p, axis=(k + 1) % 3)
+            cluster.append(t0 + d)
+    for t0 in np.arange(180, 300, 30.0):
+        _limb_jerk(t, acc, gyro, t0, 0.08, 0.16)
+        _phases(t, acc, t0 + 0.5, [(0.15, (-1) ** k * 1.2, 1) for k in range(12)])
+    out = run(t, acc, gyro)
+    ev = _jerk_events(out)
+    assert match_jerks([{"start": s} for s in [*small, *cluster]], ev) == (20, 0, 0), ev
+    for t0 in small:
+        assert len({e.cluster for e in ev if t0 - 1 < e.start < t0 + 2}) == 1
+    assert sorted(map(repr, run(t, acc, gyro, chunk=37))) == sorted(map(repr, out))
+    # (they are found only once the cluster's next jerks are left out of their
+    # surroundings)
+    an = Analyzer()
+    an.trace = []
+    run(t, acc, gyro, analyzer=an)
+    opened = [r["t"] for r in an.trace if r["verdict"] == "cluster_opened"]
+    assert match_jerks([{"start": s} for s in small],
+                       [Event("", "", x, x, 0, 0) for x in opened])[0] == len(small)

@@ -153,21 +153,81 @@ def test_jerk_soon_after_settling_or_small_or_late_is_myoclonic() -> None:
     assert why == {272: "too_soon", 400: "small", 1222: "too_late"}
 
 
+def _settled_night(seed: int) -> _Night:
+    """Awake in bed, fidgets, settling at 260 s, then breathing only."""
+    n = _Night(1500.0, seed=seed)
+    n.awake_sway(0, 262)
+    for t0 in (40.0, 120.0, 200.0):
+        n.turn(t0, 1.2, 15.0, back=True)
+    n.turn(260.0, 2.0, 20.0)
+    n.breathing(262, 1500)
+    return n
+
+
+def test_a_cluster_in_the_onset_window_is_no_movement(monkeypatch) -> None:
+    """A cluster of myoclonic jerks (10 s of them) in the onset window, after the
+    stillness confirmed sleep, is not the last movement before the sleep start that
+    follows: that one is hypnic (it was refused as 'no_wake' when a cluster longer than
+    a jerk's few seconds counted as a movement in sleep)."""
+    n = _settled_night(6)
+    cluster = [420.0, 421.6, 423.1, 424.4, 426.2, 428.9, 430.1]
+    for k, t0 in enumerate(cluster):
+        n.jerk(t0, 0.6 + 0.1 * (k % 4))
+    n.jerk(560.0, 1.2)
+    t, acc = n.signal()
+
+    def types(out: list) -> list[list[str]]:
+        ev = [e for e in finals(out) if e.type != "tremor"]
+        return [[e.type for e in ev if abs(e.start - t0) <= 0.3] for t0 in [*cluster, 560.0]]
+
+    out = run(t, acc)
+    onsets = [o for o in out if isinstance(o, SleepOnset)]
+    assert len(onsets) == 1 and abs(onsets[0].start - 262.0) <= 5.0, onsets
+    assert types(out) == [["myoclonic_jerk"]] * len(cluster) + [["hypnic_jerk"]]
+    from twitchwatch.dsp.sleep import Context
+
+    monkeypatch.setattr(Context, "jerks_only", lambda self, bout, exclude=None: False)
+    assert types(run(t, acc))[-1] == ["myoclonic_jerk"]
+
+
+def test_a_sleep_starts_arousal_opens_no_new_onset() -> None:
+    """A sleep start's own arousal (movement 2 s after it, before the stillness confirmed
+    sleep) ends no wake period of its own: an isolated jerk 12 min later has no onset
+    left to start ('taken') and is myoclonic."""
+    n = _settled_night(7)
+    n.jerk(350.0, 1.2)
+    n.turn(352.0, 3.0, 10.0, back=True)  # the sleep start's arousal
+    n.jerk(1100.0, 1.0)
+    t, acc = n.signal()
+    an = Analyzer()
+    an.trace = []
+    ev = [e for e in finals(run(t, acc, analyzer=an)) if e.type != "tremor"]
+    assert [(round(e.start), e.type) for e in ev] == [(350, "hypnic_jerk"),
+                                                      (1100, "myoclonic_jerk")]
+    why = {round(x["t"]): x["hypnic_refused"] for x in an.trace if x["verdict"] == "final"}
+    assert why[1100] == "taken"
+
+
 def test_rejected_jerk_like_burst_breaks_isolation() -> None:
     """A clear jerk-like burst that the jerk stage turned down still counts as a
     neighbour; an impact (a knock) and the jerk's own later phases do not."""
     cfg = AnalyzerConfig()
 
     class _B:
-        def __init__(self, t: float, peak: float, dur: float) -> None:
+        def __init__(self, t: float, peak: float, dur: float, n_phases: int = 1) -> None:
             self.t_start, self.t_end, self.peak_g = t, t + dur, peak
+            self.n_phases = n_phases
 
     h = HypnicDecider(cfg, ctx=None, tremor=None)  # type: ignore[arg-type]
     h.note_burst(_B(100.0, 0.8, 0.2), "movement")  # type: ignore[arg-type]
     h.note_burst(_B(200.0, 0.8, 0.03), "impact")  # type: ignore[arg-type]
     h.note_burst(_B(300.0, 0.2, 0.2), "smooth")  # type: ignore[arg-type]
     h.note_burst(_B(401.0, 0.8, 0.2), "busy")  # type: ignore[arg-type]
-    assert list(h.jerk_like) == [100.0, 401.0]
+    # a multiphasic pulse may last up to jerk_pulse_max_s; a single phase that long is a
+    # movement's stroke
+    h.note_burst(_B(500.0, 0.8, 0.6, n_phases=3), "movement")  # type: ignore[arg-type]
+    h.note_burst(_B(600.0, 0.8, 0.6), "movement")  # type: ignore[arg-type]
+    assert list(h.jerk_like) == [100.0, 401.0, 500.0]
     assert h._check(120.0, 1.0, []) == "not_isolated"
     assert h._check(70.0, 1.0, []) == "not_isolated"
     # (the burst 1 s after the jerk is its own later phase or an arousal right after it;
