@@ -48,8 +48,11 @@ class Conditioner:
     def __init__(self, cfg: AnalyzerConfig) -> None:
         self.cfg = cfg
         self.k = cfg.timebase_median_half
-        # samples held back: the median's right half, and the real samples after a hole
-        self.hold_n = max(self.k, cfg.fill_hold_samples)
+        # samples held back: a hole's size is measured on up to fill_hold_samples real
+        # samples after it, but not past the next candidate hole, which is known only
+        # once the median of its row (k more samples) is: so that what is released
+        # never depends on where a chunk ended
+        self.hold_n = self.k + cfg.fill_hold_samples
         self.period_s: float | None = None
         self.has_gyro: bool | None = None
         self._probe: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
@@ -68,7 +71,7 @@ class Conditioner:
         self._tail_a = np.zeros((0, 3))  # the last real samples, for filling holes
         self._tail_g = np.zeros((0, 3))
         self._seg_open = False
-        self._since_hole = 0  # released samples since the last hole
+        self._since_cand = 0  # released samples since the last candidate hole
         self.n_dropped = 0  # samples whose time did not advance
         self.n_nonfinite = 0  # samples with a NaN or inf (time or value): dropped
         self.n_implausible = 0  # samples beyond input_max_g / input_max_dps: dropped
@@ -192,7 +195,7 @@ class Conditioner:
                 self._start_segment()
             stop = b1 if closed else max(b0, b1 - self.hold_n)
             if stop > b0:
-                pieces.append(self._release(ht, ha, hg, i0, b0, stop, b1))
+                pieces.append(self._release(ht, ha, hg, i0, b0, stop, b1, closed))
             release_to = stop
             if not closed:
                 break
@@ -209,29 +212,33 @@ class Conditioner:
         self._seg_open = True
         self._u_left = np.zeros(0)
         self._s_last = None
-        self._since_hole = 0
+        self._since_cand = 0
 
     def _release(self, ht: np.ndarray, ha: np.ndarray, hg: np.ndarray | None, i0: int,
-                 b0: int, stop: int, seg_end: int) -> Piece:
+                 b0: int, stop: int, seg_end: int, closed: bool) -> Piece:
         """Release samples [b0, stop) of the held arrays; the segment's known samples end
-        at ``seg_end`` (right context for the median)."""
+        at ``seg_end`` (right context for the median), which is its real end if
+        ``closed``."""
         p = self.period_s
         assert p is not None
         k = self.k
+        w = self.cfg.fill_hold_samples
         idx = np.arange(b0, seg_end) + i0
         u = ht[b0:seg_end] - idx * p
         left = self._u_left
+        n = stop - b0
+        # rows whose median is known whatever comes later: those released, and up to w
+        # after them (the candidate holes that bound a released hole's right side)
+        n_ext = min(seg_end if closed else seg_end - k, stop + w) - b0
         # centred median of u over 2k+1 samples, the window clipped (edge-padded) at the
         # segment's ends: it locates a hole exactly (a median keeps a step sharp)
         kl = left[-k:] if k else left[:0]
         ext = np.concatenate([kl, u])
         pad_l = k - len(kl)
-        right_have = seg_end - stop
-        pad_r = max(0, k - right_have)
+        pad_r = max(0, k - (seg_end - b0 - n_ext))
         ext = np.pad(ext, (max(0, pad_l), pad_r), mode="edge")
         off = max(0, pad_l) + len(kl)
-        n = stop - b0
-        win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n]
+        win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n_ext]
         thr = self.cfg.timebase_step_frac * p
         # the median is needed only where it can step: a window differs from the one
         # before by one sample out and one in, and an order statistic moves by no more
@@ -242,33 +249,36 @@ class Conditioner:
         s_at = s_rows[np.searchsorted(rows, at)]
         s_before = s_rows[np.searchsorted(rows, at - 1)]
         prev_s = self._s_last
-        steps = np.zeros(n)
+        steps = np.zeros(n_ext)
         steps[at] = s_at - s_before
         if prev_s is not None:
             steps[0] = s_rows[0] - prev_s
         missing = np.zeros(n, dtype=np.int64)
         # ... but the median at a step is biased by the jitter's extremes, so the size of
-        # each candidate step is measured between the means of the samples on either side
+        # each candidate step is measured between the means of the samples on either side,
+        # up to w of them, not across another candidate (of this release, the w rows after
+        # it, or an earlier one)
         cand = np.flatnonzero(steps > thr)
-        if len(cand):
-            w = self.cfg.fill_hold_samples
+        released = int(np.searchsorted(cand, n))
+        if released:
             full = np.concatenate([left, u])  # left context, then this segment's samples
-            lo_seg = max(0, len(left) - self._since_hole)  # not across an earlier hole
+            lo_seg = max(0, len(left) - self._since_cand)
             bounds = [int(c) + len(left) for c in cand]
-            for q, c in enumerate(bounds):
+            for q in range(released):
+                c = bounds[q]
                 lo = max(lo_seg, c - w, bounds[q - 1] if q else 0)
                 hi = min(len(full), c + w, bounds[q + 1] if q + 1 < len(bounds) else len(full))
                 if c - lo < 1 or hi - c < 1:
                     continue
                 m = round((float(full[c:hi].mean()) - float(full[lo:c].mean())) / p)
                 missing[int(cand[q])] = max(0, m)
+            self._since_cand = n - int(cand[released - 1])
+        else:
+            self._since_cand += n
         new_seg = prev_s is None
         if new_seg:
             missing[0] = 0
-        holes_at = np.flatnonzero(missing)
-        self._since_hole = (n - int(holes_at[-1]) if len(holes_at)
-                            else self._since_hole + n)
-        self._s_last = float(s_rows[-1])
+        self._s_last = float(s_rows[np.searchsorted(rows, n - 1)])
         self._u_left = np.concatenate([left, u[:n]])[-max(k, self.cfg.fill_hold_samples):]
         t, a = ht[b0:stop], ha[b0:stop]
         g = None if hg is None else hg[b0:stop]
