@@ -106,6 +106,14 @@ class TremorTracker:
         # a frame needs the running sum just before its window: start one sample later
         self.next_frame_end = d0 + self.win + 1
 
+    def frames_ready(self, gi_end: int) -> int:
+        """Frames that samples up to ``gi_end`` (exclusive) complete, from those processed
+        so far (within the current segment)."""
+        have = -(-gi_end // self.dec)  # decimated samples kept by then
+        if have < self.next_frame_end:
+            return 0
+        return (have - self.next_frame_end) // self.hop + 1
+
     def end_segment(self) -> list[Event | Retraction]:
         return []  # an episode may bridge a short disconnect (tremor_bridge_s)
 
