@@ -53,11 +53,10 @@ class Conditioner:
     def __init__(self, cfg: AnalyzerConfig) -> None:
         self.cfg = cfg
         self.k = cfg.timebase_median_half
-        # samples held back: a hole's size is measured on up to fill_hold_samples real
-        # samples after it, but not past the next candidate hole, which is known only
-        # once the median of its row (k more samples) is: so that what is released
-        # never depends on where a chunk ended
-        self.hold_n = self.k + cfg.fill_hold_samples
+        # samples are held back until the median of their row is known (k more samples);
+        # a candidate hole until the fill_hold_samples rows after it are too (its size is
+        # measured on them, up to the next candidate): so that what is released never
+        # depends on where a chunk ended
         self.period_s: float | None = None
         self.has_gyro: bool | None = None
         self._probe: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
@@ -199,9 +198,9 @@ class Conditioner:
             if b0 > 0 or not self._seg_open:
                 # a new segment starts at b0 (after a long hole, or the very first one)
                 self._start_segment()
-            stop = b1 if closed else max(b0, b1 - self.hold_n)
-            if stop > b0:
-                pieces.append(self._release(ht, ha, hg, i0, b0, stop, b1, closed))
+            piece, stop = self._release(ht, ha, hg, i0, b0, b1, closed)
+            if piece is not None:
+                pieces.append(piece)
             release_to = stop
             if not closed:
                 break
@@ -221,20 +220,20 @@ class Conditioner:
         self._since_cand = 0
 
     def _release(self, ht: np.ndarray, ha: np.ndarray, hg: np.ndarray | None, i0: int,
-                 b0: int, stop: int, seg_end: int, closed: bool) -> Piece:
-        """Release samples [b0, stop) of the held arrays; the segment's known samples end
-        at ``seg_end`` (right context for the median), which is its real end if
-        ``closed``."""
+                 b0: int, seg_end: int, closed: bool) -> tuple[Piece | None, int]:
+        """Release what can be of the held samples from b0 on: (the piece or None, the
+        index it ends at). The segment's known samples end at ``seg_end``, which is its
+        real end if ``closed`` (then all is released)."""
         p = self.period_s
         assert p is not None
         k = self.k
         w = self.cfg.fill_hold_samples
+        # rows whose median is known whatever comes later
+        n_ext = seg_end - b0 if closed else seg_end - k - b0
+        if n_ext <= 0:
+            return None, b0
         u = ht[b0:seg_end] - (np.arange(b0, seg_end) + i0) * p
         left = self._u_left
-        n = stop - b0
-        # rows whose median is known whatever comes later: those released, and up to w
-        # after them (the candidate holes that bound a released hole's right side)
-        n_ext = min(seg_end if closed else seg_end - k, stop + w) - b0
         # centred median of u over 2k+1 samples, the window clipped (edge-padded) at the
         # segment's ends: it locates a hole exactly (a median keeps a step sharp). Row r's
         # window is ext[off - k + r: off + k + r + 1]
@@ -262,13 +261,16 @@ class Conditioner:
             def med(r: int) -> float:
                 return sorted(xs[b + r: b + r + w2])[k]
 
-            s_last = med(n - 1)
             cand = [r for r in at.tolist() if med(r) - med(r - 1) > thr]
             if prev_s is not None and med(0) - prev_s > thr:
                 cand.insert(0, 0)
+            n = _release_end(cand, n_ext, w, closed)
+            if n == 0:
+                return None, b0
+            s_last = med(n - 1)
         else:
             mark = np.zeros(n_ext, dtype=bool)
-            mark[[0, n - 1]] = True
+            mark[0] = True
             mark[at] = True
             mark[at - 1] = True
             rows = np.flatnonzero(mark)
@@ -279,7 +281,11 @@ class Conditioner:
             if prev_s is not None:
                 steps[0] = s_rows[0] - prev_s
             cand = np.flatnonzero(steps > thr).tolist()
-            s_last = float(s_rows[np.searchsorted(rows, n - 1)])
+            n = _release_end(cand, n_ext, w, closed)
+            if n == 0:
+                return None, b0
+            r = n - 1 + off - k
+            s_last = float(np.partition(ext[r: r + 2 * k + 1], k)[k])
         missing: np.ndarray | None = None
         # ... but the median at a step is biased by the jitter's extremes, so the size of
         # each candidate step is measured between the means of the samples on either side,
@@ -308,6 +314,7 @@ class Conditioner:
         self._s_last = s_last
         keep = max(k, w)
         self._u_left = u[n - keep:n] if n >= keep else np.concatenate([left, u[:n]])[-keep:]
+        stop = b0 + n
         t, a = ht[b0:stop], ha[b0:stop]
         g = None if hg is None else hg[b0:stop]
         if new_seg:
@@ -327,7 +334,7 @@ class Conditioner:
             if g is not None:
                 self._tail_g = np.concatenate([self._tail_g, g])[-hold:]
         self._t_real = float(t[-1])
-        return piece
+        return piece, stop
 
     def _fill(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, missing: np.ndarray,
               new_seg: bool, a_right: np.ndarray, g_right: np.ndarray | None) -> Piece:
@@ -383,6 +390,17 @@ class Conditioner:
             if out_g is not None and ext_g is not None:
                 out_g[hole] = lvl_g[q] + frac * (nxt_g[q] - lvl_g[q])
         return Piece(out_t, out_a, out_g, filled, new_seg)
+
+
+def _release_end(cand: list[int], n_known: int, w: int, closed: bool) -> int:
+    """Rows that can be released: all of a closed segment; else those before the first
+    candidate hole whose w rows after it are not all known yet."""
+    if closed:
+        return n_known
+    for c in cand:
+        if c + w > n_known:
+            return c
+    return n_known
 
 
 def _means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
