@@ -14,12 +14,23 @@ Pipeline per piece of the conditioned stream (see ``docs/dsp.md``):
 
 Every stage keys its work on sample counts and carries its filter state, so any chunking
 of the same samples gives bit-identical outputs.
+
+Cadence (the streaming cost is mostly per call, not per sample): the conditioner and the
+jerk stage run on what ``feed`` gathered over ``feed_batch_s`` (a jerk's early notice is
+due within 1 s of its end); the tremor stage gets its samples queued until
+``tremor_batch_frames`` frames are complete (frame by frame while an episode waits for
+confirmation, so that no early notice comes later than frame by frame), the context
+until ``context_batch_s`` of samples are (epochs and the sleep state have no tighter
+latency). A final jerk decision, which reads the context and the tremor episodes, first
+brings both up to the jerk stage, and so does a gap in the data (a new segment), so
+that every decision sees the context it would see with the stages in lockstep.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,6 +85,11 @@ class Analyzer:
         self._maybe: list[tuple[Burst, BurstFeatures, int]] = []
         self._n_cluster = 0
         self._hyp: HypnicDecider | None = None
+        # samples the jerk stage processed, queued for the stages that run less often
+        # (items: _Chunk, or a new segment's _Gap); their read positions (sample index)
+        self._tr_q: list[_Chunk | _Gap] = []
+        self._ctx_q: list[_Chunk | _Gap] = []
+        self._ctx_q_n = 0
         self.trace: list[dict] | None = None  # set to [] to record every burst's verdict
         self.stats = {"bursts": 0, "jerks": 0, "retracted": 0}
 
@@ -130,6 +146,7 @@ class Analyzer:
             out += self._piece(p)
         if self._jd is None:
             return out
+        out += self._catch_up()
         out += self._end_segment()
         assert self._ctx is not None and self._tremor is not None
         out += self._ctx.flush()
@@ -158,27 +175,96 @@ class Analyzer:
             gy = None if p.gyro_dps is None else p.gyro_dps[a:b]
             out += self._run(p.t_s[a:b], p.acc_g[a:b], gy, p.filled[a:b],
                              p.new_segment and a == 0)
+            # (a final decision reads the context as far as it went: never further than
+            # a piece past its due time, whatever the chunking)
+            out += self._later()
         return out
 
     def _run(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
              filled: np.ndarray, new_segment: bool) -> list[Output]:
-        jd, ctx, tr = self._jd, self._ctx, self._tremor
-        assert jd is not None and ctx is not None and tr is not None
+        """The jerk stage on one piece; the samples are queued for the other stages."""
+        jd = self._jd
+        assert jd is not None
         out: list[Output] = []
         if new_segment:
+            # the other stages reach the gap first, as in lockstep
+            out += self._catch_up()
             out += self._end_segment()
             jd.new_segment(self.gi)
-            ctx.new_segment()
-            tr.new_segment(self.gi, (self.t_now, float(t[0])) if self.gi else None)
-        floor, above = jd.process(self.gi, t, acc, filled, gyro)
+            gap = _Gap(self.gi, (self.t_now, float(t[0])) if self.gi else None)
+            self._tr_q.append(gap)
+            self._ctx_q.append(gap)
+        gi, n = self.gi, len(t)
+        floor, above = jd.process(gi, t, acc, filled, gyro)
         out += self._classify_bursts(final=False)
-        hp = jd.hist.get("hp", self.gi, self.gi + len(t))
-        out += tr.process(self.gi, t, hp, gyro, filled, above)
-        out += ctx.process(t, acc, filled, jd.hist.get("env", self.gi, self.gi + len(t)), floor,
-                           np.sqrt(np.einsum("ij,ij->i", hp, hp)))
-        self.gi += len(t)
+        hp = jd.hist.get("hp", gi, gi + n).copy()
+        env = jd.hist.get("env", gi, gi + n).copy()
+        item = _Chunk(gi, t, acc, gyro, filled, hp, env, floor, above)
+        self._tr_q.append(item)
+        self._ctx_q.append(item)
+        self._ctx_q_n += n
+        self.gi += n
         self.t_now = float(t[-1])
-        out += self._decide_finals(self.t_now)
+        return out
+
+    def _later(self) -> list[Output]:
+        """The final decisions that are due, then the tremor and context stages if due.
+
+        A final decision reads the context and the tremor episodes. They are brought to
+        the first sample at or after its due time and no further, so that it sees the
+        same context whatever the chunking and however far the jerk stage went (offline
+        a piece can be minutes long: the context of minutes later is not the one the
+        decision is defined on)."""
+        tr, jd = self._tremor, self._jd
+        assert tr is not None and jd is not None
+        out: list[Output] = []
+        while True:
+            due = min((j.due for j in self._jerks if not j.final), default=math.inf)
+            if due > self.t_now:
+                break
+            cut, now = _first_at(self._tr_q + self._ctx_q, due)
+            if cut is not None:
+                out += self._run_tremor(cut) + self._run_context(cut)
+            out += self._decide_finals(now if now is not None else self.t_now)
+        ep = tr.ep
+        need = 1 if ep is not None and not ep.confirmed else self.cfg.tremor_batch_frames
+        if self._tr_q and (tr.frames_ready(self.gi) >= need
+                           or any(isinstance(x, _Gap) for x in self._tr_q)):
+            out += self._run_tremor()
+        if self._ctx_q_n >= round(self.cfg.context_batch_s * jd.fs):
+            out += self._run_context()
+        return out
+
+    def _catch_up(self) -> list[Output]:
+        return self._run_tremor() + self._run_context()
+
+    def _run_tremor(self, upto: int | None = None) -> list[Output]:
+        """The tremor stage on the queued samples (those before ``upto``)."""
+        tr = self._tremor
+        assert tr is not None
+        out: list[Output] = []
+        q, self._tr_q = _split(self._tr_q, upto)
+        for run in _runs(q):
+            if isinstance(run, _Gap):
+                tr.new_segment(run.gi, run.gap)
+                continue
+            gi, t, _, gyro, filled, hp, _, _, above = run
+            out += tr.process(gi, t, hp, gyro, filled, above)
+        return out
+
+    def _run_context(self, upto: int | None = None) -> list[Output]:
+        """The context stage on the queued samples (those before ``upto``)."""
+        ctx = self._ctx
+        assert ctx is not None
+        out: list[Output] = []
+        q, self._ctx_q = _split(self._ctx_q, upto)
+        self._ctx_q_n = sum(len(x.t) for x in self._ctx_q if isinstance(x, _Chunk))
+        for run in _runs(q):
+            if isinstance(run, _Gap):
+                ctx.new_segment()
+                continue
+            _, t, acc, _, filled, hp, env, floor, _ = run
+            out += ctx.process(t, acc, filled, env, floor, np.sqrt(np.einsum("ij,ij->i", hp, hp)))
         return out
 
     def _end_segment(self) -> list[Output]:
@@ -433,3 +519,81 @@ def _jerk_confidence(f: BurstFeatures, cfg: AnalyzerConfig) -> float:
     c = 1.0 - 0.5 * math.exp(-max(0.0, f.contrast - cfg.jerk_contrast)
                              / cfg.jerk_confidence_scale)
     return round(min(1.0, c), 3)
+
+
+class _Gap(NamedTuple):
+    """A new segment starts at sample ``gi``; ``gap`` is the data gap before it."""
+
+    gi: int
+    gap: tuple[float, float] | None
+
+
+class _Chunk(NamedTuple):
+    """Samples the jerk stage processed, for the stages that run less often."""
+
+    gi: int
+    t: np.ndarray
+    acc: np.ndarray
+    gyro: np.ndarray | None
+    filled: np.ndarray
+    hp: np.ndarray
+    env: np.ndarray
+    floor: np.ndarray
+    above: np.ndarray
+
+
+def _first_at(q: list[_Chunk | _Gap], t_due: float) -> tuple[int | None, float | None]:
+    """(sample index just past the first queued sample at or after ``t_due``, its time),
+    or (None, None) if no queued sample is."""
+    for x in q:
+        if isinstance(x, _Chunk) and x.t[-1] >= t_due:
+            k = int(np.searchsorted(x.t, t_due, "left"))
+            return x.gi + k + 1, float(x.t[k])
+    return None, None
+
+
+def _split(q: list[_Chunk | _Gap], upto: int | None
+           ) -> tuple[list[_Chunk | _Gap], list[_Chunk | _Gap]]:
+    """The queue's items before sample ``upto`` (all if None), and the rest."""
+    if upto is None:
+        return q, []
+    head: list[_Chunk | _Gap] = []
+    for i, x in enumerate(q):
+        if x.gi >= upto:
+            return head, q[i:]
+        if isinstance(x, _Chunk) and x.gi + len(x.t) > upto:
+            k = upto - x.gi
+            return [*head, _slice(x, slice(0, k))], [_slice(x, slice(k, None)), *q[i + 1:]]
+        head.append(x)
+    return head, []
+
+
+def _slice(x: _Chunk, sl: slice) -> _Chunk:
+    return _Chunk(x.gi + (sl.start or 0), x.t[sl], x.acc[sl],
+                  None if x.gyro is None else x.gyro[sl], x.filled[sl], x.hp[sl], x.env[sl],
+                  x.floor[sl], x.above[sl])
+
+
+def _runs(q: list[_Chunk | _Gap]) -> list[_Chunk | _Gap]:
+    """Consecutive chunks joined into one (a stage's results do not depend on it)."""
+    out: list[_Chunk | _Gap] = []
+    group: list[_Chunk] = []
+
+    def close() -> None:
+        if len(group) == 1:
+            out.append(group[0])
+        elif group:
+            def cat(k: int) -> Any:
+                return None if group[0][k] is None else np.concatenate([c[k] for c in group])
+
+            out.append(_Chunk(group[0].gi, *(cat(k) for k in range(1, len(_Chunk._fields)))))
+        group.clear()
+
+    for x in q:
+        if isinstance(x, _Gap):
+            close()
+            out.append(x)
+        else:
+            group.append(x)
+    close()
+    return out

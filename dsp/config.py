@@ -29,8 +29,16 @@ class AnalyzerConfig:
     # after a restart the filters settle for this long before anything is detected
     settle_s: float = 0.3
 
-    # chunks are gathered to this much before the stages run (latency vs CPU per band)
+    # chunks are gathered to this much before the jerk stage runs (latency vs CPU per
+    # band: a jerk's early notice is due within 1 s of its end)
     feed_batch_s: float = 0.2
+    # the stages whose outputs are not that urgent run on what accumulated: the tremor
+    # stage once this many frames are complete (frame by frame while an episode waits for
+    # its confirmation: with tremor_confirm_frames, no notice comes later than frame by
+    # frame, as the confirming frame is at worst the last of its batch), the per-second
+    # context (epochs, sleep state) once this much signal is. No result depends on them.
+    tremor_batch_frames: int = 3
+    context_batch_s: float = 2.0
     # a sample beyond these is no motion but a fault (a bus error, a corrupt packet):
     # wrist IMUs measure up to +/-16 g and +/-2000 deg/s (the band: +/-8 g), and a limb
     # does not exceed them; 4x and 2x those ranges leave every real reading in. Such a

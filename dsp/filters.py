@@ -158,6 +158,12 @@ class Sos:
             # start as if the first value had always been there: no start-up transient
             self.zi = np.ascontiguousarray(
                 self._zi_unit[None, :, :] * np.asarray(x[0], dtype=np.float64).reshape(-1, 1, 1))
+        if _sosfilt_kernel is not None and x.ndim == 2 and x.shape[1] == len(self.zi):
+            # the streaming case in as few calls as it takes: the kernel filters a copy in
+            # place and carries our state in place
+            xt = np.array(x.T, dtype=np.float64, order="C")
+            _sosfilt_kernel(self.sos, xt, self.zi)
+            return xt.T
         y, self.zi = sosfilt(self.sos, x, self.zi)
         return y
 
@@ -183,6 +189,10 @@ def running_max(x: np.ndarray, w: int) -> np.ndarray:
     n = len(x)
     if w <= 1 or n == 0:
         return x.copy()
+    if n * w <= 4096:  # small (streaming): the windows as a strided view, one reduction
+        body = np.concatenate([np.zeros(w - 1), x])
+        st = body.strides[0]
+        return np.ndarray((n, w), body.dtype, body, 0, (st, st)).max(axis=1)
     body = np.concatenate([np.zeros(w - 1), x])
     body = np.concatenate([body, np.zeros(-len(body) % w)]).reshape(-1, w)
     pre = np.maximum.accumulate(body, axis=1).ravel()
@@ -266,10 +276,14 @@ def rolling_quantile(history: np.ndarray, new: np.ndarray, window: int, q: float
     out = np.empty(len(new))
     # rows whose window is full: one vectorised partition
     first_full = max(0, window - n_prev)
-    if first_full < len(new):
+    k = int(q * (window - 1))
+    if len(new) - first_full <= 4:  # (streaming: a value or two at a time)
+        for i in range(first_full, len(new)):
+            s0 = i + n_prev - window
+            out[i] = np.partition(ring[s0:s0 + window], k)[k]
+    else:
         starts = np.arange(first_full, len(new)) + n_prev - window
         win = np.lib.stride_tricks.sliding_window_view(ring, window)[starts]
-        k = int(q * (window - 1))
         out[first_full:] = np.partition(win, k, axis=1)[:, k]
     for i in range(min(first_full, len(new))):  # the start of a stream only
         before = ring[: n_prev + i]

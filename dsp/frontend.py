@@ -14,12 +14,17 @@ nothing spans it.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import AnalyzerConfig
+
+# up to this many candidate rows, their medians are taken in Python (the streaming case:
+# a numpy call costs more than sorting seven numbers); more, in one vectorised partition
+_FEW = 24
 
 
 @dataclass
@@ -48,8 +53,10 @@ class Conditioner:
     def __init__(self, cfg: AnalyzerConfig) -> None:
         self.cfg = cfg
         self.k = cfg.timebase_median_half
-        # samples held back: the median's right half, and the real samples after a hole
-        self.hold_n = max(self.k, cfg.fill_hold_samples)
+        # samples are held back until the median of their row is known (k more samples);
+        # a candidate hole until the fill_hold_samples rows after it are too (its size is
+        # measured on them, up to the next candidate): so that what is released never
+        # depends on where a chunk ended
         self.period_s: float | None = None
         self.has_gyro: bool | None = None
         self._probe: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
@@ -64,11 +71,11 @@ class Conditioner:
         self._u_left = np.zeros(0)  # u of the last k released samples of the segment
         self._s_last: float | None = None  # smoothed u of the last released sample
         self._t_last: float | None = None  # time of the last received sample
-        self._last_real: tuple[float, np.ndarray, np.ndarray | None] | None = None
+        self._t_real: float | None = None  # time of the last real sample released
         self._tail_a = np.zeros((0, 3))  # the last real samples, for filling holes
         self._tail_g = np.zeros((0, 3))
         self._seg_open = False
-        self._since_hole = 0  # released samples since the last hole
+        self._since_cand = 0  # released samples since the last candidate hole
         self.n_dropped = 0  # samples whose time did not advance
         self.n_nonfinite = 0  # samples with a NaN or inf (time or value): dropped
         self.n_implausible = 0  # samples beyond input_max_g / input_max_dps: dropped
@@ -159,7 +166,7 @@ class Conditioner:
                  ) -> list[Piece]:
         # drop samples whose time does not advance (duplicates, clock steps back)
         prev = -np.inf if self._t_last is None else self._t_last
-        if len(t) and not (np.diff(t, prepend=prev) > 0).all():
+        if len(t) and not (t[0] > prev and (t[1:] > t[:-1]).all()):
             keep = _increasing(t, prev)
             self.n_dropped += int(len(t) - keep.sum())
             t, a = t[keep], a[keep]
@@ -180,8 +187,9 @@ class Conditioner:
         p = self.period_s
         assert p is not None
         # long holes end segments: unambiguous from consecutive times
-        steps = np.diff(ht)
-        resets = (np.flatnonzero(steps > self.cfg.gap_reset_s) + 1).tolist()
+        steps = ht[1:] - ht[:-1]
+        resets = ((np.flatnonzero(steps > self.cfg.gap_reset_s) + 1).tolist()
+                  if len(steps) and steps.max() > self.cfg.gap_reset_s else [])
         bounds = [0, *resets, len(ht)]
         pieces: list[Piece] = []
         release_to = 0
@@ -190,16 +198,16 @@ class Conditioner:
             if b0 > 0 or not self._seg_open:
                 # a new segment starts at b0 (after a long hole, or the very first one)
                 self._start_segment()
-            stop = b1 if closed else max(b0, b1 - self.hold_n)
-            if stop > b0:
-                pieces.append(self._release(ht, ha, hg, i0, b0, stop, b1))
+            piece, stop = self._release(ht, ha, hg, i0, b0, b1, closed)
+            if piece is not None:
+                pieces.append(piece)
             release_to = stop
             if not closed:
                 break
-        # keep the unreleased tail
-        self._hold_t = ht[release_to:]
-        self._hold_a = ha[release_to:]
-        self._hold_g = None if hg is None else hg[release_to:]
+        # keep the unreleased tail (a copy: a view would keep a large chunk alive)
+        self._hold_t = ht[release_to:].copy()
+        self._hold_a = ha[release_to:].copy()
+        self._hold_g = None if hg is None else hg[release_to:].copy()
         self._hold_i0 = i0 + release_to
         if final:
             self._seg_open = False
@@ -209,86 +217,128 @@ class Conditioner:
         self._seg_open = True
         self._u_left = np.zeros(0)
         self._s_last = None
-        self._since_hole = 0
+        self._since_cand = 0
 
     def _release(self, ht: np.ndarray, ha: np.ndarray, hg: np.ndarray | None, i0: int,
-                 b0: int, stop: int, seg_end: int) -> Piece:
-        """Release samples [b0, stop) of the held arrays; the segment's known samples end
-        at ``seg_end`` (right context for the median)."""
+                 b0: int, seg_end: int, closed: bool) -> tuple[Piece | None, int]:
+        """Release what can be of the held samples from b0 on: (the piece or None, the
+        index it ends at). The segment's known samples end at ``seg_end``, which is its
+        real end if ``closed`` (then all is released)."""
         p = self.period_s
         assert p is not None
         k = self.k
-        idx = np.arange(b0, seg_end) + i0
-        u = ht[b0:seg_end] - idx * p
+        w = self.cfg.fill_hold_samples
+        # rows whose median is known whatever comes later
+        n_ext = seg_end - b0 if closed else seg_end - k - b0
+        if n_ext <= 0:
+            return None, b0
+        u = ht[b0:seg_end] - (np.arange(b0, seg_end) + i0) * p
         left = self._u_left
         # centred median of u over 2k+1 samples, the window clipped (edge-padded) at the
-        # segment's ends: it locates a hole exactly (a median keeps a step sharp)
+        # segment's ends: it locates a hole exactly (a median keeps a step sharp). Row r's
+        # window is ext[off - k + r: off + k + r + 1]
         kl = left[-k:] if k else left[:0]
-        ext = np.concatenate([kl, u])
         pad_l = k - len(kl)
-        right_have = seg_end - stop
-        pad_r = max(0, k - right_have)
-        ext = np.pad(ext, (max(0, pad_l), pad_r), mode="edge")
-        off = max(0, pad_l) + len(kl)
-        n = stop - b0
-        win = np.lib.stride_tricks.sliding_window_view(ext, 2 * k + 1)[off - k: off - k + n]
+        pad_r = max(0, k - (seg_end - b0 - n_ext))
+        if pad_l or pad_r:
+            first = float(kl[0]) if len(kl) else float(u[0])
+            ext = np.concatenate([np.full(pad_l, first), kl, u, np.full(pad_r, float(u[-1]))])
+        else:
+            ext = np.concatenate([kl, u])
+        off = pad_l + len(kl)
         thr = self.cfg.timebase_step_frac * p
         # the median is needed only where it can step: a window differs from the one
         # before by one sample out and one in, and an order statistic moves by no more
         # than the sample that changed (it is 1-Lipschitz in each)
-        at = np.flatnonzero(np.abs(win[1:, -1] - win[:-1, 0]) > thr) + 1
-        rows = np.unique(np.concatenate([[0, n - 1], at - 1, at]))
-        s_rows = np.partition(win[rows], k, axis=1)[:, k]
-        s_at = s_rows[np.searchsorted(rows, at)]
-        s_before = s_rows[np.searchsorted(rows, at - 1)]
+        moved = np.abs(ext[off + k + 1: off + k + n_ext] - ext[off - k: off - k + n_ext - 1])
+        at = np.flatnonzero(moved > thr) + 1
         prev_s = self._s_last
-        steps = np.zeros(n)
-        steps[at] = s_at - s_before
-        if prev_s is not None:
-            steps[0] = s_rows[0] - prev_s
-        missing = np.zeros(n, dtype=np.int64)
+        if len(at) <= _FEW:  # the streaming case: a few medians, in Python
+            xs = ext.tolist()
+            w2 = 2 * k + 1
+            b = off - k
+
+            def med(r: int) -> float:
+                return sorted(xs[b + r: b + r + w2])[k]
+
+            cand = [r for r in at.tolist() if med(r) - med(r - 1) > thr]
+            if prev_s is not None and med(0) - prev_s > thr:
+                cand.insert(0, 0)
+            n = _release_end(cand, n_ext, w, closed)
+            if n == 0:
+                return None, b0
+            s_last = med(n - 1)
+        else:
+            mark = np.zeros(n_ext, dtype=bool)
+            mark[0] = True
+            mark[at] = True
+            mark[at - 1] = True
+            rows = np.flatnonzero(mark)
+            win = ext[rows[:, None] + (off - k + np.arange(2 * k + 1))]
+            s_rows = np.partition(win, k, axis=1)[:, k]
+            steps = np.zeros(n_ext)
+            steps[at] = s_rows[np.searchsorted(rows, at)] - s_rows[np.searchsorted(rows, at - 1)]
+            if prev_s is not None:
+                steps[0] = s_rows[0] - prev_s
+            cand = np.flatnonzero(steps > thr).tolist()
+            n = _release_end(cand, n_ext, w, closed)
+            if n == 0:
+                return None, b0
+            r = n - 1 + off - k
+            s_last = float(np.partition(ext[r: r + 2 * k + 1], k)[k])
+        missing: np.ndarray | None = None
         # ... but the median at a step is biased by the jitter's extremes, so the size of
-        # each candidate step is measured between the means of the samples on either side
-        cand = np.flatnonzero(steps > thr)
-        if len(cand):
-            w = self.cfg.fill_hold_samples
+        # each candidate step is measured between the means of the samples on either side,
+        # up to w of them, not across another candidate (of this release, the w rows after
+        # it, or an earlier one)
+        released = bisect.bisect_left(cand, n)
+        if released:
+            missing = np.zeros(n, dtype=np.int64)
             full = np.concatenate([left, u])  # left context, then this segment's samples
-            lo_seg = max(0, len(left) - self._since_hole)  # not across an earlier hole
-            bounds = [int(c) + len(left) for c in cand]
-            for q, c in enumerate(bounds):
+            lo_seg = max(0, len(left) - self._since_cand)
+            bounds = [c + len(left) for c in cand]
+            for q in range(released):
+                c = bounds[q]
                 lo = max(lo_seg, c - w, bounds[q - 1] if q else 0)
                 hi = min(len(full), c + w, bounds[q + 1] if q + 1 < len(bounds) else len(full))
                 if c - lo < 1 or hi - c < 1:
                     continue
                 m = round((float(full[c:hi].mean()) - float(full[lo:c].mean())) / p)
-                missing[int(cand[q])] = max(0, m)
+                missing[cand[q]] = max(0, m)
+            self._since_cand = n - cand[released - 1]
+        else:
+            self._since_cand += n
         new_seg = prev_s is None
-        if new_seg:
+        if new_seg and missing is not None:
             missing[0] = 0
-        holes_at = np.flatnonzero(missing)
-        self._since_hole = (n - int(holes_at[-1]) if len(holes_at)
-                            else self._since_hole + n)
-        self._s_last = float(s_rows[-1])
-        self._u_left = np.concatenate([left, u[:n]])[-max(k, self.cfg.fill_hold_samples):]
+        self._s_last = s_last
+        keep = max(k, w)
+        self._u_left = u[n - keep:n] if n >= keep else np.concatenate([left, u[:n]])[-keep:]
+        stop = b0 + n
         t, a = ht[b0:stop], ha[b0:stop]
         g = None if hg is None else hg[b0:stop]
-        piece = self._fill(t, a, g, missing, new_seg, ha[b0:seg_end],
-                           None if hg is None else hg[b0:seg_end])
+        if new_seg:
+            self.n_segments += 1
+        if missing is None or not missing.any():
+            piece = Piece(t, a, g, np.zeros(n, dtype=bool), new_seg)
+        else:
+            piece = self._fill(t, a, g, missing, new_seg, ha[b0:seg_end],
+                               None if hg is None else hg[b0:seg_end])
         hold = self.cfg.fill_hold_samples
-        j0 = max(0, len(t) - hold)
-        self._tail_a = np.concatenate([self._tail_a, a[j0:]])[-hold:]
-        if g is not None:
-            self._tail_g = np.concatenate([self._tail_g, g[j0:]])[-hold:]
-        self._last_real = (float(t[-1]), a[-1].copy(), None if g is None else g[-1].copy())
-        return piece
+        if n >= hold:
+            self._tail_a = a[n - hold:].copy()
+            if g is not None:
+                self._tail_g = g[n - hold:].copy()
+        else:
+            self._tail_a = np.concatenate([self._tail_a, a])[-hold:]
+            if g is not None:
+                self._tail_g = np.concatenate([self._tail_g, g])[-hold:]
+        self._t_real = float(t[-1])
+        return piece, stop
 
     def _fill(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, missing: np.ndarray,
               new_seg: bool, a_right: np.ndarray, g_right: np.ndarray | None) -> Piece:
-        if new_seg:
-            self.n_segments += 1
         n_add = int(missing.sum())
-        if n_add == 0:
-            return Piece(t, a, g, np.zeros(len(t), dtype=bool), new_seg)
         self.n_filled += n_add
         # positions in the output: each sample moves right by the missing samples before it
         pos = np.arange(len(t)) + np.cumsum(missing)
@@ -296,15 +346,14 @@ class Conditioner:
         filled = np.ones(n, dtype=bool)
         filled[pos] = False
         out_t = np.empty(n)
-        out_t[pos] = t
-        # copy the real samples run by run (between holes): slices, not fancy indexing
         out_a = np.empty((n, 3))
         out_g = None if g is None else np.empty((n, 3))
         holes = np.flatnonzero(missing)
-        runs = [0, *holes.tolist(), len(t)]
-        for r0, r1 in itertools.pairwise(runs):
+        # the real samples run by run (between holes): slices, not fancy indexing
+        for r0, r1 in itertools.pairwise([0, *holes.tolist(), len(t)]):
             if r1 > r0:
                 o0 = int(pos[r0])
+                out_t[o0: o0 + r1 - r0] = t[r0:r1]
                 out_a[o0: o0 + r1 - r0] = a[r0:r1]
                 if out_g is not None and g is not None:
                     out_g[o0: o0 + r1 - r0] = g[r0:r1]
@@ -312,12 +361,21 @@ class Conditioner:
         # Interpolating between single noisy samples would put their noise on the whole
         # hole (which the filters then see), holding a level would leave a step if the
         # arm moved during the hole.
+        k = self.cfg.fill_hold_samples
+        off = len(self._tail_a)
         ext_a = np.concatenate([self._tail_a, a])
         ext_g = None if g is None else np.concatenate([self._tail_g, g])
-        off = len(self._tail_a)
-        k = self.cfg.fill_hold_samples
-        for j in holes.tolist():
-            lo = max(0, off + j - k)
+        # the mean of the (up to k) real samples before each hole and the k after it
+        lo = np.maximum(0, off + holes - k)
+        lvl_a = _means(ext_a, lo, off + holes)
+        nxt_a = _means(a_right, holes, holes + k)
+        empty = (off + holes) <= lo  # nothing before it (a segment's start): its level
+        lvl_a[empty] = nxt_a[empty]
+        if ext_g is not None and g_right is not None:
+            lvl_g = _means(ext_g, lo, off + holes)
+            nxt_g = _means(g_right, holes, holes + k)
+            lvl_g[empty] = nxt_g[empty]
+        for q, j in enumerate(holes.tolist()):
             m = int(missing[j])
             hole = slice(int(pos[j]) - m, int(pos[j]))
             frac = (np.arange(1, m + 1) / (m + 1))[:, None]
@@ -325,17 +383,40 @@ class Conditioner:
             if j > 0:
                 t_prev = float(t[j - 1])
             else:
-                assert self._last_real is not None
-                t_prev = self._last_real[0]
+                assert self._t_real is not None
+                t_prev = self._t_real
             out_t[hole] = t_prev + frac[:, 0] * (float(t[j]) - t_prev)
-            nxt = a_right[j: j + k].mean(axis=0)
-            lvl = ext_a[lo: off + j].mean(axis=0) if off + j > lo else nxt
-            out_a[hole] = lvl + frac * (nxt - lvl)
-            if out_g is not None and ext_g is not None and g_right is not None:
-                nxg = g_right[j: j + k].mean(axis=0)
-                lvg = ext_g[lo: off + j].mean(axis=0) if off + j > lo else nxg
-                out_g[hole] = lvg + frac * (nxg - lvg)
+            out_a[hole] = lvl_a[q] + frac * (nxt_a[q] - lvl_a[q])
+            if out_g is not None and ext_g is not None:
+                out_g[hole] = lvl_g[q] + frac * (nxt_g[q] - lvl_g[q])
         return Piece(out_t, out_a, out_g, filled, new_seg)
+
+
+def _release_end(cand: list[int], n_known: int, w: int, closed: bool) -> int:
+    """Rows that can be released: all of a closed segment; else those before the first
+    candidate hole whose w rows after it are not all known yet."""
+    if closed:
+        return n_known
+    for c in cand:
+        if c + w > n_known:
+            return c
+    return n_known
+
+
+def _means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Means of the rows x[lo_i:hi_i] (hi clipped to len(x)), as ``x[lo:hi].mean(axis=0)``
+    computes them: the rows added in order, then divided by their count."""
+    hi = np.minimum(hi, len(x))
+    cnt = hi - lo
+    out = np.zeros((len(lo), x.shape[1]))
+    if len(lo) == 0:
+        return out
+    for i in range(int(cnt.max())):
+        take = cnt > i
+        row = x[np.where(take, lo + i, 0)]
+        out = np.where(take[:, None], row if i == 0 else out + row, out)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return out / cnt[:, None]
 
 
 def _increasing(t: np.ndarray, prev: float = -np.inf) -> np.ndarray:

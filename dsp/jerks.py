@@ -248,7 +248,7 @@ class JerkDetector:
             lo = self._next_block * b
             env = self.hist.get("env", lo, last_full * b)
             if len(env) == (last_full - self._next_block) * b:
-                med = np.median(env.reshape(-1, b), axis=1)
+                med = _block_medians(env.reshape(-1, b))
             else:  # history shorter than the span (very large piece): per block
                 med = np.array([np.median(self.hist.get("env", k * b, (k + 1) * b) if
                                           len(self.hist.get("env", k * b, (k + 1) * b)) else
@@ -720,6 +720,20 @@ def _median(x: np.ndarray) -> float:
     k = len(x) // 2
     p = np.partition(x, (k - 1, k) if len(x) % 2 == 0 else k)
     return float(p[k] if len(x) % 2 else 0.5 * (p[k - 1] + p[k]))
+
+
+def _block_medians(x: np.ndarray) -> np.ndarray:
+    """``np.median(x, axis=1)`` without its overhead (the same two order statistics and
+    their mean), and NaN where a row holds one, as np.median gives."""
+    m = x.shape[1]
+    k = m // 2
+    if m % 2:
+        med = np.partition(x, k, axis=1)[:, k]
+    else:
+        part = np.partition(x, (k - 1, k), axis=1)
+        med = (part[:, k - 1] + part[:, k]) / 2.0
+    bad = np.isnan(x).any(axis=1)
+    return np.where(bad, np.nan, med) if bad.any() else med
 
 
 def _q_incl(values: np.ndarray, pct: float) -> float:

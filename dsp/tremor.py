@@ -15,6 +15,7 @@ parabolically interpolated peaks.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,13 +25,15 @@ from .filters import History, butter
 from .tremor_accum import SpectrumAverage
 from .types import Event, Retraction
 
-# Not tunables (no result depends on them): frames go through the FFT in row blocks of
-# BATCH (zero rows pad the last one), so that a frame's spectrum never depends on how many
-# frames a call holds; a call handles up to FRAMES_PER_CALL frames (offline: fewer, larger
-# numpy calls); recent episodes and gaps are kept for KEEP_RECENT lookups. Every tunable
-# is in AnalyzerConfig (the tremor section), with its reason.
-BATCH = 64
+# Not tunables (no result depends on them): a call handles up to FRAMES_PER_CALL frames
+# (offline: fewer, larger numpy calls); recent episodes and gaps are kept for KEEP_RECENT
+# lookups. (numpy's FFT transforms each row on its own, so a frame's spectrum does not
+# depend on how many frames a call holds: tests/test_dsp_tremor.py checks it.) Every
+# tunable is in AnalyzerConfig (the tremor section), with its reason.
 FRAMES_PER_CALL = 1024
+_FEW_ROWS = 16  # up to this many frames, per-frame arithmetic in Python floats
+_COV_I = np.array([0, 1, 2, 0, 0, 1])  # the six distinct products of three axes
+_COV_J = np.array([0, 1, 2, 1, 2, 2])
 KEEP_RECENT = 8
 
 
@@ -105,6 +108,14 @@ class TremorTracker:
         self.seg_start_d = d0
         # a frame needs the running sum just before its window: start one sample later
         self.next_frame_end = d0 + self.win + 1
+
+    def frames_ready(self, gi_end: int) -> int:
+        """Frames that samples up to ``gi_end`` (exclusive) complete, from those processed
+        so far (within the current segment)."""
+        have = -(-gi_end // self.dec)  # decimated samples kept by then
+        if have < self.next_frame_end:
+            return 0
+        return (have - self.next_frame_end) // self.hop + 1
 
     def end_segment(self) -> list[Event | Retraction]:
         return []  # an episode may bridge a short disconnect (tremor_bridge_s)
@@ -181,49 +192,58 @@ class TremorTracker:
         arr = h.arrays[name]
         return arr[ends - 1 - h.start] - arr[ends - 1 - self.win - h.start]
 
-    def _project(self, name: str, ends: np.ndarray) -> np.ndarray:
-        """Frames projected on their principal axis (n, win), mean removed."""
+    def _project(self, names: tuple[str, ...], ends: np.ndarray) -> list[np.ndarray]:
+        """Frames of each named column projected on their principal axis (n, win), mean
+        removed (the columns' covariances in one set of calls)."""
         h = self.hist
         w = self.win
         n = len(ends)
-        s1 = self._sums("c1" + name, ends)  # (n, 3)
-        s2 = self._sums("c2" + name, ends)  # (n, 6)
+        s1 = np.concatenate([self._sums("c1" + name, ends) for name in names])  # (k n, 3)
+        s2 = np.concatenate([self._sums("c2" + name, ends) for name in names])  # (k n, 6)
         mean = s1 / w
-        c = [s2[:, k] / w - mean[:, i] * mean[:, j]
-             for k, (i, j) in enumerate(((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)))]
-        v = _principal_axis(*c)
-        # frames are hop apart: a strided view, no copy
-        view = np.lib.stride_tricks.sliding_window_view(h.arrays[name], w, axis=0)
+        c = s2 / w - mean[:, _COV_I] * mean[:, _COV_J]  # xx yy zz xy xz yz
+        v = _principal_axis(*c.T)
+        mv = (mean * v).sum(axis=1)
         s0 = int(ends[0]) - w - h.start
-        fr = view[s0: s0 + self.hop * (n - 1) + 1: self.hop]  # (n, 3, w)
-        y = fr[:, 0, :] * v[:, 0:1] + fr[:, 1, :] * v[:, 1:2] + fr[:, 2, :] * v[:, 2:3]
-        return y - (mean * v).sum(axis=1)[:, None]
+        out = []
+        for q, name in enumerate(names):
+            # frames are hop apart: a strided view (n, w, 3) of the column, no copy
+            arr = h.arrays[name]
+            st0, st1 = arr.strides
+            fr = np.ndarray((n, w, 3), arr.dtype, arr, s0 * st0, (self.hop * st0, st0, st1))
+            vq = v[q * n:(q + 1) * n]
+            y = fr[:, :, 0] * vq[:, 0:1] + fr[:, :, 1] * vq[:, 1:2] + fr[:, :, 2] * vq[:, 2:3]
+            out.append(y - mv[q * n:(q + 1) * n, None])
+        return out
 
     def _batch(self, ends: np.ndarray) -> list[Event | Retraction]:
         cfg = self.cfg
         n = len(ends)
-        ya = self._project("acc", ends)
-        pa = _power(ya, self.hann, self.nfft, n)
-        f_peak, prom, conc, sub, amp_acc, snr, dens_acc, med = _spectral(
-            pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
-        y = ya
-        p_dec = pa  # the spectra that decide
+        gyro = self.has_gyro and "gyr" in self.hist.arrays
         dens_gyr = np.full(n, np.nan)
-        acc_only = (f_peak, prom, conc, sub, amp_acc, snr)
-        if self.has_gyro and "gyr" in self.hist.arrays:
-            y = self._project("gyr", ends)
-            pg = p_dec = _power(y, self.hann, self.nfft, n)
+        if not gyro:
+            (ya,) = self._project(("acc",), ends)
+            y = ya
+            pa = p_dec = _power(ya, self.hann, self.nfft)  # (p_dec: the spectra that decide)
+            f_peak, prom, conc, sub, amp_acc, snr, dens_acc, med = _spectral(
+                pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
+            strong = amp_acc >= cfg.tremor_min_g
+        else:
             # the gyroscope decides; the accelerometer only gives the amplitude in g. Its
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
-            # with no floor, snr is unbounded)
-            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr, med = _spectral(
-                pg, self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
-                denoise=False)
+            # with no floor, snr is unbounded). Both in one set of calls (rows: acc, gyr)
+            ya, y = self._project(("acc", "gyr"), ends)
+            both = _power(np.concatenate([ya, y]), self.hann, self.nfft)
+            pa, pg = both[:n], both[n:]
+            p_dec = pg
+            spec = _spectral(both, self.hann, self.nfft, self.freqs, self.search, self.total,
+                             cfg, denoise=np.arange(2 * n) < n)
+            fa, pra, ca, sa, ama, sna, dens_acc, _ = (x[:n] for x in spec)
+            f_peak, prom, conc, sub, amp_dps, snr, dens_gyr, med = (x[n:] for x in spec)
+            acc_only = (fa, pra, ca, sa, ama, sna)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
-        else:
-            strong = amp_acc >= cfg.tremor_min_g
         fill = self._sums("cfill", ends) / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
         crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt(_rowsum(y * y) / y.shape[1]),
@@ -233,7 +253,7 @@ class TremorTracker:
         t_end = tcol[ends - 1 - self.hist.start]
         t_start = tcol[ends - self.win - self.hist.start]
         peaked = (prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
-        if y is ya:
+        if not gyro:
             # a line far above the accelerometer's broadband floor is a rhythm even when a
             # concurrent voluntary movement carries most of the power (tremor goes on during
             # a reach). Not for the gyroscope: its floor is so low that any movement makes a
@@ -248,7 +268,7 @@ class TremorTracker:
         usable = (fill <= cfg.tremor_max_filled) & ~masked & (crest <= cfg.tremor_max_crest)
         ok = (peaked & (sub < cfg.tremor_subharmonic) & strong & usable
               & (f_peak >= cfg.tremor_band_hz[0]) & (f_peak <= cfg.tremor_band_hz[1]))
-        if y is not ya:
+        if gyro:
             # with a gyroscope, a line in the acceleration counts too when the rotation
             # rate shows it (at the hold level): a tremor during a voluntary movement,
             # whose rotation swamps the gyroscope's spectrum but not the acceleration's
@@ -299,7 +319,7 @@ class TremorTracker:
                 q_avg[ci], self.hann, self.nfft, self.freqs, self.search, self.total, cfg,
                 floor_ratio=1.0)
             amp_w = _amp_at(pa[ci], self.hann, self.nfft, self.freqs, f_w[ci])
-            if y is not ya:
+            if gyro:
                 strong_w = _amp_at(pg[ci], self.hann, self.nfft, self.freqs,
                                    f_w[ci]) >= cfg.tremor_min_dps
             else:
@@ -338,7 +358,7 @@ class TremorTracker:
                                    float(conc[i]), float(sub[i]), float(amp_acc[i]),
                                    float(fill[i]), float(trans[i]), float(ok[i]),
                                    float(pcv[i]), float(crest[i]), float(dens_acc[i]),
-                                   float(dens_gyr[i]) if y is not ya else np.nan,
+                                   float(dens_gyr[i]) if gyro else np.nan,
                                    float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
                                    float(sub_w[i])))
         out: list[Event | Retraction] = []
@@ -504,18 +524,35 @@ class TremorTracker:
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
 
+def _clip_cols(k: np.ndarray, n: int) -> np.ndarray:
+    """Bin indices clipped to [0, n) (as np.clip, without its cost on small arrays)."""
+    return np.minimum(np.maximum(k, 0), n - 1)
+
+
 def _rowsum(x: np.ndarray) -> np.ndarray:
     """Sum of each row, added left to right whatever the number of rows: numpy's
     ``sum(axis=1)`` may pair the terms of a short row differently when there are many
     rows (it iterates the long axis innermost), and a frame's decision must not depend on
-    how many frames came in the same call."""
-    return np.cumsum(x, axis=1)[:, -1]
+    how many frames came in the same call. Columns added one after the other on the
+    transposed rows (a running sum along the rows is slow in numpy); the same additions in
+    the same order as ``np.cumsum(x, axis=1)[:, -1]``."""
+    xt = np.ascontiguousarray(x.T)
+    if len(x) <= _FEW_ROWS or len(xt) == 0:
+        return np.cumsum(xt, axis=0)[-1] if len(xt) else np.zeros(len(x))
+    acc = xt[0].copy()
+    for col in xt[1:]:
+        acc += col
+    return acc
 
 
 def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
                     xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
     """Dominant eigenvector of each 3x3 covariance, by power iteration (elementwise
-    arithmetic: cheaper than a LAPACK call per frame, and exact whatever the batch)."""
+    arithmetic: cheaper than a LAPACK call per frame, and exact whatever the batch).
+    A few rows (streaming) in Python floats: the same operations in the same order, so
+    the same bits, without numpy's cost per call."""
+    if len(xx) <= _FEW_ROWS:
+        return _principal_axis_py(xx, yy, zz, xy, xz, yz)
     # start from the covariance's column with the largest diagonal: never orthogonal to
     # the dominant axis in practice
     big = np.argmax(np.stack([xx, yy, zz]), axis=0)
@@ -531,14 +568,32 @@ def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarr
     return np.stack([vx, vy, vz], axis=1)
 
 
-def _power(y: np.ndarray, hann: np.ndarray, nfft: int, n: int) -> np.ndarray:
-    """Power spectra of projected frames, in row blocks of BATCH."""
-    y = y * hann
-    pad = -len(y) % BATCH
-    if pad:
-        y = np.concatenate([y, np.zeros((pad, y.shape[1]))])
-    return np.concatenate([np.abs(np.fft.rfft(y[a:a + BATCH], nfft, axis=1)) ** 2
-                           for a in range(0, len(y), BATCH)])[:n]
+def _principal_axis_py(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
+                       xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
+    out = []
+    for a, b, c, d, e, f in zip(xx.tolist(), yy.tolist(), zz.tolist(), xy.tolist(),
+                                xz.tolist(), yz.tolist(), strict=True):
+        # (np.argmax: the first of equal maxima)
+        if a >= b and a >= c:
+            vx, vy, vz = a, d, e
+        elif b >= c:
+            vx, vy, vz = d, b, f
+        else:
+            vx, vy, vz = e, f, c
+        for _ in range(4):
+            vx, vy, vz = (a * vx + d * vy + e * vz, d * vx + b * vy + f * vz,
+                          e * vx + f * vy + c * vz)
+            norm = math.sqrt(vx * vx + vy * vy + vz * vz)
+            if not norm > 0:
+                norm = 1.0
+            vx, vy, vz = vx / norm, vy / norm, vz / norm
+        out.append((vx, vy, vz))
+    return np.array(out, dtype=np.float64).reshape(-1, 3)
+
+
+def _power(y: np.ndarray, hann: np.ndarray, nfft: int) -> np.ndarray:
+    """Power spectra of projected frames (rows)."""
+    return np.abs(np.fft.rfft(y * hann, nfft, axis=1)) ** 2
 
 
 def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
@@ -550,19 +605,20 @@ def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     den = left - 2 * mid + right
     safe = np.where(np.abs(den) > 1e-12, den, 1.0)
     delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / safe, 0.0)
-    return freqs[kk] + np.clip(delta, -0.5, 0.5) * (freqs[1] - freqs[0])
+    return freqs[kk] + np.minimum(np.maximum(delta, -0.5), 0.5) * (freqs[1] - freqs[0])
 
 
 def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray:
     """Bin of the largest power within +/- half_width bins of each row's centre."""
-    cols = np.clip(centre[:, None] + np.arange(-half_width, half_width + 1)[None, :], 0,
-                   p.shape[1] - 1)
-    return cols[np.arange(len(p)), np.argmax(p[np.arange(len(p))[:, None], cols], axis=1)]
+    cols = _clip_cols(centre[:, None] + np.arange(-half_width, half_width + 1)[None, :],
+                      p.shape[1])
+    rows = np.arange(len(p))
+    return cols[rows, np.argmax(p[rows[:, None], cols], axis=1)]
 
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
               search: np.ndarray, total: np.ndarray, cfg: AnalyzerConfig,
-              denoise: bool = True, floor_ratio: float = np.log(2.0)
+              denoise: bool | np.ndarray = True, floor_ratio: float = np.log(2.0)
               ) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
     the line's signal-to-noise ratio within +/- tremor_pcv_half_band_hz, the floor as a
@@ -583,7 +639,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
     def lobe_energy(k: np.ndarray) -> np.ndarray:
-        cols = np.clip(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
+        cols = _clip_cols(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], p.shape[1])
         return _rowsum(p[rows[:, None], cols])
 
     e_peak = lobe_energy(kk)
@@ -609,7 +665,11 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     # median bin over ln 2 (a noise bin's power is exponentially distributed; averaged
     # spectra: nearly symmetric about its mean, floor_ratio 1); movement spectra stand far
     # above it and barely change
-    floor = med / floor_ratio if denoise else np.zeros_like(med)
+    # (``denoise`` per row: rows of several sensors in one call)
+    if isinstance(denoise, np.ndarray):
+        floor = np.where(denoise, med / floor_ratio, 0.0)
+    else:
+        floor = med / floor_ratio if denoise else np.zeros_like(med)
     e_tot = _rowsum(np.maximum(pt - floor[:, None], 0.0))
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
@@ -629,9 +689,9 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     """Amplitude of each frame's spectrum ``p`` at frequency ``f``."""
     n = len(p)
     df = freqs[1] - freqs[0]
-    kk = np.clip(np.rint(f / df).astype(int), 0, p.shape[1] - 1)
+    kk = _clip_cols(np.rint(f / df).astype(int), p.shape[1])
     lobe = max(1, round(2.0 * nfft / len(hann)))
-    cols = np.clip(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], 0, p.shape[1] - 1)
+    cols = _clip_cols(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], p.shape[1])
     e = _rowsum(p[np.arange(n)[:, None], cols])
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.dsp_helpers import JERKS, finals, match_jerks, overlaps, run
-from twitchwatch.dsp import Analyzer, Epoch, Event, Retraction, SleepOnset
+from twitchwatch.dsp import Analyzer, AnalyzerConfig, Epoch, Event, Retraction, SleepOnset
 from twitchwatch.gateway.synth import synth_night
 
 # the DSP warns about nothing on normal input (numpy RuntimeWarnings are errors here)
@@ -58,6 +58,22 @@ def test_random_chunks_and_ids(mixed) -> None:
     assert len(ids) == len(set(ids))
     notices = {o.id for o in out if isinstance(o, Event) and not o.final}
     assert all(r.id in notices for r in out if isinstance(r, Retraction))
+
+
+@pytest.mark.parametrize("cadence", [
+    {"feed_batch_s": 0.05, "tremor_batch_frames": 1, "context_batch_s": 0.5},
+    {"feed_batch_s": 1.0, "tremor_batch_frames": 8, "context_batch_s": 30.0},
+])
+def test_stage_cadence_changes_nothing(mixed, cadence: dict) -> None:
+    # the jerk stage runs every feed_batch_s, the tremor and context stages on what
+    # accumulated: the outputs are those of the stages in lockstep (one call, the
+    # default cadence), however far the jerk stage runs ahead of the others
+    n = 60000
+    t, a, g = mixed.t[:n], mixed.acc_g[:n], mixed.gyro_dps[:n]
+    whole = run(t, a, g)
+    assert sum(isinstance(o, Event) and o.final for o in whole) >= 5
+    staged = run(t, a, g, chunk=18, analyzer=Analyzer(AnalyzerConfig(**cadence)))
+    assert sorted(staged, key=_key) == sorted(whole, key=_key)
 
 
 def test_epochs_cover_the_recording(mixed) -> None:

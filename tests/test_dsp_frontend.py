@@ -65,3 +65,30 @@ def test_gyro_presence_is_fixed_by_the_first_chunk() -> None:
     p = c.feed(t[:300], acc[:300], np.zeros((300, 3))) + c.feed(t[300:], acc[300:], None)
     p += c.flush()
     assert all(x.gyro_dps is not None for x in p)
+
+
+@pytest.mark.parametrize("rate", [50.0, 200.0])
+def test_pieces_do_not_depend_on_chunking(rate: float) -> None:
+    # holes a few samples apart, +/-2 ms of jitter (40 % of a period at 200 Hz): a hole's
+    # size is measured up to the next candidate, which a small chunk may not hold yet
+    rng = np.random.default_rng(5)
+    holes = [(a, a + float(rng.uniform(0.004, 0.3))) for a in np.arange(1.0, 118.0, 0.7)]
+    holes += [(a + 0.03, a + 0.06) for a in np.arange(1.0, 118.0, 2.1)]
+    t, acc, _ = _stream(rate, 120, 0.002, holes, seed=3)
+
+    def pieces(chunks: list[int]) -> tuple[np.ndarray, ...]:
+        c = Conditioner(AnalyzerConfig())
+        out, i = [], 0
+        for k in chunks:
+            out += c.feed(t[i:i + k], acc[i:i + k], None)
+            i += k
+        out += c.feed(t[i:], acc[i:], None) + c.flush()
+        return tuple(np.concatenate([getattr(p, f) for p in out])
+                     for f in ("t_s", "acc_g", "filled"))
+
+    whole = pieces([])
+    assert whole[2].sum() > 100
+    for chunks in ([1] * 3000, [7] * 2000, rng.integers(1, 40, 1000).tolist()):
+        got = pieces(chunks)
+        for x, y in zip(whole, got, strict=True):
+            np.testing.assert_array_equal(x, y)
