@@ -24,6 +24,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import RecordingError
 from ..packets import Kind, Packet
 from ..private_files import private_fd
@@ -169,9 +171,49 @@ class ReadStats:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordBlock:
+    """The packets of one stretch of a recording, as arrays (``read_records``).
+
+    Packet i: band ``bands[band_ids[i]]``, kind ``kinds[i]``, payload
+    ``data[offsets[i]:offsets[i] + lengths[i]]``, arrival ``wall_ns[i]``, ``mono_ns[i]``."""
+
+    data: np.ndarray  # uint8
+    bands: list[str]
+    band_ids: np.ndarray
+    kinds: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    wall_ns: np.ndarray
+    mono_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def packet(self, i: int) -> Packet:
+        o = int(self.offsets[i])
+        return Packet(self.bands[int(self.band_ids[i])], Kind(int(self.kinds[i])),
+                      self.data[o:o + int(self.lengths[i])].tobytes(), int(self.wall_ns[i]),
+                      int(self.mono_ns[i]))
+
+
+_REC_DTYPE = np.dtype([("magic", "<u2"), ("kind", "u1"), ("slot", "u1"), ("length", "<u2"),
+                       ("crc", "<u4"), ("wall", "<i8"), ("mono", "<i8")])
+assert _REC_DTYPE.itemsize == _REC.size
+
+
 def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
                    ) -> Iterator[Packet]:
     """Packets of a recording in file order. Damage is counted in ``stats`` and logged."""
+    for block in read_records(path, stats):
+        for i in range(len(block)):
+            yield block.packet(i)
+
+
+def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
+                 ) -> Iterator[RecordBlock]:
+    """The packets of a recording in file order, a block (about ``READ_BLOCK`` bytes) at
+    a time. Damage is counted in ``stats`` and logged."""
     path = pathlib.Path(path)
     st = stats if stats is not None else ReadStats()
     try:
@@ -182,48 +224,64 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
         if f.read(len(FILE_MAGIC)) != FILE_MAGIC:
             raise RecordingError(f"{path}: not a twitchwatch recording (bad file magic)")
         bands: dict[int, str] = {}
+        names: list[str] = []  # band ids of this reader: index into it
+        name_ids: dict[str, int] = {}
         buf = b""
         offset = len(FILE_MAGIC)  # file offset of buf[0], for messages
         last_good = offset  # file offset just after the last complete record
         eof = False
         pos = 0
+        mv = memoryview(buf)
+        starts: list[int] = []  # this buffer's packet records: where each starts
+        ids: list[int] = []  # and its band id
+        max_kind = max(Kind)
+        crc32 = zlib.crc32
+        unpack = _REC.unpack_from
+        hsize = _REC.size
         while True:
-            if len(buf) - pos < _REC.size + MAX_PAYLOAD and not eof:
+            if len(buf) - pos < hsize + MAX_PAYLOAD and not eof:
+                if starts:
+                    yield _block(buf, starts, ids, names)
+                    starts, ids = [], []
                 chunk = f.read(READ_BLOCK)
                 eof = not chunk
                 offset += pos
                 buf = buf[pos:] + chunk
                 pos = 0
-            if len(buf) - pos < _REC.size:
+                mv = memoryview(buf)
+            if len(buf) - pos < hsize:
                 break
-            magic, kind, slot, length, crc, wall, mono = _REC.unpack_from(buf, pos)
-            end = pos + _REC.size + length
-            if magic != _REC_MAGIC or kind > max(Kind):
+            magic, kind, slot, length, crc, _wall, _mono = unpack(buf, pos)
+            end = pos + hsize + length
+            if magic != _REC_MAGIC or kind > max_kind:
                 pos = _resync(buf, pos + 1, st)
                 continue
             if end > len(buf):
                 if eof:  # torn tail, or a damaged length field: look further
                     pos = _resync(buf, pos + 1, st)
                 continue  # otherwise the loop tops the buffer up
-            payload = buf[pos + _REC.size:end]
-            head = buf[pos + 2:pos + 6] + buf[pos + 10:pos + _REC.size]
-            if zlib.crc32(payload, zlib.crc32(head)) != crc:
+            # The CRC covers kind..length, then wall, mono and the payload (contiguous).
+            if crc32(mv[pos + 10:end], crc32(mv[pos + 2:pos + 6])) != crc:
                 st.corrupt_records += 1
                 _warn_once(st, f"{path}: damaged record at byte {offset + pos} skipped")
                 pos = _resync(buf, pos + 1, st)
                 continue
             st.records += 1
-            pos = end
+            start, pos = pos, end
             last_good = offset + pos
             st.bytes_read = last_good
             if kind == _BAND:
+                payload = buf[start + hsize:end]
                 name = payload.decode("utf-8", "replace")
                 if 0 < len(payload) <= BAND_NAME_MAX and name.isprintable():
                     bands[slot] = name
+                    if name not in name_ids:
+                        name_ids[name] = len(names)
+                        names.append(name)
                 else:  # the slot's packets are skipped until a good name rebinds it
                     bands.pop(slot, None)
                     st.corrupt_records += 1
-                    at = offset + pos - _REC.size - length
+                    at = offset + pos - hsize - length
                     _warn_once(st, f"{path}: a band record with an unusable name "
                                    f"({length} bytes) at byte {at} skipped")
                 continue
@@ -232,7 +290,10 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
                 st.corrupt_records += 1
                 continue
             st.packets += 1
-            yield Packet(band, Kind(kind), payload, wall, mono)
+            starts.append(start)
+            ids.append(name_ids[band])
+        if starts:
+            yield _block(buf, starts, ids, names)
         tail = offset + len(buf) - last_good
         if tail:
             st.truncated_tail_bytes = tail
@@ -242,6 +303,16 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
             log.warning(msg)
     finally:
         f.close()
+
+
+def _block(buf: bytes, starts: list[int], ids: list[int], names: list[str]) -> RecordBlock:
+    """The packet records starting at ``starts`` in ``buf`` (checked already), as arrays."""
+    data = np.frombuffer(buf, np.uint8)
+    at = np.array(starts, np.int64)
+    hdr = data[at[:, None] + np.arange(_REC.size)].view(_REC_DTYPE).reshape(len(at))
+    return RecordBlock(data, names, np.array(ids, np.int64), hdr["kind"].astype(np.int64),
+                       at + _REC.size, hdr["length"].astype(np.int64),
+                       hdr["wall"].astype(np.int64), hdr["mono"].astype(np.int64))
 
 
 def _warn_once(st: ReadStats, msg: str) -> None:
