@@ -24,6 +24,8 @@ REJECT_REASONS = ("short", "version", "flags", "count", "length", "period", "ran
 _HDR = struct.Struct("<BBHIQHBB")
 _META = struct.Struct("<BBBBHBBbbbbbbBBI")
 _STATUS = struct.Struct("<BBHBBHIIIIIQI")
+STATUS_SIZE = _STATUS.size
+STATUS_MTU_TOO_SMALL = 0x02  # a bit of Status.state
 _I16 = np.dtype("<i2")
 
 IMU_PARTS = {0: "unknown", 1: "MPU6050", 2: "MPU6886", 3: "ICM-42688-P", 4: "LSM6DSO"}
@@ -149,6 +151,9 @@ class FrameBatch:
                 view = np.lib.stride_tricks.as_strided(
                     self.data[start:], shape=(n, width), strides=(stride, 1), writeable=False)
                 return np.ascontiguousarray(view).view(_I16).reshape(-1, ch)
+            # Same length, other packets between them: one gather.
+            at = (offs + HEADER_SIZE)[:, None] + np.arange(width)
+            return self.data[at].view(_I16).reshape(-1, ch)
         parts = [self.data[o + HEADER_SIZE:o + ln] for o, ln in zip(offs.tolist(),
                                                                      lens.tolist(), strict=True)]
         return np.concatenate(parts).view(_I16).reshape(-1, ch)
@@ -251,7 +256,7 @@ class Status:
 
     @property
     def mtu_too_small(self) -> bool:
-        return bool(self.state & 0x02)
+        return bool(self.state & STATUS_MTU_TOO_SMALL)
 
 
 def decode_status(data: bytes | bytearray) -> Status:

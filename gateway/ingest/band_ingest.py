@@ -157,15 +157,34 @@ class BandIngest:
                     r1 = r0 + int(hit[0]) + 1
                     last_s = last_s[:r1 - r0]
             end = int(frames[r1 - r0 - 1]) + 1  # the run ends with a frame
-            for st in np.flatnonzero(~is_data[i:end]).tolist():
+            for st in self._statuses(data, offsets, lengths, wall_ns, i + np.flatnonzero(
+                    ~is_data[i:end])):
                 # A status changes nothing a run uses (the order is settled, nothing is
                 # pending), so taking it before the run's frames gives the same state.
                 released = self.push(Packet(self.band, Kind.STATUS,
-                                            _bytes(data, offsets, lengths, i + st),
-                                            int(wall_ns[i + st]), int(mono_ns[i + st])))
+                                            _bytes(data, offsets, lengths, st),
+                                            int(wall_ns[st]), int(mono_ns[st])))
                 assert not released
             yield self._run(fb, r0, r1, last_s, wall_f, mono_f)
             i = end
+
+    @staticmethod
+    def _statuses(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                  wall_ns: np.ndarray, sts: np.ndarray) -> list[int]:
+        """Which of a run's status packets to ``push``. One that decodes, arrives at a
+        sane time and raises no alarm (a plain one) only sets ``status``, which a later
+        one sets again: of those, the last is enough. Every other one is pushed."""
+        if len(sts) < 2:
+            return sts.tolist()
+        at = np.where(lengths[sts] >= codec.STATUS_SIZE, offsets[sts], 0)
+        plain = ((lengths[sts] >= codec.STATUS_SIZE) & (data[at] == codec.VERSION)
+                 & ((data[at + 4] & codec.STATUS_MTU_TOO_SMALL) == 0)
+                 & (wall_ns[sts] >= WALL_MIN_NS) & (wall_ns[sts] < WALL_MAX_NS))
+        keep = ~plain
+        last = np.flatnonzero(plain)
+        if len(last):
+            keep[last[-1]] = True
+        return sts[keep].tolist()
 
     @staticmethod
     def _run_mask(fb: codec.FrameBatch, wall_ns: np.ndarray, mono_ns: np.ndarray
