@@ -235,6 +235,8 @@ def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
         starts: list[int] = []  # this buffer's packet records: where each starts
         ids: list[int] = []  # and its band id
         max_kind = max(Kind)
+        slot_ids = np.full(256, -1, np.int64)  # band id of each slot (-1: none bound)
+        bulk = 0  # records _bulk may take at once (0: the next one goes the slow way)
         crc32 = zlib.crc32
         unpack = _REC.unpack_from
         hsize = _REC.size
@@ -251,6 +253,22 @@ def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
                 mv = memoryview(buf)
             if len(buf) - pos < hsize:
                 break
+            if bulk:
+                # Most of a recording is one good packet record after another: take a
+                # stretch of them at once, up to the first that needs a closer look.
+                got, nxt = _bulk(buf, mv, pos, bulk, slot_ids)
+                if got:
+                    starts += got
+                    ids += slot_ids[[buf[g + 3] for g in got]].tolist()
+                    st.records += len(got)
+                    st.packets += len(got)
+                    pos = nxt
+                    last_good = offset + pos
+                    st.bytes_read = last_good
+                    bulk = min(bulk * 2, BULK_MAX)
+                    continue
+                bulk = 0  # the record at pos goes the slow way; then bulk again
+            bulk = bulk or BULK_MIN
             magic, kind, slot, length, crc, _wall, _mono = unpack(buf, pos)
             end = pos + hsize + length
             if magic != _REC_MAGIC or kind > max_kind:
@@ -278,8 +296,10 @@ def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
                     if name not in name_ids:
                         name_ids[name] = len(names)
                         names.append(name)
+                    slot_ids[slot] = name_ids[name]
                 else:  # the slot's packets are skipped until a good name rebinds it
                     bands.pop(slot, None)
+                    slot_ids[slot] = -1
                     st.corrupt_records += 1
                     at = offset + pos - hsize - length
                     _warn_once(st, f"{path}: a band record with an unusable name "
@@ -303,6 +323,40 @@ def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
             log.warning(msg)
     finally:
         f.close()
+
+
+BULK_MIN, BULK_MAX = 16, 4096
+
+
+def _bulk(buf: bytes, mv: memoryview, pos: int, most: int, slot_ids: np.ndarray
+          ) -> tuple[list[int], int]:
+    """Starts of the packet records from ``pos`` on that the record-by-record loop in
+    ``read_records`` would take without a second look (up to ``most``, all whole in
+    ``buf``, right magic, a packet kind, a bound slot, the right CRC), and the position
+    after them. The first record that is anything else is left to that loop."""
+    hsize, n = _REC.size, len(buf)
+    walk: list[int] = []
+    p = pos
+    while len(walk) < most and p + hsize <= n:  # follow the length fields
+        e = p + hsize + (buf[p + 4] | buf[p + 5] << 8)
+        if e > n:
+            break
+        walk.append(p)
+        p = e
+    if not walk:
+        return [], pos
+    at = np.array(walk, np.int64)
+    hdr = np.frombuffer(buf, np.uint8)[at[:, None] + np.arange(hsize)].view(
+        _REC_DTYPE).reshape(len(at))
+    good = ((hdr["magic"] == _REC_MAGIC) & (hdr["kind"] >= 1) & (hdr["kind"] <= max(Kind))
+            & (slot_ids[hdr["slot"]] >= 0))
+    ends = at + hsize + hdr["length"]
+    crc32 = zlib.crc32
+    crcs = np.array([crc32(mv[a + 10:e], crc32(mv[a + 2:a + 6]))
+                     for a, e in zip(walk, ends.tolist(), strict=True)], np.int64)
+    good &= crcs == hdr["crc"]
+    k = int(np.argmin(good)) if not good.all() else len(walk)
+    return walk[:k], (int(ends[k - 1]) if k else pos)
 
 
 def _block(buf: bytes, starts: list[int], ids: list[int], names: list[str]) -> RecordBlock:
