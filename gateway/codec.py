@@ -154,9 +154,11 @@ class FrameBatch:
             # Same length, other packets between them: one gather.
             at = (offs + HEADER_SIZE)[:, None] + np.arange(width)
             return self.data[at].view(_I16).reshape(-1, ch)
-        parts = [self.data[o + HEADER_SIZE:o + ln] for o, ln in zip(offs.tolist(),
-                                                                     lens.tolist(), strict=True)]
-        return np.concatenate(parts).view(_I16).reshape(-1, ch)
+        widths = lens - HEADER_SIZE
+        total = int(widths.sum())
+        first = np.cumsum(widths) - widths  # where each frame's bytes go
+        at = np.repeat(offs + HEADER_SIZE - first, widths) + np.arange(total)
+        return self.data[at].view(_I16).reshape(-1, ch)
 
     def frame(self, i: int) -> Frame:
         """Frame i as ``decode_frame`` gives it (ok frames only)."""

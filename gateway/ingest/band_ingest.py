@@ -70,8 +70,11 @@ class BandIngest:
         self.meta: codec.Metadata | None = None
         self.status: codec.Status | None = None
         self.link: dict[str, object] = {}
-        self._acc_m = np.eye(3)
-        self._gyro_m = np.eye(3)
+        # Sensor to band axes, transposed and contiguous: samples @ it. (A transposed view
+        # takes numpy's slow matmul loop, 5x slower; the products are the same: signed
+        # permutations, exact.)
+        self._acc_mt = np.eye(3)
+        self._gyro_mt = np.eye(3)
         self._seq = SeqTracker(self.counters)
         self._reorder = Reorderer(self.counters)
         self._check = StreamCheck()
@@ -264,10 +267,10 @@ class BandIngest:
         t_s = t_int / 1e6 + self._shift_s
         raw = fb.raw(i, j)
         ranges = int(fb.ranges[i])
-        acc = raw[:, :3] * (codec.accel_full_scale_g(ranges) / 32768.0) @ self._acc_m.T
+        acc = raw[:, :3] * (codec.accel_full_scale_g(ranges) / 32768.0) @ self._acc_mt
         gyro = None
         if fb.flags[i] & codec.F_GYRO:
-            gyro = raw[:, 3:6] * (codec.gyro_full_scale_dps(ranges) / 32768.0) @ self._gyro_m.T
+            gyro = raw[:, 3:6] * (codec.gyro_full_scale_dps(ranges) / 32768.0) @ self._gyro_mt
         c.samples += total
         self._last_out_t_s = float(t_s[-1])
         self.last_recv_wall_ns = lw
@@ -353,9 +356,9 @@ class BandIngest:
         out = []
         for f in frames:
             t_s = (f.t_us + np.arange(f.count) * f.period_us) / 1e6 + self._shift_s
-            acc = f.acc_g() @ self._acc_m.T
+            acc = f.acc_g() @ self._acc_mt
             g = f.gyro_dps()
-            gyro = None if g is None else g @ self._gyro_m.T
+            gyro = None if g is None else g @ self._gyro_mt
             self.counters.samples += f.count
             if f.backlog:
                 self.counters.samples_backlog += f.count
@@ -390,8 +393,9 @@ class BandIngest:
             self._reject("meta", "unusable metadata (%s); using sensor axes", e)
             return
         self.meta = meta
-        self._acc_m = meta.axis_matrix()
-        self._gyro_m = meta.axis_matrix(gyro=True) if meta.channel_flags & codec.F_GYRO \
+        self._acc_mt = np.ascontiguousarray(meta.axis_matrix().T)
+        self._gyro_mt = np.ascontiguousarray(meta.axis_matrix(gyro=True).T) \
+            if meta.channel_flags & codec.F_GYRO \
             else np.eye(3)
 
     def _status(self, p: Packet) -> list[SampleBlock]:

@@ -92,10 +92,14 @@ class ClockModel:
             self._fit = (pts[0][0], pts[0][1], 0.0)
             return
         n = len(pts)
-        mt = sum(p[0] for p in pts) / n
-        mo = sum(p[1] for p in pts) / n
-        var = sum((p[0] - mt) ** 2 for p in pts)
-        slope = sum((p[0] - mt) * (p[1] - mo) for p in pts) / var if var > 0 else 0.0
+        ts = [p[0] for p in pts]
+        os_ = [p[1] for p in pts]
+        mt = sum(ts) / n
+        mo = sum(os_) / n
+        dts = [t - mt for t in ts]
+        var = sum([d ** 2 for d in dts])
+        slope = sum([d * (o - mo) for d, o in zip(dts, os_, strict=True)]) / var \
+            if var > 0 else 0.0
         limit = MAX_DRIFT_PPM * 1e-6 * 1e9  # ns of offset per s of device time
         slope = max(-limit, min(limit, slope))
         self._fit = (mt, mo, slope)
