@@ -105,7 +105,7 @@ def test_observe_many_is_observe_of_each(seed):
     one, many = ClockModel(), ClockModel()
     for d, w in zip(dev.tolist(), wall.tolist(), strict=True):
         one.observe(d, w)
-    cuts = np.sort(rng.choice(np.arange(1, n), 40, replace=False))
+    cuts = np.sort(rng.choice(np.arange(1, n), 120, replace=False))  # long and short runs
     for a, b in zip([0, *cuts], [*cuts, n], strict=True):
         many.observe_many(dev[a:b], wall[a:b])
     assert _clock_state(many) == _clock_state(one)
