@@ -204,10 +204,26 @@ assert _REC_DTYPE.itemsize == _REC.size
 
 def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
                    ) -> Iterator[Packet]:
-    """Packets of a recording in file order. Damage is counted in ``stats`` and logged."""
-    for block in read_records(path, stats):
+    """Packets of a recording in file order. Damage is counted in ``stats`` and logged.
+
+    ``stats.packets`` counts the packets yielded so far (a replay stopped early says how
+    many it replayed); the other figures follow a block at a time."""
+    st = stats if stats is not None else ReadStats()
+    ahead = ReadStats()  # read_records' own figures: a block ahead of the consumer
+
+    def catch_up() -> None:
+        st.records, st.corrupt_records = ahead.records, ahead.corrupt_records
+        st.skipped_bytes, st.truncated_tail_bytes = ahead.skipped_bytes, \
+            ahead.truncated_tail_bytes
+        st.bytes_read = ahead.bytes_read
+        st.warnings[:] = ahead.warnings
+
+    for block in read_records(path, ahead):
         for i in range(len(block)):
+            st.packets += 1
             yield block.packet(i)
+        catch_up()
+    catch_up()
 
 
 def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
