@@ -24,6 +24,8 @@ REJECT_REASONS = ("short", "version", "flags", "count", "length", "period", "ran
 _HDR = struct.Struct("<BBHIQHBB")
 _META = struct.Struct("<BBBBHBBbbbbbbBBI")
 _STATUS = struct.Struct("<BBHBBHIIIIIQI")
+STATUS_SIZE = _STATUS.size
+STATUS_MTU_TOO_SMALL = 0x02  # a bit of Status.state
 _I16 = np.dtype("<i2")
 
 IMU_PARTS = {0: "unknown", 1: "MPU6050", 2: "MPU6886", 3: "ICM-42688-P", 4: "LSM6DSO"}
@@ -99,6 +101,101 @@ def decode_frame(data: bytes | bytearray | memoryview) -> Frame:
     return Frame(flags, seq, first_index, t_us, period_us, ranges, raw.reshape(count, channels))
 
 
+_HDR_DTYPE = np.dtype([("version", "u1"), ("flags", "u1"), ("seq", "<u2"),
+                       ("first_index", "<u4"), ("t_us", "<u8"), ("period_us", "<u2"),
+                       ("count", "u1"), ("ranges", "u1")])
+assert _HDR_DTYPE.itemsize == _HDR.size == HEADER_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """Many data notifications decoded at once (a recording's block, a batch of packets).
+
+    ``ok[i]``: ``decode_frame`` accepts notification i (every check it makes, made on
+    arrays); the header fields of the others mean nothing, and their error (reason and
+    text) is ``decode_frame``'s own: callers pass those to it. Samples of ok frames come
+    from ``raw(i, j)``, the same int16 values ``decode_frame`` gives.
+    """
+
+    data: np.ndarray  # uint8: the bytes the notifications are in
+    offsets: np.ndarray  # int64: where each notification starts in data
+    lengths: np.ndarray  # int64
+    ok: np.ndarray  # bool
+    flags: np.ndarray  # int64, as are the fields below
+    seq: np.ndarray
+    first_index: np.ndarray
+    t_us: np.ndarray  # uint64 (the field is u64; checks bound it before use)
+    period_us: np.ndarray
+    count: np.ndarray
+    ranges: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def payload(self, i: int) -> bytes:
+        o = int(self.offsets[i])
+        return self.data[o:o + int(self.lengths[i])].tobytes()
+
+    def raw(self, i: int, j: int) -> np.ndarray:
+        """The samples of ok frames i..j-1, which have one channel count, concatenated:
+        (samples, 3 or 6) int16 in sensor axes."""
+        ch = 6 if self.flags[i] & F_GYRO else 3
+        offs, lens = self.offsets[i:j], self.lengths[i:j]
+        width = int(lens[0]) - HEADER_SIZE
+        n = j - i
+        if n > 1 and (lens == lens[0]).all():
+            stride = int(offs[1] - offs[0])
+            if stride >= lens[0] and (np.diff(offs) == stride).all():
+                # Evenly spaced, same length (the common case): a strided view, one copy.
+                start = int(offs[0]) + HEADER_SIZE
+                view = np.lib.stride_tricks.as_strided(
+                    self.data[start:], shape=(n, width), strides=(stride, 1), writeable=False)
+                return np.ascontiguousarray(view).view(_I16).reshape(-1, ch)
+            # Same length, other packets between them: one gather.
+            at = (offs + HEADER_SIZE)[:, None] + np.arange(width)
+            return self.data[at].view(_I16).reshape(-1, ch)
+        widths = lens - HEADER_SIZE
+        total = int(widths.sum())
+        first = np.cumsum(widths) - widths  # where each frame's bytes go
+        at = np.repeat(offs + HEADER_SIZE - first, widths) + np.arange(total)
+        return self.data[at].view(_I16).reshape(-1, ch)
+
+    def frame(self, i: int) -> Frame:
+        """Frame i as ``decode_frame`` gives it (ok frames only)."""
+        return decode_frame(self.payload(i))
+
+
+def decode_frames(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> FrameBatch:
+    """Check and decode the headers of many data notifications at once.
+
+    ``data`` is uint8; notification i is ``data[offsets[i]:offsets[i] + lengths[i]]``.
+    Tested against ``decode_frame`` (tests/test_codec_batch.py): the same verdict and the
+    same fields and samples for every frame, malformed ones included.
+    """
+    offsets = np.asarray(offsets, np.int64)
+    lengths = np.asarray(lengths, np.int64)
+    n = len(offsets)
+    long_enough = lengths >= HEADER_SIZE + 2
+    if n and len(data) >= HEADER_SIZE:
+        at = np.where(long_enough, offsets, 0)
+        hdr = data[at[:, None] + np.arange(HEADER_SIZE)].view(_HDR_DTYPE).reshape(n)
+    else:
+        hdr = np.zeros(n, _HDR_DTYPE)
+    flags = hdr["flags"].astype(np.int64)
+    count = hdr["count"].astype(np.int64)
+    period = hdr["period_us"].astype(np.int64)
+    ranges = hdr["ranges"].astype(np.int64)
+    channels = np.where(flags & F_GYRO, 6, 3)
+    ok = (long_enough & (hdr["version"] == VERSION) & ((flags & F_ACC) != 0)
+          & ((flags & ~_KNOWN_FLAGS) == 0) & (count != 0)
+          & (lengths == HEADER_SIZE + count * channels * 2)
+          & (period >= PERIOD_MIN_US) & (period <= PERIOD_MAX_US)
+          & ((ranges & 0x0F) <= 3) & ((ranges >> 4) <= 3))
+    return FrameBatch(data, offsets, lengths, ok, flags, hdr["seq"].astype(np.int64),
+                      hdr["first_index"].astype(np.int64), hdr["t_us"].copy(), period, count,
+                      ranges)
+
+
 @dataclass(frozen=True, slots=True)
 class Metadata:
     fw_version: tuple[int, int, int]
@@ -161,7 +258,7 @@ class Status:
 
     @property
     def mtu_too_small(self) -> bool:
-        return bool(self.state & 0x02)
+        return bool(self.state & STATUS_MTU_TOO_SMALL)
 
 
 def decode_status(data: bytes | bytearray) -> Status:

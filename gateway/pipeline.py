@@ -74,6 +74,14 @@ class Sink(Protocol):
     async def write(self, batch: list[Record]) -> None: ...
 
 
+def _int64s(values: list[int]) -> np.ndarray | None:
+    """Arrival times as int64 (a recording stores them so), or None if one is beyond."""
+    try:
+        return np.array(values, np.int64)
+    except OverflowError:
+        return None
+
+
 def _ms(ns: int) -> int:
     return (ns + 500_000) // 1_000_000 * 1_000_000
 
@@ -91,7 +99,7 @@ class BandPipeline:
 
     def __init__(self, band: str, analyzer: dsp.Analyzer | None = None, *,
                  coalesce_samples: int = 0,
-                 link_stats_every_s: float = LINK_STATS_EVERY_S,
+                 link_stats_every_s: float | None = LINK_STATS_EVERY_S,
                  raw_samples: bool = False, rlog: RateLimitedLog | None = None) -> None:
         self.band = band
         self.ingest = BandIngest(band, rlog)
@@ -116,6 +124,55 @@ class BandPipeline:
             out.append(self._link_record(str(self.ingest.link.get("event", "link")),
                                          p.recv_wall_ns))
         return out
+
+    def push_many(self, packets: list[Packet]) -> list[Record]:
+        """``push`` of each packet, in order (``push_records``: the same records)."""
+        if len(packets) < 2:
+            return [r for p in packets for r in self.push(p)]
+        wall = _int64s([p.recv_wall_ns for p in packets])
+        mono = _int64s([p.recv_mono_ns for p in packets])
+        if wall is None or mono is None:
+            return [r for p in packets for r in self.push(p)]
+        lengths = np.fromiter((len(p.payload) for p in packets), np.int64, len(packets))
+        offsets = np.cumsum(lengths) - lengths
+        kinds = np.fromiter((int(p.kind) for p in packets), np.int64, len(packets))
+        data = np.frombuffer(b"".join(p.payload for p in packets), np.uint8)
+        return self.push_records(data, kinds, offsets, lengths, wall, mono,
+                                 packets=packets)
+
+    def push_records(self, data: np.ndarray, kinds: np.ndarray, offsets: np.ndarray,
+                     lengths: np.ndarray, wall_ns: np.ndarray, mono_ns: np.ndarray, *,
+                     packets: list[Packet] | None = None) -> list[Record]:
+        """Packets as arrays (``BandIngest.push_records``): the records of ``push`` of
+        each. A run of frames taken together ends where ``push`` of one frame would
+        make a periodic link record, so that record and its counters are the same."""
+        out: list[Record] = []
+        ingest = self.ingest
+        ingest.split_at_t_s = self._split_at()
+        for item in ingest.push_records(data, kinds, offsets, lengths, wall_ns, mono_ns):
+            if isinstance(item, SampleBlock):
+                if self._raw:
+                    out += self._raw_record(item)
+                out += self._hold(item)
+                out += self._periodic(float(item.t_s[-1]))
+            else:
+                if packets is not None:
+                    p = packets[item]
+                else:
+                    o = int(offsets[item])
+                    p = Packet(self.band, Kind(int(kinds[item])),
+                               data[o:o + int(lengths[item])].tobytes(),
+                               int(wall_ns[item]), int(mono_ns[item]))
+                out += self.push(p)
+            ingest.split_at_t_s = self._split_at()
+        return out
+
+    def _split_at(self) -> float | None:
+        if self._stats_every_s is None:
+            return None
+        if self._next_stats_s is None:
+            return -np.inf  # the first block with the clock ready sets it: one frame
+        return self._next_stats_s
 
     def flush(self) -> list[Record]:
         """Feed the DSP what is held back."""
@@ -173,7 +230,7 @@ class BandPipeline:
 
     def _periodic(self, t_last: float) -> list[Record]:
         every = self._stats_every_s
-        if not self.ingest.clock.ready:
+        if every is None or not self.ingest.clock.ready:
             return []
         if self._next_stats_s is None:
             self._next_stats_s = (t_last // every + 1) * every
@@ -368,8 +425,7 @@ class Session:
         wait_s = BATCH_WAIT_S if self.live else 0.0
         try:
             while batch := await inbox.get_batch(BATCH_MAX, wait_s):
-                for p in batch:
-                    self.process(p)
+                self.process_many(batch)
                 for name, bp in self.bands.items():
                     try:
                         self._out.extend(bp.flush())
@@ -430,20 +486,52 @@ class Session:
         self.stats.packets += 1
         if self.recorder is not None:
             self.recorder.write(p)
-        bp = self.bands.get(p.band)
+        bp = self._band(p.band, 1)
         if bp is None:
-            if len(self.bands) >= MAX_BANDS:
-                self.packets_refused += 1
-                self.rlog.warning("bands", "more than %d bands in one session: packets of "
-                                  "band %r skipped", MAX_BANDS, p.band[:64])
-                return
-            bp = self.bands[p.band] = BandPipeline(p.band, self._analyzer_factory(),
-                                                   coalesce_samples=self._coalesce,
-                                                   raw_samples=self._raw, rlog=self.rlog)
+            return
         try:
             self._out.extend(bp.push(p))
         except Exception:
             self._internal_error(p.band, f"a {p.kind.name} packet")
+
+    def process_many(self, packets: list[Packet]) -> None:
+        """``process`` of each packet, in order; a band's consecutive packets go through
+        its pipeline together (``BandPipeline.push_many``: the same records). An
+        exception that escapes (a bug) costs that run of packets."""
+        i, n = 0, len(packets)
+        while i < n:
+            band = packets[i].band
+            j = i + 1
+            while j < n and packets[j].band == band:
+                j += 1
+            if j - i == 1:
+                self.process(packets[i])
+            else:
+                run = packets[i:j]
+                self.stats.packets += len(run)
+                if self.recorder is not None:
+                    for p in run:
+                        self.recorder.write(p)
+                bp = self._band(band, len(run))
+                if bp is not None:
+                    try:
+                        self._out.extend(bp.push_many(run))
+                    except Exception:
+                        self._internal_error(band, f"{len(run)} packets")
+            i = j
+
+    def _band(self, band: str, packets: int) -> BandPipeline | None:
+        bp = self.bands.get(band)
+        if bp is None:
+            if len(self.bands) >= MAX_BANDS:
+                self.packets_refused += packets
+                self.rlog.warning("bands", "more than %d bands in one session: packets of "
+                                  "band %r skipped", MAX_BANDS, band[:64])
+                return None
+            bp = self.bands[band] = BandPipeline(band, self._analyzer_factory(),
+                                                 coalesce_samples=self._coalesce,
+                                                 raw_samples=self._raw, rlog=self.rlog)
+        return bp
 
     def _internal_error(self, band: str, what: str) -> None:
         self.internal_errors += 1

@@ -66,7 +66,9 @@ class LinkRecord:
 
 @dataclass(frozen=True, slots=True, eq=False)  # arrays: compared by identity
 class RawSamplesRecord:
-    """A block of consecutive samples as the DSP got them (one BLE frame, in band axes).
+    """A block of consecutive samples as the DSP got them, in band axes: one BLE frame, or
+    a run of in-order frames that ingest took together (at most a second's worth when
+    link statistics are on; the lines written per sample are the same either way).
 
     Built only when a sink accepts them (InfluxDB with raw samples on): 100 per second
     per band would otherwise cost every session for nothing.

@@ -203,11 +203,13 @@ def _analyze_recording(path: pathlib.Path, bar: _Progress | None, epochs: bool
                        ) -> dict[str, dict[str, Any]]:
     """A session recording through the per-band pipeline that live and replay run
     (ingest, then the DSP in chunks of up to HOLD_MAX_SAMPLES): the same events."""
+    import numpy as np
+
     from twitchwatch.dsp import Analyzer
 
     from ..pipeline import HOLD_MAX_SAMPLES, BandPipeline
     from ..records import EpochRecord, EventRecord, SleepOnsetRecord
-    from ..store.recording import ReadStats, read_recording
+    from ..store.recording import ReadStats, read_records
 
     size = max(1, path.stat().st_size)
     stats = ReadStats()
@@ -225,14 +227,21 @@ def _analyze_recording(path: pathlib.Path, bar: _Progress | None, epochs: bool
             elif epochs and isinstance(rec, EpochRecord):
                 r["epochs"].append(rec.epoch.to_dict())
 
-    for n, p in enumerate(read_recording(path, stats)):
-        bp = bands.get(p.band)
-        if bp is None:
-            bp = bands[p.band] = BandPipeline(p.band, Analyzer(epochs=epochs),
-                                              coalesce_samples=HOLD_MAX_SAMPLES)
-            res[p.band] = _result()
-        take(p.band, bp.push(p))
-        if bar is not None and n % 4096 == 0:
+    for blk in read_records(path, stats):
+        # Each band's consecutive packets go through its pipeline together.
+        cuts = np.flatnonzero(np.diff(blk.band_ids)) + 1
+        for a, b in zip([0, *cuts.tolist()], [*cuts.tolist(), len(blk)], strict=True):
+            band = blk.bands[int(blk.band_ids[a])]
+            bp = bands.get(band)
+            if bp is None:
+                # No periodic link records: analyze reports events only.
+                bp = bands[band] = BandPipeline(band, Analyzer(epochs=epochs),
+                                                coalesce_samples=HOLD_MAX_SAMPLES,
+                                                link_stats_every_s=None)
+                res[band] = _result()
+            take(band, bp.push_records(blk.data, blk.kinds[a:b], blk.offsets[a:b],
+                                       blk.lengths[a:b], blk.wall_ns[a:b], blk.mono_ns[a:b]))
+        if bar is not None:
             bar.update(stats.bytes_read / size)
     for band, bp in bands.items():
         take(band, bp.finish())

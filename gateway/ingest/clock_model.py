@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import collections
+import itertools
 
 import numpy as np
 
@@ -41,9 +42,12 @@ class ClockModel:
     def ready(self) -> bool:
         return bool(self._history)
 
-    def observe(self, device_s: float, recv_wall_ns: int) -> None:
-        """A live frame whose last sample was measured at device_s arrived at recv_wall_ns."""
-        offset = recv_wall_ns - device_s * 1e9
+    def observe(self, device_s: float, recv_wall_ns: int, *,
+                offset: float | None = None) -> None:
+        """A live frame whose last sample was measured at device_s arrived at recv_wall_ns
+        (``offset``: their difference, when the caller computed it already)."""
+        if offset is None:
+            offset = recv_wall_ns - device_s * 1e9
         key = int(device_s // BUCKET_S)
         if key != self._cur_key:
             if self._cur is not None:
@@ -56,16 +60,50 @@ class ClockModel:
         elif self._cur is not None and offset < self._cur[1]:
             self._cur = (device_s, offset)
 
+    def observe_many(self, device_s: np.ndarray, recv_wall_ns: np.ndarray) -> None:
+        """``observe`` of each frame in turn (a run of live frames taken together): the
+        same buckets, minima and fits (tests/test_clock.py compares them)."""
+        if len(device_s) <= 16:  # a few frames (replay's runs end every second): cheaper
+            for d, w in zip(device_s.tolist(), recv_wall_ns.tolist(), strict=True):
+                self.observe(d, w)
+            return
+        offsets = recv_wall_ns - device_s * 1e9
+        keys = np.floor_divide(device_s, BUCKET_S)
+        n = len(keys)
+        if n == 0:
+            return
+        # Runs of one bucket: a new run is what observe() sees as a key change.
+        starts = np.flatnonzero(np.diff(keys)) + 1
+        bounds = [0, *starts.tolist(), n]
+        for a, b in itertools.pairwise(bounds):
+            key = int(keys[a])
+            seg = offsets[a:b]
+            m = a + int(np.argmin(seg))  # the first of the lowest, as observe() keeps it
+            if key != self._cur_key:
+                self.observe(float(device_s[a]), 0, offset=float(offsets[a]))
+                first = a
+            else:
+                first = None
+            cur = self._cur
+            assert cur is not None
+            best = (float(device_s[m]), float(offsets[m]))
+            if m != first and best[1] < cur[1]:
+                self._cur = best
+
     def _refit(self) -> None:
         pts = list(self._buckets)
         if len(pts) == 1:
             self._fit = (pts[0][0], pts[0][1], 0.0)
             return
         n = len(pts)
-        mt = sum(p[0] for p in pts) / n
-        mo = sum(p[1] for p in pts) / n
-        var = sum((p[0] - mt) ** 2 for p in pts)
-        slope = sum((p[0] - mt) * (p[1] - mo) for p in pts) / var if var > 0 else 0.0
+        ts = [p[0] for p in pts]
+        os_ = [p[1] for p in pts]
+        mt = sum(ts) / n
+        mo = sum(os_) / n
+        dts = [t - mt for t in ts]
+        var = sum([d ** 2 for d in dts])
+        slope = sum([d * (o - mo) for d, o in zip(dts, os_, strict=True)]) / var \
+            if var > 0 else 0.0
         limit = MAX_DRIFT_PPM * 1e-6 * 1e9  # ns of offset per s of device time
         slope = max(-limit, min(limit, slope))
         self._fit = (mt, mo, slope)

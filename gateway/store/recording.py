@@ -24,6 +24,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..errors import RecordingError
 from ..packets import Kind, Packet
 from ..private_files import private_fd
@@ -169,9 +171,65 @@ class ReadStats:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class RecordBlock:
+    """The packets of one stretch of a recording, as arrays (``read_records``).
+
+    Packet i: band ``bands[band_ids[i]]``, kind ``kinds[i]``, payload
+    ``data[offsets[i]:offsets[i] + lengths[i]]``, arrival ``wall_ns[i]``, ``mono_ns[i]``."""
+
+    data: np.ndarray  # uint8
+    bands: list[str]
+    band_ids: np.ndarray
+    kinds: np.ndarray
+    offsets: np.ndarray
+    lengths: np.ndarray
+    wall_ns: np.ndarray
+    mono_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kinds)
+
+    def packet(self, i: int) -> Packet:
+        o = int(self.offsets[i])
+        return Packet(self.bands[int(self.band_ids[i])], Kind(int(self.kinds[i])),
+                      self.data[o:o + int(self.lengths[i])].tobytes(), int(self.wall_ns[i]),
+                      int(self.mono_ns[i]))
+
+
+_REC_DTYPE = np.dtype([("magic", "<u2"), ("kind", "u1"), ("slot", "u1"), ("length", "<u2"),
+                       ("crc", "<u4"), ("wall", "<i8"), ("mono", "<i8")])
+assert _REC_DTYPE.itemsize == _REC.size
+
+
 def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
                    ) -> Iterator[Packet]:
-    """Packets of a recording in file order. Damage is counted in ``stats`` and logged."""
+    """Packets of a recording in file order. Damage is counted in ``stats`` and logged.
+
+    ``stats.packets`` counts the packets yielded so far (a replay stopped early says how
+    many it replayed); the other figures follow a block at a time."""
+    st = stats if stats is not None else ReadStats()
+    ahead = ReadStats()  # read_records' own figures: a block ahead of the consumer
+
+    def catch_up() -> None:
+        st.records, st.corrupt_records = ahead.records, ahead.corrupt_records
+        st.skipped_bytes, st.truncated_tail_bytes = ahead.skipped_bytes, \
+            ahead.truncated_tail_bytes
+        st.bytes_read = ahead.bytes_read
+        st.warnings[:] = ahead.warnings
+
+    for block in read_records(path, ahead):
+        for i in range(len(block)):
+            st.packets += 1
+            yield block.packet(i)
+        catch_up()
+    catch_up()
+
+
+def read_records(path: str | os.PathLike[str], stats: ReadStats | None = None
+                 ) -> Iterator[RecordBlock]:
+    """The packets of a recording in file order, a block (about ``READ_BLOCK`` bytes) at
+    a time. Damage is counted in ``stats`` and logged."""
     path = pathlib.Path(path)
     st = stats if stats is not None else ReadStats()
     try:
@@ -182,48 +240,84 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
         if f.read(len(FILE_MAGIC)) != FILE_MAGIC:
             raise RecordingError(f"{path}: not a twitchwatch recording (bad file magic)")
         bands: dict[int, str] = {}
+        names: list[str] = []  # band ids of this reader: index into it
+        name_ids: dict[str, int] = {}
         buf = b""
         offset = len(FILE_MAGIC)  # file offset of buf[0], for messages
         last_good = offset  # file offset just after the last complete record
         eof = False
         pos = 0
+        mv = memoryview(buf)
+        starts: list[int] = []  # this buffer's packet records: where each starts
+        ids: list[int] = []  # and its band id
+        max_kind = max(Kind)
+        slot_ids = np.full(256, -1, np.int64)  # band id of each slot (-1: none bound)
+        bulk = 0  # records _bulk may take at once (0: the next one goes the slow way)
+        crc32 = zlib.crc32
+        unpack = _REC.unpack_from
+        hsize = _REC.size
         while True:
-            if len(buf) - pos < _REC.size + MAX_PAYLOAD and not eof:
+            if len(buf) - pos < hsize + MAX_PAYLOAD and not eof:
+                if starts:
+                    yield _block(buf, starts, ids, names)
+                    starts, ids = [], []
                 chunk = f.read(READ_BLOCK)
                 eof = not chunk
                 offset += pos
                 buf = buf[pos:] + chunk
                 pos = 0
-            if len(buf) - pos < _REC.size:
+                mv = memoryview(buf)
+            if len(buf) - pos < hsize:
                 break
-            magic, kind, slot, length, crc, wall, mono = _REC.unpack_from(buf, pos)
-            end = pos + _REC.size + length
-            if magic != _REC_MAGIC or kind > max(Kind):
+            if bulk:
+                # Most of a recording is one good packet record after another: take a
+                # stretch of them at once, up to the first that needs a closer look.
+                got, nxt = _bulk(buf, mv, pos, bulk, slot_ids)
+                if got:
+                    starts += got
+                    ids += slot_ids[[buf[g + 3] for g in got]].tolist()
+                    st.records += len(got)
+                    st.packets += len(got)
+                    pos = nxt
+                    last_good = offset + pos
+                    st.bytes_read = last_good
+                    bulk = min(bulk * 2, BULK_MAX)
+                    continue
+                bulk = 0  # the record at pos goes the slow way; then bulk again
+            bulk = bulk or BULK_MIN
+            magic, kind, slot, length, crc, _wall, _mono = unpack(buf, pos)
+            end = pos + hsize + length
+            if magic != _REC_MAGIC or kind > max_kind:
                 pos = _resync(buf, pos + 1, st)
                 continue
             if end > len(buf):
                 if eof:  # torn tail, or a damaged length field: look further
                     pos = _resync(buf, pos + 1, st)
                 continue  # otherwise the loop tops the buffer up
-            payload = buf[pos + _REC.size:end]
-            head = buf[pos + 2:pos + 6] + buf[pos + 10:pos + _REC.size]
-            if zlib.crc32(payload, zlib.crc32(head)) != crc:
+            # The CRC covers kind..length, then wall, mono and the payload (contiguous).
+            if crc32(mv[pos + 10:end], crc32(mv[pos + 2:pos + 6])) != crc:
                 st.corrupt_records += 1
                 _warn_once(st, f"{path}: damaged record at byte {offset + pos} skipped")
                 pos = _resync(buf, pos + 1, st)
                 continue
             st.records += 1
-            pos = end
+            start, pos = pos, end
             last_good = offset + pos
             st.bytes_read = last_good
             if kind == _BAND:
+                payload = buf[start + hsize:end]
                 name = payload.decode("utf-8", "replace")
                 if 0 < len(payload) <= BAND_NAME_MAX and name.isprintable():
                     bands[slot] = name
+                    if name not in name_ids:
+                        name_ids[name] = len(names)
+                        names.append(name)
+                    slot_ids[slot] = name_ids[name]
                 else:  # the slot's packets are skipped until a good name rebinds it
                     bands.pop(slot, None)
+                    slot_ids[slot] = -1
                     st.corrupt_records += 1
-                    at = offset + pos - _REC.size - length
+                    at = offset + pos - hsize - length
                     _warn_once(st, f"{path}: a band record with an unusable name "
                                    f"({length} bytes) at byte {at} skipped")
                 continue
@@ -232,7 +326,10 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
                 st.corrupt_records += 1
                 continue
             st.packets += 1
-            yield Packet(band, Kind(kind), payload, wall, mono)
+            starts.append(start)
+            ids.append(name_ids[band])
+        if starts:
+            yield _block(buf, starts, ids, names)
         tail = offset + len(buf) - last_good
         if tail:
             st.truncated_tail_bytes = tail
@@ -242,6 +339,50 @@ def read_recording(path: str | os.PathLike[str], stats: ReadStats | None = None
             log.warning(msg)
     finally:
         f.close()
+
+
+BULK_MIN, BULK_MAX = 16, 4096
+
+
+def _bulk(buf: bytes, mv: memoryview, pos: int, most: int, slot_ids: np.ndarray
+          ) -> tuple[list[int], int]:
+    """Starts of the packet records from ``pos`` on that the record-by-record loop in
+    ``read_records`` would take without a second look (up to ``most``, all whole in
+    ``buf``, right magic, a packet kind, a bound slot, the right CRC), and the position
+    after them. The first record that is anything else is left to that loop."""
+    hsize, n = _REC.size, len(buf)
+    walk: list[int] = []
+    p = pos
+    while len(walk) < most and p + hsize <= n:  # follow the length fields
+        e = p + hsize + (buf[p + 4] | buf[p + 5] << 8)
+        if e > n:
+            break
+        walk.append(p)
+        p = e
+    if not walk:
+        return [], pos
+    at = np.array(walk, np.int64)
+    hdr = np.frombuffer(buf, np.uint8)[at[:, None] + np.arange(hsize)].view(
+        _REC_DTYPE).reshape(len(at))
+    good = ((hdr["magic"] == _REC_MAGIC) & (hdr["kind"] >= 1) & (hdr["kind"] <= max(Kind))
+            & (slot_ids[hdr["slot"]] >= 0))
+    ends = at + hsize + hdr["length"]
+    crc32 = zlib.crc32
+    crcs = np.array([crc32(mv[a + 10:e], crc32(mv[a + 2:a + 6]))
+                     for a, e in zip(walk, ends.tolist(), strict=True)], np.int64)
+    good &= crcs == hdr["crc"]
+    k = int(np.argmin(good)) if not good.all() else len(walk)
+    return walk[:k], (int(ends[k - 1]) if k else pos)
+
+
+def _block(buf: bytes, starts: list[int], ids: list[int], names: list[str]) -> RecordBlock:
+    """The packet records starting at ``starts`` in ``buf`` (checked already), as arrays."""
+    data = np.frombuffer(buf, np.uint8)
+    at = np.array(starts, np.int64)
+    hdr = data[at[:, None] + np.arange(_REC.size)].view(_REC_DTYPE).reshape(len(at))
+    return RecordBlock(data, names, np.array(ids, np.int64), hdr["kind"].astype(np.int64),
+                       at + _REC.size, hdr["length"].astype(np.int64),
+                       hdr["wall"].astype(np.int64), hdr["mono"].astype(np.int64))
 
 
 def _warn_once(st: ReadStats, msg: str) -> None:
