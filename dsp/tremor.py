@@ -361,20 +361,26 @@ class TremorTracker:
                                    float(dens_gyr[i]) if gyro else np.nan,
                                    float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
                                    float(sub_w[i])))
+        return self._decide_frames(t_start, t_end, ok, f_peak, amp_acc, rest, pcv, prom,
+                                   prom_w, masked, trans)
+
+    def _decide_frames(self, *cols: np.ndarray) -> list[Event | Retraction]:
+        """The frames' verdicts in order: episodes start, go on, end. Most frames have
+        no episode running and none closing: the columns become Python floats once
+        (``tolist``: the same values), not element by element."""
+        cfg = self.cfg
         out: list[Event | Retraction] = []
-        for i in range(n):
+        for t0, t1, ok, f, amp, rest, pcv, prom, prom_w, masked, trans in zip(
+                *(c.tolist() for c in cols), strict=True):
             k = self.frame_no
             self.frame_no += 1
-            t0, t1 = float(t_start[i]), float(t_end[i])
             if self.ep is not None and self._silence(self.ep.t_last, t0) > cfg.tremor_bridge_s:
                 out += self._end_run()  # a long gap in the data
-            if ok[i]:
-                out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
-                                      float(rest[i]), float(pcv[i]), float(prom[i]),
-                                      float(prom_w[i]))
+            if ok:
+                out += self._positive(k, t0, t1, f, amp, rest, pcv, prom, prom_w)
             elif self.ep is not None:
-                self.ep.masked += int(masked[i])
-                if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
+                self.ep.masked += int(masked)
+                if trans or self._holds(f, prom):
                     # neutral, but not forever: a pulse in the window, or the same rhythm
                     # still there, just under the threshold to start one
                     self.ep.neutral += 1
@@ -383,10 +389,11 @@ class TremorTracker:
                 if (self.ep.misses > cfg.tremor_max_misses
                         or self.ep.neutral > cfg.tremor_max_neutral):
                     out += self._end_run()
-            for c in [c for c in self.closing
-                      if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
-                out += self._finalize(c)
-                self.closing.remove(c)
+            if self.closing:
+                for c in [c for c in self.closing
+                          if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
+                    out += self._finalize(c)
+                    self.closing.remove(c)
         return out
 
     def seen_between(self, t0: float, t1: float) -> bool:
