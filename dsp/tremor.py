@@ -365,22 +365,38 @@ class TremorTracker:
                                    prom_w, masked, trans)
 
     def _decide_frames(self, *cols: np.ndarray) -> list[Event | Retraction]:
-        """The frames' verdicts in order: episodes start, go on, end. Most frames have
-        no episode running and none closing: the columns become Python floats once
-        (``tolist``: the same values), not element by element."""
+        """The frames' verdicts in order: episodes start, go on, end. Most frames are
+        not tremor-like with no episode running and none closing, and change nothing but
+        the frame count: those are skipped in one step. The rest read Python floats
+        taken once (``tolist``: the same values), not element by element."""
         cfg = self.cfg
         out: list[Event | Retraction] = []
-        for t0, t1, ok, f, amp, rest, pcv, prom, prom_w, masked, trans in zip(
-                *(c.tolist() for c in cols), strict=True):
+        n = len(cols[0])
+        oks = np.flatnonzero(cols[2]).tolist()  # the tremor-like frames
+        t_start, t_end, ok_l, f_l, amp_l, rest_l, pcv_l, prom_l, promw_l, masked_l, trans_l = (
+            c.tolist() for c in cols)
+        nxt = 0  # position in oks of the next tremor-like frame at or after i
+        i = 0
+        while i < n:
+            if self.ep is None and not self.closing:
+                while nxt < len(oks) and oks[nxt] < i:
+                    nxt += 1
+                j = oks[nxt] if nxt < len(oks) else n
+                self.frame_no += j - i
+                i = j
+                if i == n:
+                    break
             k = self.frame_no
             self.frame_no += 1
+            t0 = t_start[i]
             if self.ep is not None and self._silence(self.ep.t_last, t0) > cfg.tremor_bridge_s:
                 out += self._end_run()  # a long gap in the data
-            if ok:
-                out += self._positive(k, t0, t1, f, amp, rest, pcv, prom, prom_w)
+            if ok_l[i]:
+                out += self._positive(k, t0, t_end[i], f_l[i], amp_l[i], rest_l[i], pcv_l[i],
+                                      prom_l[i], promw_l[i])
             elif self.ep is not None:
-                self.ep.masked += int(masked)
-                if trans or self._holds(f, prom):
+                self.ep.masked += int(masked_l[i])
+                if trans_l[i] or self._holds(f_l[i], prom_l[i]):
                     # neutral, but not forever: a pulse in the window, or the same rhythm
                     # still there, just under the threshold to start one
                     self.ep.neutral += 1
@@ -394,6 +410,7 @@ class TremorTracker:
                           if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
                     out += self._finalize(c)
                     self.closing.remove(c)
+            i += 1
         return out
 
     def seen_between(self, t0: float, t1: float) -> bool:
