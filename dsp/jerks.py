@@ -256,11 +256,12 @@ class JerkDetector:
             floors, self._blk_medians = rolling_quantile(
                 self._blk_medians, med, self.n_floor_blocks, self.cfg.noise_percentile / 100)
             # the floor of block k + 1 comes from the blocks up to k
-            for k, f in zip(range(self._next_block + 1, last_full + 1),
-                            np.concatenate([floors[1:], [_q_incl(self._blk_medians,
-                                                                 self.cfg.noise_percentile)]]),
-                            strict=True):
-                self._floors[k] = float(f)
+            # (tolist: Python floats for the whole run of blocks at once)
+            self._floors.update(zip(
+                range(self._next_block + 1, last_full + 1),
+                np.concatenate([floors[1:], [_q_incl(self._blk_medians,
+                                                     self.cfg.noise_percentile)]]).tolist(),
+                strict=True))
             self._next_block = last_full
         first_blk = gi0 // b
         last_blk = (end - 1) // b
@@ -278,7 +279,7 @@ class JerkDetector:
 
     def _floor_of(self, k: int) -> float:
         f = self._floors.get(k)
-        if f is None or not np.isfinite(f):
+        if f is None or not math.isfinite(f):  # (a Python float: math's test is cheaper)
             # before any complete block: a quiet MEMS floor; the absolute minimum rules
             return 0.0
         return f
