@@ -168,12 +168,17 @@ def iter_csv(path: str | pathlib.Path, *, block_bytes: int = BLOCK_BYTES,
                 tcol = tcol.cast(pa.int64())
             t = (tcol.to_numpy().astype(np.float64) - spec.t_origin) * scale
             arr = [c.to_numpy() for c in cols[1:]]
-            bad = ~np.isfinite(t)
-            for a in arr:
-                bad |= ~np.isfinite(a)
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise CsvFormatError(f"{path}:{line + i}: a value is not a finite number")
+            # a sum is finite only if every value is (inf and NaN propagate; a finite
+            # sum that overflows takes the per-value test too): one pass per column
+            with np.errstate(over="ignore"):
+                finite = all(math.isfinite(float(x.sum())) for x in (t, *arr))
+            if not finite:
+                bad = ~np.isfinite(t)
+                for a in arr:
+                    bad |= ~np.isfinite(a)
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise CsvFormatError(f"{path}:{line + i}: a value is not a finite number")
             back = np.flatnonzero(np.diff(t, prepend=last_t) < 0)
             if len(back):
                 i = int(back[0])
