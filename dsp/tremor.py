@@ -658,7 +658,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     df = freqs[1] - freqs[0]
     band_lo_hz = cfg.tremor_band_hz[0]
     sub_lo = cfg.tremor_sub_min_hz
-    kk = search[np.argmax(p[:, search], axis=1)]
+    kk = k_top = search[np.argmax(p[:, search], axis=1)]  # (k_top: the tallest bin)
     f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
@@ -670,8 +670,9 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     # power near half and a third of the peak frequency
     kh = _local_max(p, np.rint((f_peak / 2) / df).astype(int), 1)
     k3 = _local_max(p, np.rint((f_peak / 3) / df).astype(int), 1)
-    ph = p[rows, kh] / np.maximum(p[rows, kk], 1e-30)
-    p3 = p[rows, k3] / np.maximum(p[rows, kk], 1e-30)
+    top = np.maximum(p[rows, kk], 1e-30)
+    ph = p[rows, kh] / top
+    p3 = p[rows, k3] / top
     fund = (ph >= cfg.tremor_fundamental_ratio) & (f_peak / 2 >= band_lo_hz)
     if fund.any():
         e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
@@ -682,8 +683,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     pt = p[:, total]
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
-    prom = np.maximum(p[rows, kk], p[rows, search[np.argmax(p[:, search], axis=1)]] * fund
-                      ) / np.maximum(med, 1e-30)
+    prom = np.maximum(p[rows, kk], p[rows, k_top] * fund) / np.maximum(med, 1e-30)
     # the share of the power above the sensor's white-noise floor: a weak line in a noisy
     # sensor holds little of the total, but most of what is not noise. The floor is the
     # median bin over ln 2 (a noise bin's power is exponentially distributed; averaged
