@@ -31,9 +31,12 @@ class AnalyzerConfig:
 
     # chunks are gathered to this much before the jerk stage runs (latency vs CPU per
     # band: a jerk's early notice is due within 1 s of its end). The streaming cost is
-    # mostly per run: 0.4 s instead of 0.2 s takes a fifth off it (docs/dsp.md, speed)
-    # for at most 0.2 s more before a notice (0.25 s after the jerk + up to 0.4 s)
+    # mostly per run: 0.4 s instead of 0.2 s takes a fifth off it (docs/dsp.md, speed).
+    # While a notice may be coming (a burst open or not yet noticed, a tremor episode
+    # waiting for its confirmation) the stages run every feed_batch_pending_s, so that
+    # notices leave as early as they did at 0.2 s throughout
     feed_batch_s: float = 0.4
+    feed_batch_pending_s: float = 0.2
     # the stages whose outputs are not that urgent run on what accumulated: the tremor
     # stage once this many frames are complete (frame by frame while an episode waits for
     # its confirmation: with tremor_confirm_frames, no notice comes later than frame by

@@ -238,6 +238,12 @@ class JerkDetector:
             self._faint_wait = [r for r in self._faint_wait if r.i1 >= ready]
         return floor, above
 
+    def notice_pending(self) -> bool:
+        """A burst (or a faint run) is open or waits for its early checks: its notice
+        may be due within the next few tenths of a second."""
+        return (self._open is not None or self._faint is not None or bool(self._faint_wait)
+                or any(b.stage == 0 for b in self.bursts))
+
     # ------------------------------------------------------------------ noise floor
     def _floors_for(self, gi0: int, n: int) -> np.ndarray:
         """Per-sample noise floor; a block uses the floor of the blocks before it."""
