@@ -16,14 +16,15 @@ Every stage keys its work on sample counts and carries its filter state, so any 
 of the same samples gives bit-identical outputs.
 
 Cadence (the streaming cost is mostly per call, not per sample): the conditioner and the
-jerk stage run on what ``feed`` gathered over ``feed_batch_s`` (a jerk's early notice is
-due within 1 s of its end); the tremor stage gets its samples queued until
-``tremor_batch_frames`` frames are complete (frame by frame while an episode waits for
-confirmation, so that no early notice comes later than frame by frame), the context
-until ``context_batch_s`` of samples are (epochs and the sleep state have no tighter
-latency). A final jerk decision, which reads the context and the tremor episodes, first
-brings both up to the jerk stage, and so does a gap in the data (a new segment), so
-that every decision sees the context it would see with the stages in lockstep.
+jerk stage run on what ``feed`` gathered over ``feed_batch_s``, or ``feed_batch_pending_s``
+while a notice may be coming (a jerk's early notice is due within 1 s of its end); the
+tremor stage gets its samples queued until ``tremor_batch_frames`` frames are complete
+(frame by frame while an episode waits for confirmation, so that no early notice comes
+later than frame by frame), the context until ``context_batch_s`` of samples are
+(epochs and the sleep state have no tighter latency). A final jerk decision, which reads
+the context and the tremor episodes, first brings both up to the jerk stage, and so does
+a gap in the data (a new segment), so that every decision sees the context it would see
+with the stages in lockstep.
 """
 
 from __future__ import annotations
@@ -119,9 +120,19 @@ class Analyzer:
         self._in_n += len(t_s)
         rate = self.cond.rate_hz
         need = max(1, round(self.cfg.feed_batch_s * rate)) if rate else 1
-        if self._in_n < need:
+        if self._in_n < need and not (
+                rate and self._in_n >= round(self.cfg.feed_batch_pending_s * rate)
+                and self._notice_pending()):
             return []
         return self._drain()
+
+    def _notice_pending(self) -> bool:
+        """Whether an early notice may be due soon: the stages then run at the shorter
+        cadence (``feed_batch_pending_s``)."""
+        jd, tr = self._jd, self._tremor
+        if jd is None or tr is None:
+            return False
+        return jd.notice_pending() or (tr.ep is not None and not tr.ep.confirmed)
 
     def _drain(self) -> list[Output]:
         chunks, self._in, self._in_n = self._in, [], 0

@@ -238,6 +238,12 @@ class JerkDetector:
             self._faint_wait = [r for r in self._faint_wait if r.i1 >= ready]
         return floor, above
 
+    def notice_pending(self) -> bool:
+        """A burst (or a faint run) is open or waits for its early checks: its notice
+        may be due within the next few tenths of a second."""
+        return (self._open is not None or self._faint is not None or bool(self._faint_wait)
+                or any(b.stage == 0 for b in self.bursts))
+
     # ------------------------------------------------------------------ noise floor
     def _floors_for(self, gi0: int, n: int) -> np.ndarray:
         """Per-sample noise floor; a block uses the floor of the blocks before it."""
@@ -256,11 +262,12 @@ class JerkDetector:
             floors, self._blk_medians = rolling_quantile(
                 self._blk_medians, med, self.n_floor_blocks, self.cfg.noise_percentile / 100)
             # the floor of block k + 1 comes from the blocks up to k
-            for k, f in zip(range(self._next_block + 1, last_full + 1),
-                            np.concatenate([floors[1:], [_q_incl(self._blk_medians,
-                                                                 self.cfg.noise_percentile)]]),
-                            strict=True):
-                self._floors[k] = float(f)
+            # (tolist: Python floats for the whole run of blocks at once)
+            self._floors.update(zip(
+                range(self._next_block + 1, last_full + 1),
+                np.concatenate([floors[1:], [_q_incl(self._blk_medians,
+                                                     self.cfg.noise_percentile)]]).tolist(),
+                strict=True))
             self._next_block = last_full
         first_blk = gi0 // b
         last_blk = (end - 1) // b
@@ -278,7 +285,7 @@ class JerkDetector:
 
     def _floor_of(self, k: int) -> float:
         f = self._floors.get(k)
-        if f is None or not np.isfinite(f):
+        if f is None or not math.isfinite(f):  # (a Python float: math's test is cheaper)
             # before any complete block: a quiet MEMS floor; the absolute minimum rules
             return 0.0
         return f

@@ -217,8 +217,11 @@ class Context:
                                  | slow_move)
         self.log.extend(k, n_real, moving, fl, macc, limb)
         out: list[Epoch | SleepOnset] = []
-        for i in range(len(k)):
-            out += self._step(int(k[i]), bool(moving[i]), bool(clear[i]))
+        # (Python ints and bools once for the whole piece: the per-second state machine
+        # runs 28,800 times a night)
+        for i, (key, mv, cl) in enumerate(zip(k.tolist(), moving.tolist(), clear.tolist(),
+                                              strict=True)):
+            out += self._step(key, mv, cl)
             if self.epochs:
                 out.append(Epoch(start=float(k[i]), duration_s=1.0,
                                  activity_g=round(float(act[i]), 6),

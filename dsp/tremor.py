@@ -361,20 +361,42 @@ class TremorTracker:
                                    float(dens_gyr[i]) if gyro else np.nan,
                                    float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
                                    float(sub_w[i])))
+        return self._decide_frames(t_start, t_end, ok, f_peak, amp_acc, rest, pcv, prom,
+                                   prom_w, masked, trans)
+
+    def _decide_frames(self, *cols: np.ndarray) -> list[Event | Retraction]:
+        """The frames' verdicts in order: episodes start, go on, end. Most frames are
+        not tremor-like with no episode running and none closing, and change nothing but
+        the frame count: those are skipped in one step. The rest read Python floats
+        taken once (``tolist``: the same values), not element by element."""
+        cfg = self.cfg
         out: list[Event | Retraction] = []
-        for i in range(n):
+        n = len(cols[0])
+        oks = np.flatnonzero(cols[2]).tolist()  # the tremor-like frames
+        t_start, t_end, ok_l, f_l, amp_l, rest_l, pcv_l, prom_l, promw_l, masked_l, trans_l = (
+            c.tolist() for c in cols)
+        nxt = 0  # position in oks of the next tremor-like frame at or after i
+        i = 0
+        while i < n:
+            if self.ep is None and not self.closing:
+                while nxt < len(oks) and oks[nxt] < i:
+                    nxt += 1
+                j = oks[nxt] if nxt < len(oks) else n
+                self.frame_no += j - i
+                i = j
+                if i == n:
+                    break
             k = self.frame_no
             self.frame_no += 1
-            t0, t1 = float(t_start[i]), float(t_end[i])
+            t0 = t_start[i]
             if self.ep is not None and self._silence(self.ep.t_last, t0) > cfg.tremor_bridge_s:
                 out += self._end_run()  # a long gap in the data
-            if ok[i]:
-                out += self._positive(k, t0, t1, float(f_peak[i]), float(amp_acc[i]),
-                                      float(rest[i]), float(pcv[i]), float(prom[i]),
-                                      float(prom_w[i]))
+            if ok_l[i]:
+                out += self._positive(k, t0, t_end[i], f_l[i], amp_l[i], rest_l[i], pcv_l[i],
+                                      prom_l[i], promw_l[i])
             elif self.ep is not None:
-                self.ep.masked += int(masked[i])
-                if trans[i] or self._holds(float(f_peak[i]), float(prom[i])):
+                self.ep.masked += int(masked_l[i])
+                if trans_l[i] or self._holds(f_l[i], prom_l[i]):
                     # neutral, but not forever: a pulse in the window, or the same rhythm
                     # still there, just under the threshold to start one
                     self.ep.neutral += 1
@@ -383,10 +405,12 @@ class TremorTracker:
                 if (self.ep.misses > cfg.tremor_max_misses
                         or self.ep.neutral > cfg.tremor_max_neutral):
                     out += self._end_run()
-            for c in [c for c in self.closing
-                      if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
-                out += self._finalize(c)
-                self.closing.remove(c)
+            if self.closing:
+                for c in [c for c in self.closing
+                          if self._silence(c.t_last, t0) > cfg.tremor_merge_s]:
+                    out += self._finalize(c)
+                    self.closing.remove(c)
+            i += 1
         return out
 
     def seen_between(self, t0: float, t1: float) -> bool:
@@ -634,7 +658,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     df = freqs[1] - freqs[0]
     band_lo_hz = cfg.tremor_band_hz[0]
     sub_lo = cfg.tremor_sub_min_hz
-    kk = search[np.argmax(p[:, search], axis=1)]
+    kk = k_top = search[np.argmax(p[:, search], axis=1)]  # (k_top: the tallest bin)
     f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
@@ -646,8 +670,9 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     # power near half and a third of the peak frequency
     kh = _local_max(p, np.rint((f_peak / 2) / df).astype(int), 1)
     k3 = _local_max(p, np.rint((f_peak / 3) / df).astype(int), 1)
-    ph = p[rows, kh] / np.maximum(p[rows, kk], 1e-30)
-    p3 = p[rows, k3] / np.maximum(p[rows, kk], 1e-30)
+    top = np.maximum(p[rows, kk], 1e-30)
+    ph = p[rows, kh] / top
+    p3 = p[rows, k3] / top
     fund = (ph >= cfg.tremor_fundamental_ratio) & (f_peak / 2 >= band_lo_hz)
     if fund.any():
         e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
@@ -658,8 +683,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     pt = p[:, total]
     mk = pt.shape[1] // 2
     med = np.partition(pt, mk, axis=1)[:, mk]
-    prom = np.maximum(p[rows, kk], p[rows, search[np.argmax(p[:, search], axis=1)]] * fund
-                      ) / np.maximum(med, 1e-30)
+    prom = np.maximum(p[rows, kk], p[rows, k_top] * fund) / np.maximum(med, 1e-30)
     # the share of the power above the sensor's white-noise floor: a weak line in a noisy
     # sensor holds little of the total, but most of what is not noise. The floor is the
     # median bin over ln 2 (a noise bin's power is exponentially distributed; averaged

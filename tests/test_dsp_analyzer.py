@@ -288,3 +288,35 @@ def test_sensor_noise_alone_is_no_tremor() -> None:
         acc = np.tile([0.0, 0.0, 1.0], (len(t), 1))
         acc += np.random.default_rng(7).normal(0, sigma_g, acc.shape)
         assert not [e for e in finals(run(t, acc)) if e.type == "tremor"]
+
+
+def test_a_notice_coming_brings_the_short_cadence_back(mixed) -> None:
+    # the stages run every feed_batch_s (0.4 s), but every feed_batch_pending_s (0.2 s)
+    # while a burst is open or waits for its notice: the notices leave when they would
+    # with the short cadence throughout, for about half the stage runs
+    def stream(cfg: AnalyzerConfig) -> tuple[dict[str, float], int]:
+        an = Analyzer(cfg)
+        runs = 0
+        feed = an.cond.feed
+
+        def counted(*args):  # the conditioner runs once per run of the stages
+            nonlocal runs
+            runs += 1
+            return feed(*args)
+
+        an.cond.feed = counted  # type: ignore[method-assign]
+        left: dict[str, float] = {}
+        for i in range(0, len(mixed.t), 10):
+            now = float(mixed.t[min(len(mixed.t), i + 10) - 1])
+            for o in an.feed(mixed.t[i:i + 10], mixed.acc_g[i:i + 10], mixed.gyro_dps[i:i + 10]):
+                if isinstance(o, Event) and not o.final:
+                    left.setdefault(o.id, now)
+        return left, runs
+
+    default = AnalyzerConfig()
+    assert default.feed_batch_s > default.feed_batch_pending_s
+    left, runs = stream(default)
+    short, short_runs = stream(AnalyzerConfig(feed_batch_s=default.feed_batch_pending_s))
+    assert len(left) >= 5 and left.keys() == short.keys()
+    assert all(left[k] <= short[k] for k in left), [(k, left[k], short[k]) for k in left]
+    assert runs < 0.6 * short_runs
