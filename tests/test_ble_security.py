@@ -137,6 +137,13 @@ async def test_a_spoofed_band_is_refused_and_the_real_one_streams(
             for k in range(3):
                 await genuine.disconnect()
                 await col.wait_for(lambda k=k: log.events().count("connected") == k + 2)
+            # Whether a scan meets the impostor before the genuine band is up to the
+            # advertising intervals; with the genuine band out of range for a while, every
+            # scan does, and the real one is taken again when it is back.
+            await genuine.go_away()
+            await genuine.wait_until(lambda: source.stats()["bands"][KEY]["refused"] >= 1, 60)
+            await genuine.come_back()
+            await col.wait_for(lambda: log.events().count("connected") == 5)
         stats = source.stats()["bands"][KEY]
         assert impostor.counters.connections == 0  # never even connected to
         assert stats["refused"] >= 1
