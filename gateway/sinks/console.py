@@ -76,6 +76,7 @@ class ConsoleSink:
         self._task: asyncio.Task[None] | None = None
         self._line_len = 0
         self._date: dt.date | None = None  # the date last shown
+        self._last_plain = ""  # into a pipe: the last line written (not written twice)
 
     async def __aenter__(self) -> ConsoleSink:
         self._task = asyncio.create_task(self._tick(), name="console-status")
@@ -109,9 +110,10 @@ class ConsoleSink:
             pad = max(0, self._line_len - len(line))
             self.out.write("\r" + line + " " * pad)
             self._line_len = len(line)
-        else:
+        elif self.tty or line != self._last_plain:
             self._clear()
             self.out.write(line + "\n")
+            self._last_plain = line
         self.out.flush()
 
     def _clear(self) -> None:
