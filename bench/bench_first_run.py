@@ -24,46 +24,10 @@ import sys
 import tempfile
 import time
 
+from fresh_process import load, run_cli
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TW = [sys.executable, "-m", "twitchwatch"]
-
-# Run in the child: the CLI with Analyzer.feed/finish timed on the thread that calls them.
-DSP_SHARE = """
-import resource, sys, threading, time
-from twitchwatch.dsp import Analyzer
-spent = [0.0]
-def timed(f):
-    def wrap(*a, **k):
-        t = time.thread_time()
-        try:
-            return f(*a, **k)
-        finally:
-            spent[0] += time.thread_time() - t
-    return wrap
-Analyzer.feed, Analyzer.finish = timed(Analyzer.feed), timed(Analyzer.finish)
-from twitchwatch.gateway.cli import main
-rc = main(sys.argv[1:])
-ru = resource.getrusage(resource.RUSAGE_SELF)
-print(f"DSP {spent[0]:.2f} of {ru.ru_utime + ru.ru_stime:.2f} s CPU", file=sys.stderr)
-sys.exit(rc)
-"""
-
-
-def load() -> str:
-    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def child(cmd: list[str], cwd: pathlib.Path) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MiB, stderr) of one command in a fresh process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{err[-2000:]}")
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, err
 
 
 def stop_latency(cmd: list[str], cwd: pathlib.Path, ready: pathlib.Path, sig: int) -> float:
@@ -113,19 +77,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="firstrun-") as d:
         tmp = pathlib.Path(d)
         hours = ["--hours", f"{a.hours:g}"]
-        wall, cpu, rss, _ = child([*TW, "run", *hours, "--out", "out"], tmp)
-        print(f"run (default, {a.hours:g} h at 960x): {wall:.1f} s wall, {cpu:.1f} s CPU, "
-              f"{rss:.0f} MiB peak; {load()}")
+        m = run_cli(["run", *hours, "--out", "out"], tmp)
+        print(f"run (default, {a.hours:g} h at 960x): {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s "
+              f"CPU, {m.peak_rss_mib:.0f} MiB peak; {load()}")
         rec = next((tmp / "out").glob("*.twrec"))
-        _, _, _, err = child([sys.executable, "-c", DSP_SHARE, "run", *hours, "--fast",
-                              "--quiet", "--no-record", "--out", "fast"], tmp)
-        print(f"run --fast: {err.strip().splitlines()[-1]}; {load()}")
-        wall, cpu, rss, _ = child([*TW, "analyze", str(rec), "--format", "jsonl"], tmp)
-        print(f"analyze of its .twrec: {wall:.1f} s wall, {cpu:.1f} s CPU, {rss:.0f} MiB; "
-              f"{load()}")
-        wall, cpu, rss, _ = child([*TW, "replay", str(rec), "--quiet"], tmp)
-        print(f"replay of its .twrec: {wall:.1f} s wall, {cpu:.1f} s CPU, {rss:.0f} MiB; "
-              f"{load()}")
+        m = run_cli(["run", *hours, "--fast", "--quiet", "--no-record", "--out", "fast"], tmp,
+                    dsp_timed=True)
+        print(f"run --fast: DSP {m.dsp_s:.2f} of {m.cpu_s:.2f} s CPU; {load()}")
+        for name, args in (("analyze", ["analyze", str(rec), "--format", "jsonl"]),
+                           ("replay", ["replay", str(rec), "--quiet"])):
+            m = run_cli(args, tmp)
+            print(f"{name} of its .twrec: {m.wall_s:.1f} s wall, {m.cpu_s:.1f} s CPU, "
+                  f"{m.peak_rss_mib:.0f} MiB; {load()}")
         quiet = tmp / "quiet.twrec"
         quiet_recording(quiet)
         for name, sig in (("SIGTERM", signal.SIGTERM), ("Ctrl-C", signal.SIGINT)):

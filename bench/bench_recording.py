@@ -21,61 +21,21 @@ import argparse
 import os
 import pathlib
 import platform
-import re
 import subprocess
 import sys
 import tempfile
 
+from fresh_process import load, run_cli
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# Run in the child: the CLI with Analyzer.feed/finish timed on the thread that calls them.
-DSP_TIMED = """
-import sys, time
-from twitchwatch.dsp import Analyzer
-spent = [0.0]
-def timed(f):
-    def wrap(*a, **k):
-        t = time.thread_time()
-        try:
-            return f(*a, **k)
-        finally:
-            spent[0] += time.thread_time() - t
-    return wrap
-Analyzer.feed, Analyzer.finish = timed(Analyzer.feed), timed(Analyzer.finish)
-from twitchwatch.gateway.cli import main
-rc = main(sys.argv[1:])
-print(f"DSP {spent[0]:.3f}", file=sys.stderr)
-sys.exit(rc)
-"""
-
-
-def load() -> str:
-    return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
-
-
-def child(args: list[str], cwd: pathlib.Path) -> tuple[float, float, float]:
-    """(wall s, CPU s, DSP CPU s) of the CLI with ``args`` in a fresh process."""
-    import time
-
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", DSP_TIMED, *args], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, ru = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"twitchwatch {' '.join(args)} failed:\n{err[-2000:]}")
-    m = re.search(r"DSP ([0-9.]+)", err)
-    return wall, ru.ru_utime + ru.ru_stime, float(m.group(1)) if m else float("nan")
-
-
 def measure(name: str, args: list[str], cwd: pathlib.Path, repeat: int) -> None:
-    runs = [child(args, cwd) for _ in range(repeat)]
-    wall, cpu, dsp = min(runs, key=lambda r: r[1])
+    runs = [run_cli(args, cwd, dsp_timed=True) for _ in range(repeat)]
+    best = min(runs, key=lambda r: r.cpu_s)
+    wall, cpu, dsp = best.wall_s, best.cpu_s, best.dsp_s
     print(f"{name}: {cpu:.2f} s CPU (DSP {dsp:.2f}, the rest {cpu - dsp:.2f}), {wall:.2f} s "
           f"wall; fastest of {repeat}, CPU of all: "
-          f"{', '.join(f'{r[1]:.2f}' for r in runs)}; {load()}")
+          f"{', '.join(f'{r.cpu_s:.2f}' for r in runs)}; {load()}")
 
 
 def main() -> int:
