@@ -138,3 +138,26 @@ def test_a_signal_stops_a_run_whose_source_is_quiet(tmp_path, sig, record_proper
     # a clean stop: the summary, and the recording read no further than the quiet gap
     replayed = int(re.search(r"replayed ([\d,]+) packets", out)[1].replace(",", ""))
     assert replayed <= len(packets)
+
+
+def test_a_run_stopped_by_a_signal_exits_without_making_the_report(tmp_path):
+    """The report (a second or two of plotting) would delay the stop: the run says how to
+    make it instead, and the recording it names is there to make it from."""
+    out_dir = tmp_path / "d"
+    proc = subprocess.Popen([sys.executable, "-m", "twitchwatch", "run", "--out", str(out_dir)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 120  # only turns a hang into a failure
+        while not list(out_dir.glob("*.events.jsonl")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert list(out_dir.glob("*.html")) == []
+    rec = next(out_dir.glob("*.twrec"))
+    assert f"stopped: make the night's report with 'twitchwatch report {rec} --out " \
+           f"{out_dir}'" in out

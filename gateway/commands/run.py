@@ -147,6 +147,7 @@ async def _run(args: argparse.Namespace) -> int:
         recorder.__enter__()
     outbox = Outbox(settings.out_dir)  # decided -> delivered, durable (docs/storage.md)
     outbox.open()
+    stopped = False
     try:
         with stop_on_signals() as stop:
             async with source, Session(sinks, recorder=recorder, live=True,
@@ -158,6 +159,7 @@ async def _run(args: argparse.Namespace) -> int:
                     except OSError as e:  # the night goes on without its answer key
                         log.error("labels %s.labels.json: %s", base, e.strerror)
                 await session.run(aiter(source), stop)
+            stopped = stop.is_set()
     finally:
         outbox.close()
         if recorder is not None:
@@ -167,6 +169,12 @@ async def _run(args: argparse.Namespace) -> int:
         print(f"events: {events_path}" + (f"\nrecording: {recorder.path}  (replay it with "
                                           f"'twitchwatch replay {recorder.path}')"
                                           if recorder else ""))
+    if report is not None and stopped:
+        # Stopped by the user (or the service manager): exit now. The report (matplotlib,
+        # a second or two) is a command away, from the same recording.
+        print(f"stopped: make the night's report with 'twitchwatch report "
+              f"{recorder.path if recorder else ''} --out {settings.out_dir}'")
+        return 0
     if report is not None:
         from ..report import write_run_report
 
