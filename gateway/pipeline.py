@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -110,6 +111,10 @@ class BandPipeline:
         self._held_n = 0
         self._stats_every_s = link_stats_every_s
         self._next_stats_s: float | None = None
+        # A time series point is its band and millisecond: InfluxDB keeps one of two link
+        # records in the same ms (a periodic one on a whole second, from the clock model,
+        # and a link event at its arrival can meet). Recent ones, to move a later one on.
+        self._link_ms: deque[int] = deque(maxlen=16)
         self._raw = raw_samples
         self.raw_unstamped = 0  # samples not sent raw: no live frame had set the clock yet
 
@@ -259,6 +264,11 @@ class BandPipeline:
 
     def _link_record(self, reason: str, t_ns: int) -> LinkRecord:
         c, st, link = self.ingest.counters, self.ingest.status, self.ingest.link
+        ms = t_ns // 1_000_000
+        if ms in self._link_ms:
+            ms = max(self._link_ms) + 1
+            t_ns = ms * 1_000_000
+        self._link_ms.append(ms)
         rssi = link.get("rssi")
         mtu = link.get("mtu")
         return LinkRecord(

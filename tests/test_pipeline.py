@@ -127,3 +127,27 @@ async def test_a_source_that_fails_still_raises_from_run():
     async with Session([Collect()], live=True) as s:
         with pytest.raises(RuntimeError, match="radio gone"):
             await asyncio.wait_for(s.run(failing()), 60)
+
+
+def test_no_two_link_records_of_a_band_share_a_millisecond():
+    """InfluxDB keeps one point per series and time: a link event arriving in the same ms
+    as the periodic record (or as another link event) would overwrite it."""
+    from twitchwatch.gateway.pipeline import BandPipeline
+    from twitchwatch.gateway.records import LinkRecord
+
+    bp = BandPipeline("b1", link_stats_every_s=1.0)
+    out = []
+    for p in data_packets(jerky_signal(5)):
+        out += bp.push(p)
+    periodic = [r for r in out if isinstance(r, LinkRecord)]
+    assert periodic and all(r.reason == "periodic" for r in periodic)
+    late = link("rssi", 0.0, rssi=-60)  # arrives in the very ms of the last periodic one
+    late = late.__class__(late.band, late.kind, late.payload, periodic[-1].t_ns,
+                          late.recv_mono_ns)
+    again = late.__class__(late.band, late.kind, late.payload, periodic[-1].t_ns + 200_000,
+                           late.recv_mono_ns)
+    out += bp.push(late) + bp.push(again) + bp.finish()
+    links = [r for r in out if isinstance(r, LinkRecord)]
+    ms = [r.t_ns // 1_000_000 for r in links]
+    assert len(set(ms)) == len(ms), [(r.reason, r.t_ns) for r in links]
+    assert ms[-3:-1] == [ms[-4] + 1, ms[-4] + 2]  # moved on by a millisecond each
