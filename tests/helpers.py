@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 
 import numpy as np
 
@@ -108,3 +109,17 @@ class Collect:
 
     async def write(self, batch: list[Record]) -> None:
         self.records += batch
+
+
+def read_all(path: pathlib.Path, **opts: object
+             ) -> tuple[object, np.ndarray, np.ndarray, np.ndarray | None]:
+    """A file read whole through ``open_input``: (info, t_s, acc_g, gyro_dps or None)."""
+    from twitchwatch.gateway.inputs import InputOptions, open_input
+
+    inp = open_input(path, InputOptions(**opts))  # type: ignore[arg-type]
+    chunks = list(inp.chunks())
+    t = np.concatenate([c.t_s for c in chunks])
+    acc = np.concatenate([c.acc_g for c in chunks])
+    gyro = (np.concatenate([c.gyro_dps for c in chunks])  # type: ignore[misc]
+            if chunks[0].gyro_dps is not None else None)
+    return inp.info, t, acc, gyro

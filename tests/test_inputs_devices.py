@@ -17,6 +17,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from tests.helpers import read_all
 from twitchwatch.gateway.cli import main
 from twitchwatch.gateway.errors import RecordingError
 from twitchwatch.gateway.inputs import InputOptions, open_input
@@ -35,17 +36,6 @@ def device(name: str) -> pathlib.Path:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
-
-
-def read_all(path: pathlib.Path, **opts: object
-             ) -> tuple[object, np.ndarray, np.ndarray, np.ndarray | None]:
-    inp = open_input(path, InputOptions(**opts))  # type: ignore[arg-type]
-    chunks = list(inp.chunks())
-    t = np.concatenate([c.t_s for c in chunks])
-    acc = np.concatenate([c.acc_g for c in chunks])
-    gyro = (np.concatenate([c.gyro_dps for c in chunks])  # type: ignore[misc]
-            if chunks[0].gyro_dps is not None else None)
-    return inp.info, t, acc, gyro
 
 
 def reference(path: pathlib.Path) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ import pytest
 
 edfio = pytest.importorskip("edfio")
 
+from tests.helpers import read_all  # noqa: E402
 from twitchwatch.gateway.cli import main  # noqa: E402
 from twitchwatch.gateway.errors import RecordingError  # noqa: E402
 from twitchwatch.gateway.inputs import InputOptions, open_input  # noqa: E402
@@ -44,17 +45,6 @@ def write_edf(path: pathlib.Path, acc: np.ndarray, gyro: np.ndarray | None = Non
         annotations=[edfio.EdfAnnotation(12.5, 0.2, "Myoclonic jerk")])
     edf.write(path)
     return path
-
-
-def read_all(path: pathlib.Path, **opts: object
-             ) -> tuple[object, np.ndarray, np.ndarray, np.ndarray | None]:
-    inp = open_input(path, InputOptions(**opts))  # type: ignore[arg-type]
-    chunks = list(inp.chunks())
-    t = np.concatenate([c.t_s for c in chunks])
-    acc = np.concatenate([c.acc_g for c in chunks])
-    gyro = (np.concatenate([c.gyro_dps for c in chunks])  # type: ignore[misc]
-            if chunks[0].gyro_dps is not None else None)
-    return inp.info, t, acc, gyro
 
 
 def test_edf_plus_with_gyroscope(tmp_path: pathlib.Path) -> None:
