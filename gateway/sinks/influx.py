@@ -148,24 +148,21 @@ class V1Transport:
         db = quote_ident(self.cfg.database)
         await self._query(f"CREATE DATABASE {db}")
         if self.ensure is not None:  # the raw samples' policy, even with raw samples off
-            rp, duration = quote_ident(self.ensure[0]), self.ensure[1]
-            try:
-                await self._query(f"CREATE RETENTION POLICY {rp} ON {db} "
-                                  f"DURATION {duration} REPLICATION 1")
-            except WriteRejected as e:
-                if "already exists" not in str(e):
-                    raise
-        if self.retention is None:
-            return
-        rp, duration = quote_ident(self.retention[0]), self.retention[1]
+            await self._create_policy(db, *self.ensure, follow=False)
+        if self.retention is not None:
+            # It may exist with another duration (the setting changed since): follow it.
+            await self._create_policy(db, *self.retention, follow=True)
+
+    async def _create_policy(self, db: str, name: str, duration: str, *, follow: bool) -> None:
+        rp = quote_ident(name)
         try:
             await self._query(f"CREATE RETENTION POLICY {rp} ON {db} "
                               f"DURATION {duration} REPLICATION 1")
         except WriteRejected as e:
             if "already exists" not in str(e):
                 raise
-            # It exists with another duration (the setting changed since): follow it.
-            await self._query(f"ALTER RETENTION POLICY {rp} ON {db} DURATION {duration}")
+            if follow:
+                await self._query(f"ALTER RETENTION POLICY {rp} ON {db} DURATION {duration}")
 
     async def _probe(self) -> None:
         # An empty write is authenticated and authorised like a real one and stores
