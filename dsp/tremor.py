@@ -15,14 +15,14 @@ parabolically interpolated peaks.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import History, butter
+from .filters import butter
 from .tremor_accum import SpectrumAverage
+from .tremor_frames import FEW_ROWS, FrameSource
 from .types import Event, Retraction
 
 # Not tunables (no result depends on them): a call handles up to FRAMES_PER_CALL frames
@@ -31,9 +31,6 @@ from .types import Event, Retraction
 # depend on how many frames a call holds: tests/test_dsp_tremor.py checks it.) Every
 # tunable is in AnalyzerConfig (the tremor section), with its reason.
 FRAMES_PER_CALL = 1024
-_FEW_ROWS = 16  # up to this many frames, per-frame arithmetic in Python floats
-_COV_I = np.array([0, 1, 2, 0, 0, 1])  # the six distinct products of three axes
-_COV_J = np.array([0, 1, 2, 1, 2, 2])
 KEEP_RECENT = 8
 
 
@@ -73,9 +70,8 @@ class TremorTracker:
         self.win = max(8, round(cfg.tremor_window_s * self.fs_t))
         self.nfft = max(cfg.tremor_nfft, 1 << (self.win - 1).bit_length())
         self.hann = np.hanning(self.win + 2)[1:-1]
-        self.hist = History(keep=self.win + 4 * self.hop + 2)
-        self._carry: dict[str, np.ndarray] = {}
-        self._spiky_tail = np.zeros(0, dtype=np.int64)
+        self.src = FrameSource(2 if has_gyro else 1, self.win, keep=self.win + 4 * self.hop + 2)
+        self._spiky_tail = np.zeros(self.dec - 1, dtype=bool)
         self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
         lo, hi_b = cfg.tremor_band_hz
         pad_lo, pad_hi = cfg.tremor_search_pad_hz
@@ -130,54 +126,31 @@ class TremorTracker:
         xg = self.bp_gyr(gyro) if (self.bp_gyr is not None and gyro is not None) else None
         dec = self.dec
         first = (-gi0) % dec  # local index of the first kept sample
-        keep = slice(first, len(t), dec)
+        m = len(range(first, len(t), dec))
         # a kept sample is "spiky" if any of the dec samples up to it was (carried over
         # piece boundaries): samples of a burst make their frames neutral unless the frame
         # is plainly tremor, since a pulse has a broad spectrum
-        ext = np.concatenate([self._spiky_tail, spiky.astype(np.int64)])
-        cs = np.concatenate([[0], np.cumsum(ext)])
-        off = len(self._spiky_tail)
-        kept = np.arange(first, len(t), dec) + off  # positions in ext
-        tr = (cs[kept + 1] - cs[np.maximum(kept + 1 - dec, 0)]) > 0
-        self._spiky_tail = ext[-(dec - 1):] if dec > 1 else ext[:0]
-        if len(kept) == 0:
+        ext = np.concatenate([self._spiky_tail, spiky.astype(bool, copy=False)])
+        tr = ext[dec - 1 + first:: dec][:m].copy()
+        for j in range(1, dec):
+            tr |= ext[dec - 1 + first - j:: dec][:m]
+        self._spiky_tail = ext[len(ext) - (dec - 1):]
+        if m == 0:
             return []
-        cols = {"t": t[keep], "acc": xa[keep], "fill": filled[keep].astype(float),
-                "tr": tr.astype(float)}
-        if xg is not None:
-            cols["gyr"] = xg[keep]
-        # running sums for the frames' means, covariances, fill and burst counts
-        for name in list(cols):
-            if name == "t":
-                continue
-            x = cols[name]
-            if name in ("acc", "gyr"):
-                prods = np.stack([x[:, 0] * x[:, 0], x[:, 1] * x[:, 1], x[:, 2] * x[:, 2],
-                                  x[:, 0] * x[:, 1], x[:, 0] * x[:, 2], x[:, 1] * x[:, 2]],
-                                 axis=1)
-                cols["c1" + name] = self._cum("c1" + name, x)
-                cols["c2" + name] = self._cum("c2" + name, prods)
-            else:
-                cols["c" + name] = self._cum("c" + name, x)
-        if self.hist.n == 0:
-            self.hist.start = (gi0 + first) // dec
-        self.hist.append(**cols)
+        keep = slice(first, len(t), dec)
+        # (the filters' outputs are transposed views: their rows are the axes)
+        xs = [xa.T[:, keep]] + ([xg.T[:, keep]] if xg is not None else [])
+        src = self.src
+        if src.n == 0:
+            src.start = (gi0 + first) // dec
+        src.append(t[keep], xs, filled[keep], tr)
         ends = []
-        while self.next_frame_end <= self.hist.end:
+        while self.next_frame_end <= src.end:
             ends.append(self.next_frame_end)
             self.next_frame_end += self.hop
         if not ends:
             return []
         return self._frames(np.array(ends))
-
-    def _cum(self, name: str, x: np.ndarray) -> np.ndarray:
-        """Cumulative sum carried across pieces (sequential, so chunking never matters)."""
-        carry = self._carry.get(name)
-        if carry is None:
-            carry = np.zeros(x.shape[1:])
-        c = np.cumsum(np.concatenate([carry[None], x]), axis=0)[1:]
-        self._carry[name] = c[-1].copy()
-        return c
 
     # ------------------------------------------------------------------ frames
     def _frames(self, ends: np.ndarray) -> list[Event | Retraction]:
@@ -186,45 +159,15 @@ class TremorTracker:
             out += self._batch(ends[a:a + FRAMES_PER_CALL])
         return out
 
-    def _sums(self, name: str, ends: np.ndarray) -> np.ndarray:
-        """Sum of a running-summed column over each frame."""
-        h = self.hist
-        arr = h.arrays[name]
-        return arr[ends - 1 - h.start] - arr[ends - 1 - self.win - h.start]
-
-    def _project(self, names: tuple[str, ...], ends: np.ndarray) -> list[np.ndarray]:
-        """Frames of each named column projected on their principal axis (n, win), mean
-        removed (the columns' covariances in one set of calls)."""
-        h = self.hist
-        w = self.win
-        n = len(ends)
-        s1 = np.concatenate([self._sums("c1" + name, ends) for name in names])  # (k n, 3)
-        s2 = np.concatenate([self._sums("c2" + name, ends) for name in names])  # (k n, 6)
-        mean = s1 / w
-        c = s2 / w - mean[:, _COV_I] * mean[:, _COV_J]  # xx yy zz xy xz yz
-        v = _principal_axis(*c.T)
-        mv = (mean * v).sum(axis=1)
-        s0 = int(ends[0]) - w - h.start
-        out = []
-        for q, name in enumerate(names):
-            # frames are hop apart: a strided view (n, w, 3) of the column, no copy
-            arr = h.arrays[name]
-            st0, st1 = arr.strides
-            fr = np.ndarray((n, w, 3), arr.dtype, arr, s0 * st0, (self.hop * st0, st0, st1))
-            vq = v[q * n:(q + 1) * n]
-            y = fr[:, :, 0] * vq[:, 0:1] + fr[:, :, 1] * vq[:, 1:2] + fr[:, :, 2] * vq[:, 2:3]
-            out.append(y - mv[q * n:(q + 1) * n, None])
-        return out
-
     def _batch(self, ends: np.ndarray) -> list[Event | Retraction]:
         cfg = self.cfg
         n = len(ends)
-        gyro = self.has_gyro and "gyr" in self.hist.arrays
+        gyro = self.src.sensors == 2
         dens_gyr = np.full(n, np.nan)
+        y_all, yw, sums = self.src.project(ends, self.hop, self.hann)
         if not gyro:
-            (ya,) = self._project(("acc",), ends)
-            y = ya
-            pa = p_dec = _power(ya, self.hann, self.nfft)  # (p_dec: the spectra that decide)
+            y = y_all
+            pa = p_dec = _power(yw, self.nfft)  # (p_dec: the spectra that decide)
             f_peak, prom, conc, sub, amp_acc, snr, dens_acc, med = _spectral(
                 pa, self.hann, self.nfft, self.freqs, self.search, self.total, cfg)
             strong = amp_acc >= cfg.tremor_min_g
@@ -233,8 +176,8 @@ class TremorTracker:
             # white noise is far below any movement, so the median bin is the movement's,
             # not a noise floor to take out (and the period CV keeps no noise correction:
             # with no floor, snr is unbounded). Both in one set of calls (rows: acc, gyr)
-            ya, y = self._project(("acc", "gyr"), ends)
-            both = _power(np.concatenate([ya, y]), self.hann, self.nfft)
+            y = y_all[n:]
+            both = _power(yw, self.nfft)
             pa, pg = both[:n], both[n:]
             p_dec = pg
             spec = _spectral(both, self.hann, self.nfft, self.freqs, self.search, self.total,
@@ -244,14 +187,13 @@ class TremorTracker:
             acc_only = (fa, pra, ca, sa, ama, sna)
             amp_acc = _amp_at(pa, self.hann, self.nfft, self.freqs, f_peak)
             strong = amp_dps >= cfg.tremor_min_dps
-        fill = self._sums("cfill", ends) / self.win
+        fill = sums[self.src.rows_fill] / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
         crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt(_rowsum(y * y) / y.shape[1]),
                                                    1e-12)
-        trans = (self._sums("ctr", ends) > 0) | (crest > cfg.tremor_max_crest)
-        tcol = self.hist.arrays["t"]
-        t_end = tcol[ends - 1 - self.hist.start]
-        t_start = tcol[ends - self.win - self.hist.start]
+        trans = (sums[self.src.rows_fill + 1] > 0) | (crest > cfg.tremor_max_crest)
+        t_end = self.src.times(ends - 1)
+        t_start = self.src.times(ends - self.win)
         peaked = (prom >= cfg.tremor_prominence) & (conc >= cfg.tremor_concentration)
         if not gyro:
             # a line far above the accelerometer's broadband floor is a rhythm even when a
@@ -559,65 +501,18 @@ def _rowsum(x: np.ndarray) -> np.ndarray:
     rows (it iterates the long axis innermost), and a frame's decision must not depend on
     how many frames came in the same call. Columns added one after the other on the
     transposed rows (a running sum along the rows is slow in numpy); the same additions in
-    the same order as ``np.cumsum(x, axis=1)[:, -1]``."""
+    the same order as ``np.cumsum(x, axis=1)[:, -1]``. (A reduction along the slow axis
+    adds row after row, never pairwise, as numpy documents for ``sum``; but not for one
+    row, whose only axis left is the fast one: few rows take the running sum.)"""
     xt = np.ascontiguousarray(x.T)
-    if len(x) <= _FEW_ROWS or len(xt) == 0:
+    if len(x) <= FEW_ROWS or len(xt) == 0:
         return np.cumsum(xt, axis=0)[-1] if len(xt) else np.zeros(len(x))
-    acc = xt[0].copy()
-    for col in xt[1:]:
-        acc += col
-    return acc
+    return np.add.reduce(xt, axis=0)
 
 
-def _principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
-                    xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
-    """Dominant eigenvector of each 3x3 covariance, by power iteration (elementwise
-    arithmetic: cheaper than a LAPACK call per frame, and exact whatever the batch).
-    A few rows (streaming) in Python floats: the same operations in the same order, so
-    the same bits, without numpy's cost per call."""
-    if len(xx) <= _FEW_ROWS:
-        return _principal_axis_py(xx, yy, zz, xy, xz, yz)
-    # start from the covariance's column with the largest diagonal: never orthogonal to
-    # the dominant axis in practice
-    big = np.argmax(np.stack([xx, yy, zz]), axis=0)
-    vx = np.where(big == 0, xx, np.where(big == 1, xy, xz))
-    vy = np.where(big == 0, xy, np.where(big == 1, yy, yz))
-    vz = np.where(big == 0, xz, np.where(big == 1, yz, zz))
-    for _ in range(4):
-        vx, vy, vz = (xx * vx + xy * vy + xz * vz, xy * vx + yy * vy + yz * vz,
-                      xz * vx + yz * vy + zz * vz)
-        norm = np.sqrt(vx * vx + vy * vy + vz * vz)
-        norm = np.where(norm > 0, norm, 1.0)
-        vx, vy, vz = vx / norm, vy / norm, vz / norm
-    return np.stack([vx, vy, vz], axis=1)
-
-
-def _principal_axis_py(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
-                       xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
-    out = []
-    for a, b, c, d, e, f in zip(xx.tolist(), yy.tolist(), zz.tolist(), xy.tolist(),
-                                xz.tolist(), yz.tolist(), strict=True):
-        # (np.argmax: the first of equal maxima)
-        if a >= b and a >= c:
-            vx, vy, vz = a, d, e
-        elif b >= c:
-            vx, vy, vz = d, b, f
-        else:
-            vx, vy, vz = e, f, c
-        for _ in range(4):
-            vx, vy, vz = (a * vx + d * vy + e * vz, d * vx + b * vy + f * vz,
-                          e * vx + f * vy + c * vz)
-            norm = math.sqrt(vx * vx + vy * vy + vz * vz)
-            if not norm > 0:
-                norm = 1.0
-            vx, vy, vz = vx / norm, vy / norm, vz / norm
-        out.append((vx, vy, vz))
-    return np.array(out, dtype=np.float64).reshape(-1, 3)
-
-
-def _power(y: np.ndarray, hann: np.ndarray, nfft: int) -> np.ndarray:
-    """Power spectra of projected frames (rows)."""
-    return np.abs(np.fft.rfft(y * hann, nfft, axis=1)) ** 2
+def _power(yw: np.ndarray, nfft: int) -> np.ndarray:
+    """Power spectra of projected, windowed frames (rows)."""
+    return np.abs(np.fft.rfft(yw, nfft, axis=1)) ** 2
 
 
 def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
