@@ -75,9 +75,13 @@ class TremorTracker:
         self.freqs = np.fft.rfftfreq(self.nfft, 1 / self.fs_t)
         lo, hi_b = cfg.tremor_band_hz
         pad_lo, pad_hi = cfg.tremor_search_pad_hz
-        self.search = np.flatnonzero((self.freqs >= lo - pad_lo) & (self.freqs <= hi_b + pad_hi))
+        self.search = _bins(self.freqs, lo - pad_lo, hi_b + pad_hi)
         # the reference band of prominence and concentration: the analysis band
-        self.total = np.flatnonzero((self.freqs >= cfg.tremor_hp_hz) & (self.freqs <= hi))
+        self.total = _bins(self.freqs, cfg.tremor_hp_hz, hi)
+        # the mean spectrum's tests read no bin above the reference band and the search
+        # band's peak lobes: it is averaged up to there
+        lobe = max(1, round(2.0 * self.nfft / self.win))
+        self.avg_bins = min(len(self.freqs), max(self.total.stop, self.search.stop + lobe))
         self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.ep: _Episode | None = None  # the running episode
@@ -223,7 +227,7 @@ class TremorTracker:
                       & (sa < cfg.tremor_subharmonic) & (ama >= cfg.tremor_min_g)
                       & (fa >= cfg.tremor_band_hz[0]) & (fa <= cfg.tremor_band_hz[1]))
             if by_acc.any():
-                mk = len(self.total) // 2
+                mk = (self.total.stop - self.total.start) // 2
                 med_g = np.partition(pg[:, self.total], mk, axis=1)[:, mk]
                 ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
                 turns = pg[np.arange(n), _local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
@@ -238,10 +242,13 @@ class TremorTracker:
         # spectra (dsp/tremor_accum.py), whose noise bins spread far less
         # (the last column counts frames with a pulse: a jerk's broad spectrum, kept in
         # the mean for its whole span, must not pass for a line there)
-        q_avg = self.avg(np.concatenate([p_dec / np.maximum(med, 1e-30)[:, None],
-                                         trans[:, None].astype(float)], axis=1))
-        have = np.isfinite(q_avg[:, 0]) & (q_avg[:, -1] == 0)
-        q_avg = q_avg[:, :-1]
+        nb = self.avg_bins
+        q = self.avg.slots(n, nb + 1)
+        np.divide(p_dec[:, :nb], np.maximum(med, 1e-30)[:, None], out=q[:, :nb])
+        q[:, nb] = trans
+        q_avg = self.avg.average()
+        have = np.isfinite(q_avg[:, 0]) & (q_avg[:, nb] == 0)
+        q_avg = q_avg[:, :nb]
         f_w = np.full(n, np.nan)
         prom_w = np.zeros(n)
         conc_w = np.zeros(n)
@@ -250,8 +257,8 @@ class TremorTracker:
             # the mean spectrum's prominence (as _spectral measures it: its tallest
             # in-band bin over its median), for every frame; the rest of its tests only
             # where it can pass (the streaming cost)
-            qa = q_avg[have]
-            mk = len(self.total) // 2
+            qa = q_avg if have.all() else q_avg[have]
+            mk = (self.total.stop - self.total.start) // 2
             med_q = np.partition(qa[:, self.total], mk, axis=1)[:, mk]
             prom_w[have] = qa[:, self.search].max(axis=1) / np.maximum(med_q, 1e-30)
         cand = have & ~ok & usable & (prom_w >= cfg.tremor_accum_prominence)
@@ -490,6 +497,12 @@ class TremorTracker:
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
 
 
+def _bins(freqs: np.ndarray, lo_hz: float, hi_hz: float) -> slice:
+    """The bins from lo_hz to hi_hz (freqs ascend: a band is a run of bins)."""
+    idx = np.flatnonzero((freqs >= lo_hz) & (freqs <= hi_hz))
+    return slice(int(idx[0]), int(idx[-1]) + 1)
+
+
 def _clip_cols(k: np.ndarray, n: int) -> np.ndarray:
     """Bin indices clipped to [0, n) (as np.clip, without its cost on small arrays)."""
     return np.minimum(np.maximum(k, 0), n - 1)
@@ -536,7 +549,7 @@ def _local_max(p: np.ndarray, centre: np.ndarray, half_width: int) -> np.ndarray
 
 
 def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
-              search: np.ndarray, total: np.ndarray, cfg: AnalyzerConfig,
+              search: slice, total: slice, cfg: AnalyzerConfig,
               denoise: bool | np.ndarray = True, floor_ratio: float = np.log(2.0)
               ) -> tuple[np.ndarray, ...]:
     """Fundamental frequency, prominence, concentration, subharmonic ratio, amplitude,
@@ -553,7 +566,7 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     df = freqs[1] - freqs[0]
     band_lo_hz = cfg.tremor_band_hz[0]
     sub_lo = cfg.tremor_sub_min_hz
-    kk = k_top = search[np.argmax(p[:, search], axis=1)]  # (k_top: the tallest bin)
+    kk = k_top = search.start + np.argmax(p[:, search], axis=1)  # (k_top: the tallest bin)
     f_peak = _refine(p, kk, freqs)
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
