@@ -148,13 +148,11 @@ class TremorTracker:
         if src.n == 0:
             src.start = (gi0 + first) // dec
         src.append(t[keep], xs, filled[keep], tr)
-        ends = []
-        while self.next_frame_end <= src.end:
-            ends.append(self.next_frame_end)
-            self.next_frame_end += self.hop
-        if not ends:
+        if self.next_frame_end > src.end:
             return []
-        return self._frames(np.array(ends))
+        ends = np.arange(self.next_frame_end, src.end + 1, self.hop)
+        self.next_frame_end = int(ends[-1]) + self.hop
+        return self._frames(ends)
 
     # ------------------------------------------------------------------ frames
     def _frames(self, ends: np.ndarray) -> list[Event | Retraction]:
@@ -193,8 +191,9 @@ class TremorTracker:
             strong = amp_dps >= cfg.tremor_min_dps
         fill = sums[self.src.rows_fill] / self.win
         # a pulse in the window (a jerk, a knock): burst samples, or a high crest factor
-        crest = np.abs(y).max(axis=1) / np.maximum(np.sqrt(_rowsum(y * y) / y.shape[1]),
-                                                   1e-12)
+        yt = y.T
+        crest = np.abs(y).max(axis=1) / np.maximum(
+            np.sqrt(_sum_down(np.multiply(yt, yt, out=np.empty(yt.shape))) / y.shape[1]), 1e-12)
         trans = (sums[self.src.rows_fill + 1] > 0) | (crest > cfg.tremor_max_crest)
         t_end = self.src.times(ends - 1)
         t_start = self.src.times(ends - self.win)
@@ -514,12 +513,17 @@ def _rowsum(x: np.ndarray) -> np.ndarray:
     rows (it iterates the long axis innermost), and a frame's decision must not depend on
     how many frames came in the same call. Columns added one after the other on the
     transposed rows (a running sum along the rows is slow in numpy); the same additions in
-    the same order as ``np.cumsum(x, axis=1)[:, -1]``. (A reduction along the slow axis
-    adds row after row, never pairwise, as numpy documents for ``sum``; but not for one
-    row, whose only axis left is the fast one: few rows take the running sum.)"""
-    xt = np.ascontiguousarray(x.T)
-    if len(x) <= FEW_ROWS or len(xt) == 0:
-        return np.cumsum(xt, axis=0)[-1] if len(xt) else np.zeros(len(x))
+    the same order as ``np.cumsum(x, axis=1)[:, -1]``."""
+    return _sum_down(np.ascontiguousarray(x.T))
+
+
+def _sum_down(xt: np.ndarray) -> np.ndarray:
+    """:func:`_rowsum` of the rows that are ``xt``'s columns (C-contiguous): its rows
+    added top to bottom. A reduction along the slow axis adds row after row, never
+    pairwise, as numpy documents for ``sum``; but not with one column, whose only axis
+    left is the fast one: few columns take the running sum."""
+    if xt.shape[1] <= FEW_ROWS or len(xt) == 0:
+        return np.cumsum(xt, axis=0)[-1] if len(xt) else np.zeros(xt.shape[1])
     return np.add.reduce(xt, axis=0)
 
 
@@ -571,8 +575,8 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     lobe = max(1, round(2.0 * nfft / len(hann)))
 
     def lobe_energy(k: np.ndarray) -> np.ndarray:
-        cols = _clip_cols(k[:, None] + np.arange(-lobe, lobe + 1)[None, :], p.shape[1])
-        return _rowsum(p[rows[:, None], cols])
+        cols = _clip_cols(k[None, :] + np.arange(-lobe, lobe + 1)[:, None], p.shape[1])
+        return _sum_down(p[rows[None, :], cols])
 
     e_peak = lobe_energy(kk)
     # power near half and a third of the peak frequency
@@ -602,7 +606,8 @@ def _spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
         floor = np.where(denoise, med / floor_ratio, 0.0)
     else:
         floor = med / floor_ratio if denoise else np.zeros_like(med)
-    e_tot = _rowsum(np.maximum(pt - floor[:, None], 0.0))
+    above = np.subtract(pt.T, floor[None, :], out=np.empty((pt.shape[1], n)))
+    e_tot = _sum_down(np.maximum(above, 0.0, out=above))
     line = np.maximum(e_peak - (2 * lobe + 1) * floor, 0.0)
     conc = line / np.maximum(e_tot, 1e-30)
     snr = np.maximum(line, 1e-30) / np.maximum(
@@ -623,8 +628,8 @@ def _amp_at(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     df = freqs[1] - freqs[0]
     kk = _clip_cols(np.rint(f / df).astype(int), p.shape[1])
     lobe = max(1, round(2.0 * nfft / len(hann)))
-    cols = _clip_cols(kk[:, None] + np.arange(-lobe, lobe + 1)[None, :], p.shape[1])
-    e = _rowsum(p[np.arange(n)[:, None], cols])
+    cols = _clip_cols(kk[None, :] + np.arange(-lobe, lobe + 1)[:, None], p.shape[1])
+    e = _sum_down(p[np.arange(n)[None, :], cols])
     return np.sqrt(2.0 * (2.0 * e / nfft) / float((hann ** 2).sum()))
 
 
@@ -632,9 +637,15 @@ def _low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
                   ) -> np.ndarray:
     """Share of the frame's power (from band[0] up) in ``band``, below tremor (voluntary
     movement); 0 = arm at rest."""
-    low = (freqs >= band[0]) & (freqs < band[1])
-    allb = freqs >= band[0]
-    return _rowsum(p[:, low]) / np.maximum(_rowsum(p[:, allb]), 1e-30)
+    a = int(np.searchsorted(freqs, band[0]))  # the first bin >= band[0]
+    k = int(np.searchsorted(freqs, band[1])) - a  # the bins of the band: the first k
+    # the band's sum is the first k terms of the whole's: one pass, continued from it
+    pt = np.ascontiguousarray(p[:, a:].T)
+    low = _sum_down(pt[:k])
+    if k == 0:
+        return low / np.maximum(_sum_down(pt), 1e-30)
+    pt[k - 1] = low
+    return low / np.maximum(_sum_down(pt[k - 1:]), 1e-30)
 
 
 def _period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: AnalyzerConfig,

@@ -58,14 +58,21 @@ class FrameSource:
         self.t[a:b] = t
         c = self.cum
         for q, x in enumerate(xs):
-            self.x[3 * q: 3 * q + 3, a:b] = x
+            xq = self.x[3 * q: 3 * q + 3, a:b]
+            xq[:] = x
             r = _SUMS_PER_SENSOR * q
-            c[r: r + 3, a + 1: b + 1] = x
-            np.multiply(x[_COV_I], x[_COV_J], out=c[r + 3: r + 9, a + 1: b + 1])
-        c[self.rows_fill, a + 1: b + 1] = fill
-        c[self.rows_fill + 1, a + 1: b + 1] = burst
+            c[r: r + 3, a + 1: b + 1] = xq
+            for k, (i, j) in enumerate(zip(_COV_I, _COV_J, strict=True)):
+                np.multiply(xq[i], xq[j], out=c[r + 3 + k, a + 1: b + 1])
         # each value added to the sum before it, in stream order
-        np.cumsum(c[:, a: b + 1], axis=1, out=c[:, a: b + 1])
+        rs = self.rows_fill
+        np.cumsum(c[:rs, a: b + 1], axis=1, out=c[:rs, a: b + 1])
+        for r, flags in ((rs, fill), (rs + 1, burst)):
+            if flags.any():
+                c[r, a + 1: b + 1] = flags
+                np.cumsum(c[r, a: b + 1], out=c[r, a: b + 1])
+            else:  # (mostly: a count that stays where it was)
+                c[r, a + 1: b + 1] = c[r, a]
         self.n = b
 
     def _make_room(self, m: int) -> None:
@@ -143,19 +150,20 @@ def principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarra
     the same bits, without numpy's cost per call."""
     if len(xx) <= FEW_ROWS:
         return _principal_axis_py(xx, yy, zz, xy, xz, yz)
+    # the covariance's columns (3, 3, n): cov[:, j] is column j of every frame's matrix,
+    # so that the three components of a product take one call per term
+    cov = np.stack([np.stack([xx, xy, xz]), np.stack([xy, yy, yz]), np.stack([xz, yz, zz])],
+                   axis=1)
     # start from the covariance's column with the largest diagonal: never orthogonal to
     # the dominant axis in practice
     big = np.argmax(np.stack([xx, yy, zz]), axis=0)
-    vx = np.where(big == 0, xx, np.where(big == 1, xy, xz))
-    vy = np.where(big == 0, xy, np.where(big == 1, yy, yz))
-    vz = np.where(big == 0, xz, np.where(big == 1, yz, zz))
+    v = np.take_along_axis(cov, big[None, None, :], axis=1)[:, 0]  # (3, n)
     for _ in range(4):
-        vx, vy, vz = (xx * vx + xy * vy + xz * vz, xy * vx + yy * vy + yz * vz,
-                      xz * vx + yz * vy + zz * vz)
-        norm = np.sqrt(vx * vx + vy * vy + vz * vz)
-        norm = np.where(norm > 0, norm, 1.0)
-        vx, vy, vz = vx / norm, vy / norm, vz / norm
-    return np.stack([vx, vy, vz], axis=1)
+        v = cov[:, 0] * v[0] + cov[:, 1] * v[1] + cov[:, 2] * v[2]
+        sq = v * v
+        norm = np.sqrt(sq[0] + sq[1] + sq[2])
+        v /= np.where(norm > 0, norm, 1.0)
+    return np.ascontiguousarray(v.T)
 
 
 def _principal_axis_py(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarray,
