@@ -534,13 +534,14 @@ def _power(yw: np.ndarray, nfft: int) -> np.ndarray:
 
 def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
     """Parabolic interpolation of each row's peak at bin kk, on log power."""
-    rows = np.arange(len(p))
-    left = np.log(np.maximum(p[rows, np.maximum(kk - 1, 0)], 1e-30))
-    mid = np.log(np.maximum(p[rows, kk], 1e-30))
-    right = np.log(np.maximum(p[rows, np.minimum(kk + 1, p.shape[1] - 1)], 1e-30))
+    # the three bins of every row in one (3, n) array: one call each for all of them
+    cols = np.stack([np.maximum(kk - 1, 0), kk, np.minimum(kk + 1, p.shape[1] - 1)])
+    lmr = np.maximum(p[np.arange(len(p))[None, :], cols], 1e-30)
+    left, mid, right = np.log(lmr, out=lmr)
     den = left - 2 * mid + right
-    safe = np.where(np.abs(den) > 1e-12, den, 1.0)
-    delta = np.where(np.abs(den) > 1e-12, 0.5 * (left - right) / safe, 0.0)
+    curved = np.abs(den) > 1e-12
+    safe = np.where(curved, den, 1.0)
+    delta = np.where(curved, 0.5 * (left - right) / safe, 0.0)
     return freqs[kk] + np.minimum(np.maximum(delta, -0.5), 0.5) * (freqs[1] - freqs[0])
 
 
