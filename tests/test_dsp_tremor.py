@@ -11,6 +11,8 @@ from scipy import signal
 from tests.dsp_helpers import finals, overlaps, run
 from twitchwatch.dsp import Event
 from twitchwatch.dsp.tremor_accum import SpectrumAverage
+from twitchwatch.dsp.tremor_frames import FrameSource
+from twitchwatch.dsp.tremor_spectra import sum_down
 
 
 def _stream(fs: float, dur_s: float, noise_g: float, seed: int, broadband_g: float = 0.0
@@ -141,3 +143,35 @@ def test_fft_rows_do_not_depend_on_each_other() -> None:
         part = np.fft.rfft(x[3:3 + n], 256, axis=1)
         assert part.tobytes() == whole[3:3 + n].tobytes(), n
     assert np.fft.rfft(x[9], 256).tobytes() == whole[9].tobytes()
+
+
+def test_row_sums_add_left_to_right_whatever_the_number_of_rows() -> None:
+    # sum_down reduces along the slow axis (numpy adds row after row there, never
+    # pairwise): the same bits as a running sum along each row, for one frame or many
+    rng = np.random.default_rng(5)
+    for n, w in itertools.product((1, 2, 3, 16, 17, 64, 301), (1, 2, 9, 17, 125, 132)):
+        x = rng.normal(size=(n, w)) * np.exp(rng.uniform(-20, 20, size=(n, w)))
+        want = np.cumsum(x, axis=1)[:, -1]
+        assert sum_down(np.ascontiguousarray(x.T)).tobytes() == want.tobytes(), (n, w)
+
+
+def test_frame_sums_are_the_same_whatever_the_pieces() -> None:
+    # running sums go on from the last sums, so a frame's means and covariances (the
+    # differences of two of them) do not depend on where the stream was cut
+    rng = np.random.default_rng(6)
+    m = 1500
+    t = np.arange(m) / 33.0
+    x = rng.normal(size=(3, m)) * 0.01 + np.array([[0.0], [0.3], [0.95]])
+    fill = rng.random(m) < 0.05
+    burst = rng.random(m) < 0.02
+    ends = np.arange(200, m + 1, 17)
+    got = []
+    for cuts in ((0, m), (0, 1, 2, 150, 151, 900, m), (0, *range(7, m, 13), m)):
+        src = FrameSource(1, 132, keep=132 + 4 * 17 + 2)
+        for a, b in itertools.pairwise(cuts):
+            src.append(t[a:b], [x[:, a:b]], fill[a:b], burst[a:b])
+        sel = ends[ends > src.end - 200 + 132]
+        y, yw, sums = src.project(sel, 17, np.hanning(134)[1:-1])
+        got.append((sel, y.tobytes(), yw.tobytes(), sums.tobytes()))
+    assert all(g[0].tolist() == got[0][0].tolist() for g in got)
+    assert all(g[1:] == got[0][1:] for g in got)
