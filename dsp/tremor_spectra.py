@@ -184,21 +184,27 @@ def period_cv(y: np.ndarray, f0: np.ndarray, fs: float, nfft: int, cfg: Analyzer
     spec[np.abs(freqs[None, :] - f0[:, None]) > cfg.tremor_pcv_half_band_hz] = 0
     z = np.fft.irfft(spec, nfft, axis=1)[:, :w]
     edge = w // 10  # the band-limited frame rings at its ends: a tenth each side is cut
-    z = z[:, edge: w - edge]
+    z = np.ascontiguousarray(z[:, edge: w - edge])
     out = np.full(n, np.nan)
-    for i in range(n):
-        zi = z[i]
-        up = np.flatnonzero((zi[:-1] < 0) & (zi[1:] >= 0))
-        if len(up) < cfg.tremor_pcv_min_crossings:
-            continue
-        # sub-sample crossing positions by linear interpolation
-        x = up + zi[up] / (zi[up] - zi[up + 1])
-        per = np.diff(x)
+    # the upward zero crossings of every frame at once (in row-major order: each frame's
+    # in time order, bounds[i]:bounds[i + 1] of them the frame i's)
+    r, c = np.nonzero((z[:, :-1] < 0) & (z[:, 1:] >= 0))
+    bounds = np.searchsorted(r, np.arange(n + 1))
+    # sub-sample crossing positions by linear interpolation
+    zc, zn = z[r, c], z[r, c + 1]
+    x = c + zc / (zc - zn)
+    periods = np.diff(x)  # (across two frames' crossings: never read)
+    if clear.any():
+        # each cycle's peak: the largest |z| from its crossing to the next one
+        peaks = np.maximum.reduceat(np.abs(z).ravel(), r * z.shape[1] + c)
+    for i in np.flatnonzero(np.diff(bounds) >= cfg.tremor_pcv_min_crossings).tolist():
+        a, b = int(bounds[i]), int(bounds[i + 1])
+        per = periods[a: b - 1].copy()
         # of a clear line, only the cycles that stand out: where a short episode fades in
         # or out within the window, the crossings of its faint cycles are the noise's.
         # (Not of a faint one: in noise, the strongest cycles are the noise's own)
         if clear[i]:
-            amp = np.maximum.reduceat(np.abs(zi), up)[:-1]
+            amp = peaks[a: b - 1]
             per = per[amp >= cfg.tremor_pcv_min_cycle_frac * amp.max()]
         if len(per) < cfg.tremor_pcv_min_crossings - 1:
             continue
