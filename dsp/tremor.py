@@ -297,10 +297,12 @@ class TremorTracker:
                 amp_acc[w] = amp_w[weak_c]
                 ok = ok.copy()
                 ok[w] = True
-        # the arm at rest: little power below the band (rest tremor hint)
-        rest = low_fraction(pa, self.freqs, cfg.rest_low_band_hz)
+        # the arm at rest: little power below the band (the rest tremor hint), and the
+        # rhythm's regularity: read of tremor-like frames only (episodes are made of them)
+        rest = np.full(n, np.nan)
         pcv = np.full(n, np.nan)
         if ok.any():
+            rest[ok] = low_fraction(pa[ok], self.freqs, cfg.rest_low_band_hz)
             # the rhythm's own variability: what the sensor noise adds is taken out, so
             # that a weak tremor in a noisy sensor still reads as regular
             raw = period_cv(y[ok], f_peak[ok], self.fs_t, self.nfft, cfg,
