@@ -157,11 +157,13 @@ class Episodes:
 
     def _freq(self, ep: Episode) -> float:
         """The episode's current frequency (it wanders)."""
-        return float(np.median(ep.freqs[-self.cfg.tremor_track_frames:]))
+        return _median(ep.freqs[-self.cfg.tremor_track_frames:])
 
     def _silence(self, a: float, b: float) -> float:
         """Time in (a, b) that had data: a disconnect is not evidence that tremor stopped
         (up to tremor_gap_bridge_s of it)."""
+        if not self.gaps:
+            return b - a
         lost = sum(max(0.0, min(b, g1) - max(a, g0)) for g0, g1 in self.gaps)
         return b - a - min(lost, self.cfg.tremor_gap_bridge_s)
 
@@ -240,6 +242,15 @@ class Episodes:
                                           / cfg.tremor_sure_frames), 3),
                      final=final, freq_hz=round(f, 2),
                      tremor_type=_tremor_type(f, amp, float(np.median(ep.rest)), cfg))
+
+
+def _median(xs: list[float]) -> float:
+    """``float(np.median(xs))`` of a few finite floats, without numpy's cost per call
+    (read for every frame while an episode runs): the middle value, or the mean of the
+    two middle ones, added and halved as numpy does."""
+    s = sorted(xs)
+    k = len(s) // 2
+    return s[k] if len(s) % 2 else (s[k - 1] + s[k]) / 2
 
 
 def _tremor_type(f: float, amp_g: float, low_frac: float, cfg: AnalyzerConfig) -> str:

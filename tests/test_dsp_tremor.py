@@ -11,6 +11,7 @@ from scipy import signal
 from tests.dsp_helpers import finals, overlaps, run
 from twitchwatch.dsp import Event
 from twitchwatch.dsp.tremor_accum import SpectrumAverage
+from twitchwatch.dsp.tremor_episodes import _median
 from twitchwatch.dsp.tremor_frames import FrameSource
 from twitchwatch.dsp.tremor_spectra import sum_down
 
@@ -175,3 +176,12 @@ def test_frame_sums_are_the_same_whatever_the_pieces() -> None:
         got.append((sel, y.tobytes(), yw.tobytes(), sums.tobytes()))
     assert all(g[0].tolist() == got[0][0].tolist() for g in got)
     assert all(g[1:] == got[0][1:] for g in got)
+
+
+def test_an_episodes_frequency_median_is_numpys() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(5000):
+        xs = rng.uniform(2.5, 12.5, int(rng.integers(1, 8)))
+        if rng.random() < 0.3:
+            xs = np.round(xs, 1)  # ties
+        assert _median(xs.tolist()).hex() == float(np.median(xs)).hex()
