@@ -67,6 +67,9 @@ class Episodes:
         out: list[Event | Retraction] = []
         n = len(cols[0])
         oks = np.flatnonzero(cols[2]).tolist()  # the tremor-like frames
+        if not oks and self.ep is None and not self.closing:
+            self.frame_no += n
+            return out
         t_start, t_end, ok_l, f_l, amp_l, rest_l, pcv_l, prom_l, promw_l, masked_l, trans_l = (
             c.tolist() for c in cols)
         nxt = 0  # position in oks of the next tremor-like frame at or after i
