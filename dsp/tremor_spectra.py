@@ -53,7 +53,8 @@ def sum_down(xt: np.ndarray) -> np.ndarray:
 
 def power(yw: np.ndarray, nfft: int) -> np.ndarray:
     """Power spectra of projected, windowed frames (rows)."""
-    return np.abs(np.fft.rfft(yw, nfft, axis=1)) ** 2
+    p = np.abs(np.fft.rfft(yw, nfft, axis=1))
+    return np.square(p, out=p)  # (what ** 2 computes, in place)
 
 
 def _refine(p: np.ndarray, kk: np.ndarray, freqs: np.ndarray) -> np.ndarray:
