@@ -157,7 +157,7 @@ def principal_axis(xx: np.ndarray, yy: np.ndarray, zz: np.ndarray, xy: np.ndarra
     # start from the covariance's column with the largest diagonal: never orthogonal to
     # the dominant axis in practice
     big = np.argmax(np.stack([xx, yy, zz]), axis=0)
-    v = np.take_along_axis(cov, big[None, None, :], axis=1)[:, 0]  # (3, n)
+    v = cov[:, big, np.arange(len(big))]  # (3, n)
     for _ in range(4):
         v = cov[:, 0] * v[0] + cov[:, 1] * v[1] + cov[:, 2] * v[2]
         sq = v * v
