@@ -100,9 +100,9 @@ def spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     f_peak = _refine(p, kk, freqs)
     lobe = main_lobe(nfft, len(hann))
 
-    def lobe_energy(k: np.ndarray) -> np.ndarray:
+    def lobe_energy(k: np.ndarray, r: np.ndarray = rows) -> np.ndarray:
         cols = _clip_cols(k[None, :] + np.arange(-lobe, lobe + 1)[:, None], p.shape[1])
-        return sum_down(p[rows[None, :], cols])
+        return sum_down(p[r[None, :], cols])
 
     e_peak = lobe_energy(kk)
     # power near half and a third of the peak frequency
@@ -113,8 +113,10 @@ def spectral(p: np.ndarray, hann: np.ndarray, nfft: int, freqs: np.ndarray,
     p3 = p[rows, k3] / top
     fund = (ph >= cfg.tremor_fundamental_ratio) & (f_peak / 2 >= band_lo_hz)
     if fund.any():
-        e_peak = np.where(fund, e_peak + lobe_energy(kh), e_peak)
-        f_peak = np.where(fund, _refine(p, kh, freqs), f_peak)
+        # (measured on those rows only: each row's values are its own)
+        fi = np.flatnonzero(fund)
+        e_peak[fi] += lobe_energy(kh[fi], fi)
+        f_peak[fi] = _refine(p[fi], kh[fi], freqs)
         kk = np.where(fund, kh, kk)
     sub = np.where(fund, 0.0, np.maximum(np.where(f_peak / 2 >= sub_lo, ph, 0.0),
                                          np.where(f_peak / 3 >= sub_lo, p3, 0.0)))
