@@ -184,20 +184,22 @@ def butter(order: int, cut_hz: float | tuple[float, float], kind: str, fs: float
 
 
 def running_max(x: np.ndarray, w: int) -> np.ndarray:
-    """out[i] = max(x[i - w + 1 .. i]) of a non-negative x, zeros before it (van Herk /
-    Gil-Werman: block-wise running maxima from either side, exact)."""
+    """out[i] = max(x[i - w + 1 .. i]) of a non-negative x, zeros before it (exact: maxima
+    of windows doubled in length, log2(w) passes, then two windows overlapping to w)."""
     n = len(x)
     if w <= 1 or n == 0:
         return x.copy()
+    body = np.concatenate([np.zeros(w - 1), x])
     if n * w <= 4096:  # small (streaming): the windows as a strided view, one reduction
-        body = np.concatenate([np.zeros(w - 1), x])
         st = body.strides[0]
         return np.ndarray((n, w), body.dtype, body, 0, (st, st)).max(axis=1)
-    body = np.concatenate([np.zeros(w - 1), x])
-    body = np.concatenate([body, np.zeros(-len(body) % w)]).reshape(-1, w)
-    pre = np.maximum.accumulate(body, axis=1).ravel()
-    suf = np.maximum.accumulate(body[:, ::-1], axis=1)[:, ::-1].ravel()
-    return np.maximum(suf[:n], pre[w - 1: w - 1 + n])
+    m, s = body, 1  # m[j] = max(body[j .. j + s - 1])
+    while 2 * s <= w:
+        m = np.maximum(m[:-s], m[s:])
+        s *= 2
+    if s < w:  # (w - s < s: the two windows of s cover the w samples)
+        m = np.maximum(m[: len(m) - (w - s)], m[w - s:])
+    return m[:n]
 
 
 class MovingMean:
@@ -254,7 +256,14 @@ class History:
             self.start += drop
             self.n -= drop
         for k, v in cols.items():
-            self.arrays[k][self.n: self.n + m] = v
+            dst = self.arrays[k][self.n: self.n + m]
+            if v.ndim == 2 and not v.flags.c_contiguous and v.flags.f_contiguous:
+                # (a filter's output, column-major: column by column is several times
+                # faster than numpy's row-by-row transposing copy)
+                for c in range(v.shape[1]):
+                    dst[:, c] = v[:, c]
+            else:
+                dst[...] = v
         self.n += m
 
     def get(self, name: str, a: int, b: int) -> np.ndarray:
