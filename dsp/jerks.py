@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt
@@ -165,7 +166,9 @@ class JerkDetector:
         self.hist = History(keep=int(keep_s * fs))
         self.n_floor_blocks = max(1, round(cfg.noise_window_s))
         self._blk_medians = np.zeros(0)
-        self._floors: dict[int, float] = {}  # block index -> floor used for its samples
+        # the floor used for the samples of each block from _floor_base on
+        self._floor_arr = np.zeros(0)
+        self._floor_base = 1  # (block 0 has none: no block before it)
         self._next_block = 0  # first block whose median is not computed yet
         self.seg_start = 0
         self._open: Burst | None = None
@@ -212,14 +215,23 @@ class JerkDetector:
         else:
             self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc)
         floor = self._floors_for(gi0, len(t))
-        thr = np.maximum(cfg.jerk_snr * floor, cfg.jerk_min_g)
+        above = env > np.maximum(cfg.jerk_snr * floor, cfg.jerk_min_g)
         settled = int(cfg.settle_s * self.fs) - (gi0 - self.seg_start)
         # a peak-hold over the last release_n samples (this piece's and the history's)
-        w = self.release_n
-        ext = np.concatenate([self.hist.get("env", max(gi0 - w + 1, self.seg_start), gi0), env])
-        hold = running_max(ext, w)[len(ext) - len(env):]
-        thr = np.maximum(thr, cfg.jerk_release_frac * hold)
-        above = env > thr
+        # raises the threshold: only where the floor's threshold is cleared can it matter
+        cand = np.flatnonzero(above)
+        if len(cand):
+            w = self.release_n
+            ext = np.concatenate([self.hist.get("env", max(gi0 - w + 1, self.seg_start), gi0),
+                                  env])
+            off = len(ext) - len(env)
+            if len(cand) * 8 < len(env):
+                # (zeros before the stream's start, as running_max: env is not negative)
+                body = np.concatenate([np.zeros(w - 1), ext])
+                hold = sliding_window_view(body, w)[cand + off].max(axis=1)
+            else:
+                hold = running_max(ext, w)[off:][cand]
+            above[cand] = env[cand] > cfg.jerk_release_frac * hold
         if settled > 0:
             above[:settled] = False
         self._track(gi0, above)
@@ -261,34 +273,37 @@ class JerkDetector:
                                           [np.nan]) for k in range(self._next_block, last_full)])
             floors, self._blk_medians = rolling_quantile(
                 self._blk_medians, med, self.n_floor_blocks, self.cfg.noise_percentile / 100)
-            # the floor of block k + 1 comes from the blocks up to k
-            # (tolist: Python floats for the whole run of blocks at once)
-            self._floors.update(zip(
-                range(self._next_block + 1, last_full + 1),
-                np.concatenate([floors[1:], [_q_incl(self._blk_medians,
-                                                     self.cfg.noise_percentile)]]).tolist(),
-                strict=True))
+            # the floor of block k + 1 comes from the blocks up to k; before any complete
+            # block (NaN), a quiet MEMS floor: 0, the absolute minimum rules
+            new = np.concatenate([floors[1:], [_q_incl(self._blk_medians,
+                                                       self.cfg.noise_percentile)]])
+            new[~np.isfinite(new)] = 0.0
+            self._floor_arr = np.concatenate([self._floor_arr, new])
             self._next_block = last_full
         first_blk = gi0 // b
         last_blk = (end - 1) // b
         # keep the floors of the blocks still in the history: a burst closing now may
         # have begun in one of them (its floor must not depend on the chunking)
         oldest = min(first_blk, self.hist.start // b)
-        if len(self._floors) > last_blk - oldest + 2:
-            for k in [k for k in self._floors if k < oldest]:
-                del self._floors[k]
+        if len(self._floor_arr) > last_blk - oldest + 2 and oldest > self._floor_base:
+            self._floor_arr = self._floor_arr[oldest - self._floor_base:]
+            self._floor_base = oldest
         if first_blk == last_blk:
             return np.full(n, self._floor_of(first_blk))
-        idx = np.arange(gi0, end) // b - first_blk
-        vals = np.array([self._floor_of(k) for k in range(first_blk, last_blk + 1)])
-        return vals[idx]
+        # the blocks' floors, each repeated over its samples in the piece
+        vals = np.zeros(last_blk - first_blk + 1)  # (blocks without a floor: 0)
+        j0 = first_blk - self._floor_base
+        a, z = max(j0, 0), min(last_blk + 1 - self._floor_base, len(self._floor_arr))
+        if z > a:
+            vals[a - j0: z - j0] = self._floor_arr[a:z]
+        reps = np.full(len(vals), b)
+        reps[0] = b - gi0 % b
+        reps[-1] -= (last_blk + 1) * b - end
+        return np.repeat(vals, reps)
 
     def _floor_of(self, k: int) -> float:
-        f = self._floors.get(k)
-        if f is None or not math.isfinite(f):  # (a Python float: math's test is cheaper)
-            # before any complete block: a quiet MEMS floor; the absolute minimum rules
-            return 0.0
-        return f
+        j = k - self._floor_base
+        return float(self._floor_arr[j]) if 0 <= j < len(self._floor_arr) else 0.0
 
     def floor_at(self, i: int) -> float:
         return self._floor_of(i // self.block_n)
