@@ -385,11 +385,20 @@ class Context:
 
 
 def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
-    """Means of consecutive blocks of d samples (strided sums: fast, same order always)."""
-    y = x[0::d].copy()
-    for k in range(1, d):
-        y += x[k::d]
-    return y * (1.0 / d) if d > 1 else y
+    """Means of consecutive blocks of d samples (len(x) a multiple of d): the block's
+    samples added in order, times 1/d. Column by column: a strided pass over one long
+    column is several times faster than over rows of three."""
+    if d == 1:
+        return x.copy()
+    cols = x[:, None] if x.ndim == 1 else x
+    out = np.empty((len(x) // d, cols.shape[1]))
+    for c in range(cols.shape[1]):
+        col, o = cols[:, c], out[:, c]
+        np.add(col[0::d], col[1::d], out=o)
+        for k in range(2, d):
+            o += col[k::d]
+    out *= 1.0 / d
+    return out.reshape(len(out), *x.shape[1:])
 
 
 def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
