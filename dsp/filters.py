@@ -291,8 +291,8 @@ def rolling_quantile(history: np.ndarray, new: np.ndarray, window: int, q: float
             s0 = i + n_prev - window
             out[i] = np.partition(ring[s0:s0 + window], k)[k]
     else:
-        starts = np.arange(first_full, len(new)) + n_prev - window
-        win = np.lib.stride_tricks.sliding_window_view(ring, window)[starts]
+        s0 = first_full + n_prev - window
+        win = np.lib.stride_tricks.sliding_window_view(ring, window)[s0: s0 + len(new) - first_full]
         out[first_full:] = np.partition(win, k, axis=1)[:, k]
     for i in range(min(first_full, len(new))):  # the start of a stream only
         before = ring[: n_prev + i]

@@ -746,16 +746,15 @@ def _median(x: np.ndarray) -> float:
 
 def _block_medians(x: np.ndarray) -> np.ndarray:
     """``np.median(x, axis=1)`` without its overhead (the same two order statistics and
-    their mean), and NaN where a row holds one, as np.median gives."""
+    their mean), and NaN where a row holds one, as np.median gives. (Sorting the short
+    rows is faster than partitioning them at two places.)"""
     m = x.shape[1]
     k = m // 2
-    if m % 2:
-        med = np.partition(x, k, axis=1)[:, k]
-    else:
-        part = np.partition(x, (k - 1, k), axis=1)
-        med = (part[:, k - 1] + part[:, k]) / 2.0
-    bad = np.isnan(x).any(axis=1)
-    return np.where(bad, np.nan, med) if bad.any() else med
+    srt = np.sort(x, axis=1)
+    med = srt[:, k] if m % 2 else (srt[:, k - 1] + srt[:, k]) / 2.0
+    if not np.isnan(srt[:, -1]).any():  # (NaN sorts last)
+        return med
+    return np.where(np.isnan(x).any(axis=1), np.nan, med)
 
 
 def _q_incl(values: np.ndarray, pct: float) -> float:
