@@ -21,10 +21,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import AnalyzerConfig
-from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt
+from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt, windows
 from .jerk_mf import MatchedFilterBank
 
 DEG_PER_RAD = 180.0 / np.pi
@@ -228,7 +227,7 @@ class JerkDetector:
             if len(cand) * 8 < len(env):
                 # (zeros before the stream's start, as running_max: env is not negative)
                 body = np.concatenate([np.zeros(w - 1), ext])
-                hold = sliding_window_view(body, w)[cand + off].max(axis=1)
+                hold = windows(body, w)[cand + off].max(axis=1)
             else:
                 hold = running_max(ext, w)[off:][cand]
             above[cand] = env[cand] > cfg.jerk_release_frac * hold
