@@ -129,7 +129,7 @@ class Context:
         thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
         active = (env > thr).astype(float)
         cols_in = [t, acc, filled.astype(float), active, floor, hp_mag]
-        if self._carry is not None:
+        if self._carry is not None and len(self._carry[0]):
             cols_in = [np.concatenate([c, x]) for c, x in zip(self._carry, cols_in, strict=True)]
         d = self.dec
         m = (len(cols_in[0]) // d) * d
@@ -154,13 +154,23 @@ class Context:
         if int(keys[-1]) == self._cur_key:
             self._cur.append(cols)
             return []
-        # samples before the piece's last second complete every earlier second
+        # samples before the piece's last second complete every earlier second. Each
+        # second's sums come from its own samples whatever else is in the array, so the
+        # open second's are gathered on their own (not the whole piece copied after them)
         last = int(np.searchsorted(keys, keys[-1], "left"))
-        head = tuple(np.concatenate([c[i] for c in self._cur] + [cols[i][:last]])
-                     for i in range(len(cols)))
+        parts = []
+        s1 = 0
+        if self._cur:
+            s1 = int(np.searchsorted(keys[:last], self._cur_key, "right"))
+            parts.append(_second_sums(tuple(
+                np.concatenate([c[i] for c in self._cur] + [cols[i][:s1]])
+                for i in range(len(cols)))))
+        if s1 < last:
+            parts.append(_second_sums(tuple(x[s1:last] for x in cols)))
         self._cur = [tuple(x[last:] for x in cols)]
         self._cur_key = int(keys[-1])
-        return self._close_seconds(head)
+        return self._close_seconds(parts[0] if len(parts) == 1 else tuple(
+            np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))))
 
     def flush(self) -> list[Epoch | SleepOnset]:
         if not self._cur:
@@ -168,31 +178,26 @@ class Context:
         head = tuple(np.concatenate([c[i] for c in self._cur]) for i in range(8))
         self._cur = []
         self._cur_key = None
-        out = self._close_seconds(head)
+        out = self._close_seconds(_second_sums(head))
         self._close_bout()
         return out
 
-    def _close_seconds(self, cols: tuple[np.ndarray, ...]) -> list[Epoch | SleepOnset]:
-        keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
-        if len(keys) == 0:
+    def _close_seconds(self, secs: tuple[np.ndarray, ...]) -> list[Epoch | SleepOnset]:
+        """Closes complete seconds, from their sums (``_second_sums``)."""
+        k, n_real, s_dmag, s_bp2, s_active, s_slow2, s_acc, counts, fl = secs
+        if len(k) == 0:
             return []
         cfg = self.cfg
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
-        counts = np.diff(np.concatenate([starts, [len(keys)]])).astype(float)
-        real = 1.0 - filled
-        n_real = np.add.reduceat(real, starts)
         safe = np.maximum(n_real, 1.0)
-        act = np.add.reduceat(dmag * real, starts) / safe
-        tpw = np.add.reduceat(bp2 * real, starts) / safe
-        afrac = np.add.reduceat(active * real, starts) / safe
-        slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
+        act = s_dmag / safe
+        tpw = s_bp2 / safe
+        afrac = s_active / safe
+        slow = np.sqrt(s_slow2 / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
         slow_floor, self._slow_hist = rolling_quantile(
             self._slow_hist, slow, int(cfg.move_slow_window_s), cfg.move_slow_floor_q)
         slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
-        macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
-        fl = floor[starts]
-        k = keys[starts]
+        macc = s_acc / counts[:, None]
         # orientation change against the record move_angle_lag_s before (one second more
         # allowed between them: a missing second)
         lag = cfg.move_angle_lag_s
@@ -382,6 +387,21 @@ class Context:
 
     def note_jerk(self, t: float) -> None:
         self.jerk_times.append(t)
+
+
+def _second_sums(cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """Per second of the rows (keys, |hp| mean, tremor-band power, active share,
+    acceleration, filled, floor, slow-band power): its key, real samples, the sums over
+    its real samples of the |hp| mean, the band power, the active share and the slow-band
+    power, the sum of its acceleration, its rows, and the floor at its first row."""
+    keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
+    counts = np.diff(np.concatenate([starts, [len(keys)]])).astype(float)
+    real = 1.0 - filled
+    return (keys[starts], np.add.reduceat(real, starts), np.add.reduceat(dmag * real, starts),
+            np.add.reduceat(bp2 * real, starts), np.add.reduceat(active * real, starts),
+            np.add.reduceat(slow2 * real, starts), np.add.reduceat(acc, starts, axis=0),
+            counts, floor[starts])
 
 
 def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
