@@ -317,12 +317,13 @@ class Analyzer:
                 stop = min(end, b.i1 + 1 + ctx_n)
                 # accepted jerks are left out of the rest test (a cluster is no movement)
                 spans = [(j.burst.i0, j.burst.i1) for j in self._jerks[-8:]]
-                f = jd.features(b, stop, full=self.trace is not None, exclude=spans)
+                f = jd.features(b, stop, full=False, exclude=spans)
                 # (the early check only gates the notice: a jerk right after a movement
                 # fails it, and is still judged with its full context)
                 verdict = classify_basic(f, cfg)
+                if verdict is None or self.trace is not None:
+                    jd.complete(f, b, stop, exclude=spans)
                 if verdict is None:
-                    f = jd.features(b, stop, exclude=spans)
                     verdict = classify(f, fs, cfg)
                 if verdict == "impact" and self._in_cluster(b):
                     verdict, b.rescued = "jerk", True

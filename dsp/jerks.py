@@ -154,6 +154,7 @@ class JerkDetector:
         # a fixed noise sample run through the same filters
         self.floor_per_sigma = self._floor_of_white_noise()
         self.mf = MatchedFilterBank(cfg.jerk_mf_durations_s, fs)
+        self._cent = self._centroid_setup()
         # a burst's core is looked for in its last core_search_s; features look
         # jerk_context_s around the core and jerk_rest_s before it. Keep enough that no
         # window is ever clipped (clipping would make results depend on the chunking).
@@ -541,7 +542,7 @@ class JerkDetector:
         min_n = fs * cfg.jerk_context_min_s
         bg_pre = _median(pre) if len(pre) > min_n else NAN
         bg_post = _median(post) if len(post) > min_n else NAN
-        bgs = [x for x in (bg_pre, bg_post) if np.isfinite(x)]
+        bgs = [x for x in (bg_pre, bg_post) if math.isfinite(x)]
         bg = min(bgs) if bgs else floor
         f = BurstFeatures(
             peak_g=b.peak_g, peak_env=b.peak_env, dur_s=b.t_end - b.t_start, pr_s=b.pr_s,
@@ -570,8 +571,19 @@ class JerkDetector:
                     if len(st) > min_n:
                         bgs_mf.append(_median(st))
             f.mf_bg = max(bgs_mf) if bgs_mf else NAN
-        if not full:
-            return f
+        return self.complete(f, b, seg_end, exclude) if full else f
+
+    def complete(self, f: BurstFeatures, b: Burst, seg_end: int,
+                 exclude: list[tuple[int, int]] | None = None) -> BurstFeatures:
+        """Fills in the features that ``features(..., full=False)`` left out (in place;
+        returns f): what only the bursts that pass ``classify_basic`` need."""
+        h = self.hist
+        fs = self.fs
+        cfg = self.cfg
+        lo = b.seg_start
+        n = round(cfg.jerk_context_s * fs)
+        guard = round(cfg.jerk_context_guard_s * fs)
+        floor = f.floor_g
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         acc_post = h.get("acc", b.i1 + int(cfg.jerk_posture_after_s * fs),
@@ -637,21 +649,27 @@ class JerkDetector:
         """Spectral centroid (Hz) of the pulse around its peak, the white noise's power
         taken out bin by bin: an impact rings at the band's resonance, a limb's pulse is
         smooth."""
-        fs = self.fs
-        w = max(2, round(self.cfg.impact_window_s * fs))
+        w, win, win_ss, nfft, k0, fr = self._cent
         seg = self.hist.get("hp", b.k_peak - w, b.k_peak + w + 1)
         if len(seg) < 2 * w + 1:
             return NAN
-        win = np.hanning(2 * w + 3)[1:-1]
-        nfft = 1 << max(5, int(np.ceil(np.log2(4 * len(seg)))))
-        spec = np.fft.rfft(seg * win[:, None], n=nfft, axis=0)
+        spec = np.fft.rfft(seg * win, n=nfft, axis=0)
         p = np.einsum("ij,ij->i", spec.real, spec.real) + np.einsum("ij,ij->i", spec.imag,
                                                                      spec.imag)
-        p = np.maximum(p - 3.0 * sigma ** 2 * float(win @ win), 0.0)
+        p = np.maximum(p[k0:] - 3.0 * sigma ** 2 * win_ss, 0.0)
+        tot = float(p.sum())
+        return float((p * fr).sum() / tot) if tot > 0 else NAN
+
+    def _centroid_setup(self) -> tuple[int, np.ndarray, float, int, int, np.ndarray]:
+        """What every centroid uses: (half window w, the Hann window as a column, its
+        energy, FFT length, first bin at or above twice the high-pass, those bins' Hz)."""
+        fs = self.fs
+        w = max(2, round(self.cfg.impact_window_s * fs))
+        win = np.hanning(2 * w + 3)[1:-1]
+        nfft = 1 << max(5, int(np.ceil(np.log2(4 * (2 * w + 1)))))
         fr = np.fft.rfftfreq(nfft, 1 / fs)
-        keep = fr >= 2.0 * self.cfg.tremor_hp_hz
-        tot = float(p[keep].sum())
-        return float((p[keep] * fr[keep]).sum() / tot) if tot > 0 else NAN
+        k0 = int(np.flatnonzero(fr >= 2.0 * self.cfg.tremor_hp_hz)[0])
+        return w, win[:, None], float(win @ win), nfft, k0, fr[k0:]
 
     def _rotation(self, b: Burst) -> tuple[float, float, float]:
         """(lever arm m, rise of the rotation rate in noise sigmas, the rise a limb with
@@ -703,8 +721,10 @@ class JerkDetector:
         x = self.hist.get("acc", s0, s0 + nb * bn)
         if len(x) != nb * bn:
             return NAN, NAN
-        blocks = x.reshape(nb, bn, 3).mean(axis=1)
-        step = np.sqrt(np.einsum("ij,ij->i", d := np.diff(blocks, axis=0), d))
+        # (np.mean's and np.diff's arithmetic without their Python wrappers)
+        blocks = np.add.reduce(x.reshape(nb, bn, 3), axis=1) / bn
+        d = blocks[1:] - blocks[:-1]
+        step = np.sqrt(np.einsum("ij,ij->i", d, d))
         ok = np.ones(nb, dtype=bool)
         g = round(cfg.jerk_rest_excl_s * fs)
         g1 = round(cfg.jerk_rest_relax_s * fs)
@@ -715,19 +735,25 @@ class JerkDetector:
             k1 = min(nb - 1, (j1 + g1 - s0) // bn)
             ok[k0: k1 + 1] = False
         valid = ok[1:] & ok[:-1]
-        if valid.sum() < 2:
+        n_valid = int(np.count_nonzero(valid))
+        if n_valid < 2:
             return NAN, NAN
         # noise of one block mean, from sample-to-sample differences (robust to the
         # movement, which is slow at the sample rate)
-        sig = float(np.median(np.abs(np.diff(x, axis=0)), axis=0).mean()) / MAD_DIFF
+        sig = float(np.add.reduce(_col_medians(np.abs(x[1:] - x[:-1])))) / 3.0 / MAD_DIFF
         thr = max(cfg.jerk_rest_step_g, cfg.jerk_rest_noise_k * sig * math.sqrt(2.0 / bn))
-        frac = float(np.count_nonzero(step[valid] > thr)) / float(valid.sum())
-        return frac, float(np.linalg.norm(d[valid].sum(axis=0)))
+        frac = float(np.count_nonzero(step[valid] > thr)) / float(n_valid)
+        net = d[valid].sum(axis=0)
+        return frac, math.sqrt(float(net.dot(net)))  # (np.linalg.norm's arithmetic)
 
 
 def _angle_deg(g0: np.ndarray, g1: np.ndarray) -> float:
-    c = float(g0 @ g1 / max(float(np.linalg.norm(g0) * np.linalg.norm(g1)), 1e-12))
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+    # (np.linalg.norm's, np.clip's and np.degrees's arithmetic without their wrappers)
+    n0, n1 = math.sqrt(float(g0.dot(g0))), math.sqrt(float(g1.dot(g1)))
+    c = float(g0 @ g1 / max(n0 * n1, 1e-12))
+    if not math.isnan(c):
+        c = min(1.0, max(-1.0, c))
+    return float(np.arccos(c)) * (180.0 / math.pi)
 
 
 def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
@@ -741,6 +767,17 @@ def _median(x: np.ndarray) -> float:
     k = len(x) // 2
     p = np.partition(x, (k - 1, k) if len(x) % 2 == 0 else k)
     return float(p[k] if len(x) % 2 else 0.5 * (p[k - 1] + p[k]))
+
+
+def _col_medians(x: np.ndarray) -> np.ndarray:
+    """``np.median(x, axis=0)`` of a finite x without its overhead: the same order
+    statistics, the mean of the middle two halving their sum."""
+    n = len(x)
+    k = n // 2
+    if n % 2:
+        return np.partition(x, k, axis=0)[k]
+    p = np.partition(x, (k - 1, k), axis=0)
+    return (p[k - 1] + p[k]) / 2.0
 
 
 def _block_medians(x: np.ndarray) -> np.ndarray:
