@@ -229,13 +229,29 @@ class MovingMean:
             return x.copy()
         if self.tail is None:
             self.tail = np.full(self.n - 1, x[0])
-        ext = np.concatenate([self.tail, x])
-        m = len(x)
-        y = ext[0:m].copy()
-        for k in range(1, self.n):
-            y += ext[k: k + m]
-        self.tail = ext[len(ext) - (self.n - 1):] if self.n > 1 else ext[:0]
-        return y * (1.0 / self.n)
+        n1, m = self.n - 1, len(x)
+        if n1 == 0 or m <= n1:
+            ext = np.concatenate([self.tail, x])
+            y = ext[0:m].copy()
+            for k in range(1, self.n):
+                y += ext[k: k + m]
+            self.tail = ext[len(ext) - n1:] if n1 else ext[:0]
+            return y * (1.0 / self.n)
+        # the first n - 1 outputs reach into the tail; the rest only into x (no copy of
+        # x after the tail): the same additions in the same order either way
+        y = np.empty(m)
+        head = np.concatenate([self.tail, x[:n1]])
+        h = y[:n1]
+        np.add(head[0:n1], head[1: 1 + n1], out=h)
+        for k in range(2, self.n):
+            h += head[k: k + n1]
+        body = y[n1:]
+        np.add(x[0: m - n1], x[1: m - n1 + 1], out=body)
+        for k in range(2, self.n):
+            body += x[k: m - n1 + k]
+        self.tail = x[m - n1:].copy()
+        y *= 1.0 / self.n
+        return y
 
 
 class History:

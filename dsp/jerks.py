@@ -208,7 +208,8 @@ class JerkDetector:
         cfg = self.cfg
         hp = self.hp(acc)
         hpl = self.lp(hp) if self.lp is not None else hp
-        env = np.sqrt(np.maximum(self.env_mean(np.einsum("ij,ij->i", hpl, hpl)), 0.0))
+        env = self.env_mean(np.einsum("ij,ij->i", hpl, hpl))  # (a fresh array: in place)
+        np.sqrt(np.maximum(env, 0.0, out=env), out=env)
         if self.hp_gyr is not None:
             gy = gyro if gyro is not None else np.zeros_like(acc)
             self.hist.append(t=t, hp=hp, env=env, filled=filled, acc=acc, gyr=self.hp_gyr(gy))
