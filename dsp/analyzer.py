@@ -3,7 +3,8 @@
 Pipeline per piece of the conditioned stream (see ``docs/dsp.md``):
 
 1. :class:`~dsp.frontend.Conditioner`: rate, gaps, filled holes, segments;
-2. :class:`~dsp.jerks.JerkDetector`: bursts of high-passed acceleration and their features;
+2. :class:`~dsp.jerks.JerkDetector`: bursts of high-passed acceleration and their features
+   (:mod:`~dsp.jerk_features`), judged by :mod:`~dsp.jerk_classify`;
    jerks are decided first (their early notice <= 1 s after the burst, their acceptance
    ~2.5 s after) so that the tremor stage can ignore them;
 3. :class:`~dsp.tremor.TremorTracker`: short-window spectra, episodes of rhythmic 3-12 Hz
@@ -38,7 +39,9 @@ import numpy as np
 from .config import AnalyzerConfig
 from .config_checks import check_feed_input
 from .frontend import Conditioner, Piece
-from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic, quiet_before
+from .jerk_classify import classify, classify_basic, quiet_before
+from .jerk_features import Burst, BurstFeatures
+from .jerks import JerkDetector
 from .sleep import Context
 from .sleep_onset import HypnicDecider
 from .tremor import TremorTracker
