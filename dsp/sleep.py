@@ -24,7 +24,9 @@ Both are offline: they look minutes ahead. Here the same idea runs causally, per
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,9 +226,13 @@ class Context:
         out: list[Epoch | SleepOnset] = []
         # (Python ints and bools once for the whole piece: the per-second state machine
         # runs 28,800 times a night)
+        # (a still second before ``still`` would change nothing: most of a quiet night)
+        still = self._still_until()
         for i, (key, mv, cl) in enumerate(zip(k.tolist(), moving.tolist(), clear.tolist(),
                                               strict=True)):
-            out += self._step(key, mv, cl)
+            if mv or key >= still:
+                out += self._step(key, mv, cl)
+                still = self._still_until()
             if self.epochs:
                 out.append(Epoch(start=float(k[i]), duration_s=1.0,
                                  activity_g=round(float(act[i]), 6),
@@ -254,6 +260,35 @@ class Context:
         while self._moving_recent and self._moving_recent[0] <= key - cfg.wake_window_s:
             self._moving_recent.popleft()
         return self._update_state(t + 1.0)
+
+    def _still_until(self) -> float:
+        """A key before which a still (not moving) second would change nothing: the state
+        machine's early returns, read off its present state (no bout open, no moving second
+        leaving the window, the state's next check of the stillness not due). -inf when
+        the next still second may change something."""
+        cfg = self.cfg
+        if self._open_bout is not None:
+            return -math.inf
+        recent = self._moving_recent
+        need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
+        if self.state != "wake" and len(recent) >= need:
+            return -math.inf
+        until = math.inf
+        if recent:
+            r0 = recent[0]
+            until = _first_key(lambda k: r0 <= k - cfg.wake_window_s, r0 + cfg.wake_window_s)
+        last = self.last_move_end
+        if self.state == "sleep":
+            b = self.bouts[-1] if self.bouts else None
+            if b is None or b.end <= self._wake_checked or b.n_clear == 0:
+                return until
+            after = cfg.wake_sway_after_s
+            return min(until, _first_key(lambda k: float(k) + 1.0 - last >= after,
+                                         after + last - 1.0))
+        quiet_s, every_s, checked = cfg.sleep_quiet_s, cfg.sway_every_s, self._sway_checked
+        return min(until, max(
+            _first_key(lambda k: float(k) + 1.0 - last >= quiet_s, quiet_s + last - 1.0),
+            _first_key(lambda k: float(k) + 1.0 - checked >= every_s, every_s + checked - 1.0)))
 
     def _close_bout(self) -> None:
         b = self._open_bout
@@ -387,6 +422,19 @@ class Context:
 
     def note_jerk(self, t: float) -> None:
         self.jerk_times.append(t)
+
+
+def _first_key(pred: Callable[[int], bool], estimate: float) -> float:
+    """The first integer key for which ``pred`` (false, then true as keys grow) holds,
+    looked for around an estimate (-inf or inf: it holds for all keys, or none)."""
+    if not math.isfinite(estimate):
+        return estimate
+    k = math.floor(estimate)
+    while pred(k):
+        k -= 1
+    while not pred(k):
+        k += 1
+    return k
 
 
 def _second_sums(cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
