@@ -25,7 +25,7 @@ import numpy as np
 from .config import AnalyzerConfig
 from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt, windows
 from .jerk_classify import dominated
-from .jerk_features import Burst, BurstFeatureMixin, quick_median
+from .jerk_features import NAN, Burst, BurstFeatureMixin, quick_median
 from .jerk_mf import MatchedFilterBank
 
 # the per-second median of the envelope of white noise sits ~1.65 sigma (per axis, after
@@ -325,11 +325,10 @@ class JerkDetector(BurstFeatureMixin):
         """The rest of a burst around a core [c0, c1] (within the searched span): its
         median envelope (a movement's level, or the other strokes of a scratching bout),
         and its other excursions towards the peak env[k] (strokes)."""
-        rest = np.concatenate([env[:max(0, c0 - 2)], env[c1 + 3:]])
-        strong = (np.concatenate([env[:max(0, c0 - 2)], [0.0], env[c1 + 3:]])
-                  > self.cfg.jerk_strong_frac * env[k])
-        n_strong = int(np.count_nonzero(np.diff(strong.astype(np.int8)) == 1)
-                       + (1 if len(strong) and strong[0] else 0))
+        before, after = env[:max(0, c0 - 2)], env[c1 + 3:]
+        rest = np.concatenate([before, after])
+        strong = self.cfg.jerk_strong_frac * env[k]
+        n_strong = _runs_above(before, strong) + _runs_above(after, strong)
         return (quick_median(rest) if len(rest) >= 3 else 0.0), n_strong
 
     def _pulse(self, below: np.ndarray, c0: int, c1: int) -> tuple[int, int, int]:
@@ -423,7 +422,9 @@ class JerkDetector(BurstFeatureMixin):
         b.floor_g = self.floor_at(b.i0)
         m = np.sqrt(np.einsum("ij,ij->i", seg, seg))
         b.pr_s = float(m.sum() ** 2 / max(float((m * m).sum()), 1e-18) / fs)
-        b.filled_frac = float(h.get("filled", b.i0 - pad, b.i1 + 1 + pad).mean())
+        filled = h.get("filled", b.i0 - pad, b.i1 + 1 + pad)
+        # (np.mean of a bool array: the count over the length, without its wrapper)
+        b.filled_frac = np.count_nonzero(filled) / len(filled) if len(filled) else NAN
         # a hole just before the core: the pulse may be the arm's move during the hole
         b.after_gap = bool(h.get("filled", b.i0 - int(cfg.jerk_gap_guard_s * fs),
                                  b.i0 + 1).any())
@@ -432,6 +433,14 @@ class JerkDetector(BurstFeatureMixin):
         while k and self.bursts[k - 1].i0 > b.i0:
             k -= 1
         self.bursts.insert(k, b)
+
+
+def _runs_above(x: np.ndarray, level: float) -> int:
+    """Runs of consecutive samples of x above level."""
+    if len(x) == 0:
+        return 0
+    up = x > level
+    return int(up[0]) + int(np.count_nonzero(up[1:] & ~up[:-1]))
 
 
 def _white_noise_gain(sos: np.ndarray, fs: float) -> float:
