@@ -278,7 +278,9 @@ class Analyzer:
                 ctx.new_segment()
                 continue
             _, t, acc, _, filled, hp, env, floor, _ = run
-            out += ctx.process(t, acc, filled, env, floor, np.sqrt(np.einsum("ij,ij->i", hp, hp)))
+            # (the high-passed acceleration's norm: only epochs report it)
+            hp_mag = np.sqrt(np.einsum("ij,ij->i", hp, hp)) if ctx.epochs else None
+            out += ctx.process(t, acc, filled, env, floor, hp_mag)
         return out
 
     def _end_segment(self) -> list[Output]:

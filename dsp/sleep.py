@@ -103,7 +103,7 @@ class Context:
         # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
         self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", self.fs_c, 3)
         self._slow_hist = np.zeros(0)  # recent per-second slow-band RMS values
-        self._cur: list[tuple[np.ndarray, ...]] = []  # samples of the open second
+        self._cur: list[tuple[np.ndarray | None, ...]] = []  # samples of the open second
         self._cur_key: int | None = None
         self.log = SecondsLog(int(cfg.context_keep_s))
         self.bouts: deque[Bout] = deque(maxlen=4096)
@@ -115,7 +115,10 @@ class Context:
         self._last_onset = -np.inf
         self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=1024)
-        self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
+        # emit Epoch outputs (offline analysis may not want them); set before the first
+        # piece: without epochs, what only they report (activity, tremor-band power) is
+        # not computed at all
+        self.epochs = True
 
     def new_segment(self) -> None:
         self.band.reset()
@@ -123,14 +126,18 @@ class Context:
 
     # ------------------------------------------------------------------ epochs
     def process(self, t: np.ndarray, acc: np.ndarray, filled: np.ndarray, env: np.ndarray,
-                floor: np.ndarray, hp_mag: np.ndarray) -> list[Epoch | SleepOnset]:
+                floor: np.ndarray, hp_mag: np.ndarray | None) -> list[Epoch | SleepOnset]:
         """One piece at the full rate; ``hp_mag`` is the high-passed acceleration's norm
-        (gravity removed), ``env``/``floor`` the jerk stage's envelope and noise floor."""
+        (gravity removed; only epochs report it: None without them), ``env``/``floor`` the
+        jerk stage's envelope and noise floor."""
         if len(t) == 0:
             return []
         thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
         active = (env > thr).astype(float)
-        cols_in = [t, acc, filled.astype(float), active, floor, hp_mag]
+        cols_in = [t, acc, filled.astype(float), active, floor]
+        if self.epochs:
+            assert hp_mag is not None, "epochs report the activity: hp_mag is needed"
+            cols_in.append(hp_mag)
         if self._carry is not None and len(self._carry[0]):
             cols_in = [np.concatenate([c, x]) for c, x in zip(self._carry, cols_in, strict=True)]
         d = self.dec
@@ -138,15 +145,17 @@ class Context:
         self._carry = [c[m:] for c in cols_in]
         if m == 0:
             return []
-        t_in, acc_in, fill_in, act_in, floor_in, hpm_in = cols_in
+        t_in, acc_in, fill_in, act_in, floor_in = cols_in[:5]
         t = t_in[d - 1:m:d]
         acc = _block_mean(acc_in[:m], d)
         filled = _block_mean(fill_in[:m], d) > 0
         active = _block_mean(act_in[:m], d)
         floor = floor_in[0:m:d]
-        dmag = _block_mean(hpm_in[:m], d)
-        bp = self.band(acc)
-        bp2 = np.einsum("ij,ij->i", bp, bp)
+        dmag = bp2 = None
+        if self.epochs:
+            dmag = _block_mean(cols_in[5][:m], d)
+            bp = self.band(acc)
+            bp2 = np.einsum("ij,ij->i", bp, bp)
         sl = self.slow(acc)
         slow2 = np.einsum("ij,ij->i", sl, sl)
         keys = np.floor(t).astype(np.int64)
@@ -165,34 +174,40 @@ class Context:
         if self._cur:
             s1 = int(np.searchsorted(keys[:last], self._cur_key, "right"))
             parts.append(_second_sums(tuple(
-                np.concatenate([c[i] for c in self._cur] + [cols[i][:s1]])
+                _cat([c[i] for c in self._cur] + [_part(cols[i], 0, s1)])
                 for i in range(len(cols)))))
         if s1 < last:
-            parts.append(_second_sums(tuple(x[s1:last] for x in cols)))
-        self._cur = [tuple(x[last:] for x in cols)]
+            parts.append(_second_sums(tuple(_part(x, s1, last) for x in cols)))
+        self._cur = [tuple(_part(x, last, None) for x in cols)]
         self._cur_key = int(keys[-1])
         return self._close_seconds(parts[0] if len(parts) == 1 else tuple(
-            np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))))
+            _cat([p[i] for p in parts]) for i in range(len(parts[0]))))
 
     def flush(self) -> list[Epoch | SleepOnset]:
         if not self._cur:
             return []
-        head = tuple(np.concatenate([c[i] for c in self._cur]) for i in range(8))
+        head = tuple(_cat([c[i] for c in self._cur]) for i in range(8))
         self._cur = []
         self._cur_key = None
         out = self._close_seconds(_second_sums(head))
         self._close_bout()
         return out
 
-    def _close_seconds(self, secs: tuple[np.ndarray, ...]) -> list[Epoch | SleepOnset]:
+    def _close_seconds(self, secs: tuple[np.ndarray | None, ...]
+                       ) -> list[Epoch | SleepOnset]:
         """Closes complete seconds, from their sums (``_second_sums``)."""
         k, n_real, s_dmag, s_bp2, s_active, s_slow2, s_acc, counts, fl = secs
+        assert (k is not None and n_real is not None and s_active is not None
+                and s_slow2 is not None and s_acc is not None and counts is not None
+                and fl is not None)
         if len(k) == 0:
             return []
         cfg = self.cfg
         safe = np.maximum(n_real, 1.0)
-        act = s_dmag / safe
-        tpw = s_bp2 / safe
+        act = tpw = safe[:0]  # (read by epochs only)
+        if s_dmag is not None and s_bp2 is not None:
+            act = s_dmag / safe
+            tpw = s_bp2 / safe
         afrac = s_active / safe
         slow = np.sqrt(s_slow2 / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
@@ -437,19 +452,33 @@ def _first_key(pred: Callable[[int], bool], estimate: float) -> float:
     return k
 
 
-def _second_sums(cols: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+def _second_sums(cols: tuple[np.ndarray | None, ...]) -> tuple[np.ndarray | None, ...]:
     """Per second of the rows (keys, |hp| mean, tremor-band power, active share,
-    acceleration, filled, floor, slow-band power): its key, real samples, the sums over
-    its real samples of the |hp| mean, the band power, the active share and the slow-band
-    power, the sum of its acceleration, its rows, and the floor at its first row."""
+    acceleration, filled, floor, slow-band power; the second and third None without
+    epochs): its key, real samples, the sums over its real samples of the |hp| mean, the
+    band power (None without epochs), the active share and the slow-band power, the sum
+    of its acceleration, its rows, and the floor at its first row."""
     keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
+    assert (keys is not None and active is not None and acc is not None
+            and filled is not None and floor is not None and slow2 is not None)
     starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
     counts = np.diff(np.concatenate([starts, [len(keys)]])).astype(float)
     real = 1.0 - filled
-    return (keys[starts], np.add.reduceat(real, starts), np.add.reduceat(dmag * real, starts),
-            np.add.reduceat(bp2 * real, starts), np.add.reduceat(active * real, starts),
+    return (keys[starts], np.add.reduceat(real, starts),
+            None if dmag is None else np.add.reduceat(dmag * real, starts),
+            None if bp2 is None else np.add.reduceat(bp2 * real, starts),
+            np.add.reduceat(active * real, starts),
             np.add.reduceat(slow2 * real, starts), np.add.reduceat(acc, starts, axis=0),
             counts, floor[starts])
+
+
+def _cat(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """The parts of a column concatenated (None: a column not computed)."""
+    return None if parts[0] is None else np.concatenate([p for p in parts if p is not None])
+
+
+def _part(x: np.ndarray | None, a: int, b: int | None) -> np.ndarray | None:
+    return None if x is None else x[a:b]
 
 
 def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
