@@ -284,9 +284,9 @@ class History:
             self.n -= drop
         for k, v in cols.items():
             dst = self.arrays[k][self.n: self.n + m]
-            if v.ndim == 2 and not v.flags.c_contiguous and v.flags.f_contiguous:
-                # (a filter's output, column-major: column by column is several times
-                # faster than numpy's row-by-row transposing copy)
+            if v.ndim == 2 and not v.flags.c_contiguous and len(v) > 8 * v.shape[1]:
+                # (a filter's output, column-major, or rows picked from one: column by
+                # column is several times faster than numpy's copy row by row)
                 for c in range(v.shape[1]):
                     dst[:, c] = v[:, c]
             else:
