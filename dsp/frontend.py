@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
+from .filters import windows
 
 # up to this many candidate rows, their medians are taken in Python (the streaming case:
 # a numpy call costs more than sorting seven numbers); more, in one vectorised partition
@@ -274,13 +275,11 @@ class Conditioner:
             mark[at] = True
             mark[at - 1] = True
             rows = np.flatnonzero(mark)
-            win = ext[rows[:, None] + (off - k + np.arange(2 * k + 1))]
-            s_rows = np.partition(win, k, axis=1)[:, k]
-            steps = np.zeros(n_ext)
-            steps[at] = s_rows[np.searchsorted(rows, at)] - s_rows[np.searchsorted(rows, at - 1)]
-            if prev_s is not None:
-                steps[0] = s_rows[0] - prev_s
-            cand = np.flatnonzero(steps > thr).tolist()
+            s_rows = np.partition(windows(ext, 2 * k + 1)[rows + (off - k)], k, axis=1)[:, k]
+            steps = s_rows[np.searchsorted(rows, at)] - s_rows[np.searchsorted(rows, at - 1)]
+            cand = at[steps > thr].tolist()
+            if prev_s is not None and s_rows[0] - prev_s > thr:
+                cand.insert(0, 0)
             n = _release_end(cand, n_ext, w, closed)
             if n == 0:
                 return None, b0
