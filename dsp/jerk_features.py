@@ -194,7 +194,9 @@ class BurstFeatureMixin:
         acc_post = h.get("acc", b.i1 + int(cfg.jerk_posture_after_s * fs),
                          min(seg_end, b.i1 + n))
         if len(acc_pre) and len(acc_post):
-            f.angle_deg = _angle_deg(acc_pre.mean(0), acc_post.mean(0))
+            # (np.mean's arithmetic without its wrapper)
+            f.angle_deg = _angle_deg(np.add.reduce(acc_pre, axis=0) / len(acc_pre),
+                                     np.add.reduce(acc_post, axis=0) / len(acc_post))
         # shape of the core: characteristic frequency |da/dt| / (2 pi |a|)
         core = h.get("hp", b.i0 - 1, b.i1 + 2)
         if len(core) >= 3:
