@@ -319,6 +319,7 @@ class Context:
         self.last_move_end = max(self.last_move_end, b.end)
 
     def _update_state(self, now: float) -> list[SleepOnset]:
+        # (_still_until reads this method's early returns: keep the two in step)
         cfg = self.cfg
         moving_s = len(self._moving_recent)
         last_end = now if self._open_bout is not None else self.last_move_end
