@@ -3,7 +3,8 @@
 Pipeline per piece of the conditioned stream (see ``docs/dsp.md``):
 
 1. :class:`~dsp.frontend.Conditioner`: rate, gaps, filled holes, segments;
-2. :class:`~dsp.jerks.JerkDetector`: bursts of high-passed acceleration and their features;
+2. :class:`~dsp.jerks.JerkDetector`: bursts of high-passed acceleration and their features
+   (:mod:`~dsp.jerk_features`), judged by :mod:`~dsp.jerk_classify`;
    jerks are decided first (their early notice <= 1 s after the burst, their acceptance
    ~2.5 s after) so that the tremor stage can ignore them;
 3. :class:`~dsp.tremor.TremorTracker`: short-window spectra, episodes of rhythmic 3-12 Hz
@@ -38,7 +39,9 @@ import numpy as np
 from .config import AnalyzerConfig
 from .config_checks import check_feed_input
 from .frontend import Conditioner, Piece
-from .jerks import Burst, BurstFeatures, JerkDetector, classify, classify_basic, quiet_before
+from .jerk_classify import classify, classify_basic, quiet_before
+from .jerk_features import Burst, BurstFeatures
+from .jerks import JerkDetector
 from .sleep import Context
 from .sleep_onset import HypnicDecider
 from .tremor import TremorTracker
@@ -275,7 +278,9 @@ class Analyzer:
                 ctx.new_segment()
                 continue
             _, t, acc, _, filled, hp, env, floor, _ = run
-            out += ctx.process(t, acc, filled, env, floor, np.sqrt(np.einsum("ij,ij->i", hp, hp)))
+            # (the high-passed acceleration's norm: only epochs report it)
+            hp_mag = np.sqrt(np.einsum("ij,ij->i", hp, hp)) if ctx.epochs else None
+            out += ctx.process(t, acc, filled, env, floor, hp_mag)
         return out
 
     def _end_segment(self) -> list[Output]:
@@ -317,12 +322,13 @@ class Analyzer:
                 stop = min(end, b.i1 + 1 + ctx_n)
                 # accepted jerks are left out of the rest test (a cluster is no movement)
                 spans = [(j.burst.i0, j.burst.i1) for j in self._jerks[-8:]]
-                f = jd.features(b, stop, full=self.trace is not None, exclude=spans)
+                f = jd.features(b, stop, full=False, exclude=spans)
                 # (the early check only gates the notice: a jerk right after a movement
                 # fails it, and is still judged with its full context)
                 verdict = classify_basic(f, cfg)
+                if verdict is None or self.trace is not None:
+                    jd.complete(f, b, stop, exclude=spans)
                 if verdict is None:
-                    f = jd.features(b, stop, exclude=spans)
                     verdict = classify(f, fs, cfg)
                 if verdict == "impact" and self._in_cluster(b):
                     verdict, b.rescued = "jerk", True

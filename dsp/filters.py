@@ -183,21 +183,34 @@ def butter(order: int, cut_hz: float | tuple[float, float], kind: str, fs: float
     return Sos(signal.butter(order, wn, kind, fs=fs, output="sos"), width)
 
 
+def windows(x: np.ndarray, w: int) -> np.ndarray:
+    """``sliding_window_view(x, w, axis=0)`` without its overhead (~50 us a call, more than
+    the work on a streaming piece): the len(x) - w + 1 windows of w consecutive rows of x,
+    a read-only view of shape (len(x) - w + 1, *x.shape[1:], w)."""
+    x = np.ascontiguousarray(x)
+    st = x.strides
+    v = np.ndarray((max(0, len(x) - w + 1), *x.shape[1:], w), x.dtype, x, 0,
+                   (st[0], *st[1:], st[0]))
+    v.flags.writeable = False
+    return v
+
+
 def running_max(x: np.ndarray, w: int) -> np.ndarray:
-    """out[i] = max(x[i - w + 1 .. i]) of a non-negative x, zeros before it (van Herk /
-    Gil-Werman: block-wise running maxima from either side, exact)."""
+    """out[i] = max(x[i - w + 1 .. i]) of a non-negative x, zeros before it (exact: maxima
+    of windows doubled in length, log2(w) passes, then two windows overlapping to w)."""
     n = len(x)
     if w <= 1 or n == 0:
         return x.copy()
-    if n * w <= 4096:  # small (streaming): the windows as a strided view, one reduction
-        body = np.concatenate([np.zeros(w - 1), x])
-        st = body.strides[0]
-        return np.ndarray((n, w), body.dtype, body, 0, (st, st)).max(axis=1)
     body = np.concatenate([np.zeros(w - 1), x])
-    body = np.concatenate([body, np.zeros(-len(body) % w)]).reshape(-1, w)
-    pre = np.maximum.accumulate(body, axis=1).ravel()
-    suf = np.maximum.accumulate(body[:, ::-1], axis=1)[:, ::-1].ravel()
-    return np.maximum(suf[:n], pre[w - 1: w - 1 + n])
+    if n * w <= 4096:  # small (streaming): the windows as a strided view, one reduction
+        return windows(body, w).max(axis=1)
+    m, s = body, 1  # m[j] = max(body[j .. j + s - 1])
+    while 2 * s <= w:
+        m = np.maximum(m[:-s], m[s:])
+        s *= 2
+    if s < w:  # (w - s < s: the two windows of s cover the w samples)
+        m = np.maximum(m[: len(m) - (w - s)], m[w - s:])
+    return m[:n]
 
 
 class MovingMean:
@@ -216,13 +229,29 @@ class MovingMean:
             return x.copy()
         if self.tail is None:
             self.tail = np.full(self.n - 1, x[0])
-        ext = np.concatenate([self.tail, x])
-        m = len(x)
-        y = ext[0:m].copy()
-        for k in range(1, self.n):
-            y += ext[k: k + m]
-        self.tail = ext[len(ext) - (self.n - 1):] if self.n > 1 else ext[:0]
-        return y * (1.0 / self.n)
+        n1, m = self.n - 1, len(x)
+        if n1 == 0 or m <= n1:
+            ext = np.concatenate([self.tail, x])
+            y = ext[0:m].copy()
+            for k in range(1, self.n):
+                y += ext[k: k + m]
+            self.tail = ext[len(ext) - n1:] if n1 else ext[:0]
+            return y * (1.0 / self.n)
+        # the first n - 1 outputs reach into the tail; the rest only into x (no copy of
+        # x after the tail): the same additions in the same order either way
+        y = np.empty(m)
+        head = np.concatenate([self.tail, x[:n1]])
+        h = y[:n1]
+        np.add(head[0:n1], head[1: 1 + n1], out=h)
+        for k in range(2, self.n):
+            h += head[k: k + n1]
+        body = y[n1:]
+        np.add(x[0: m - n1], x[1: m - n1 + 1], out=body)
+        for k in range(2, self.n):
+            body += x[k: m - n1 + k]
+        self.tail = x[m - n1:].copy()
+        y *= 1.0 / self.n
+        return y
 
 
 class History:
@@ -254,7 +283,14 @@ class History:
             self.start += drop
             self.n -= drop
         for k, v in cols.items():
-            self.arrays[k][self.n: self.n + m] = v
+            dst = self.arrays[k][self.n: self.n + m]
+            if v.ndim == 2 and not v.flags.c_contiguous and len(v) > 8 * v.shape[1]:
+                # (a filter's output, column-major, or rows picked from one: column by
+                # column is several times faster than numpy's copy row by row)
+                for c in range(v.shape[1]):
+                    dst[:, c] = v[:, c]
+            else:
+                dst[...] = v
         self.n += m
 
     def get(self, name: str, a: int, b: int) -> np.ndarray:
@@ -282,8 +318,8 @@ def rolling_quantile(history: np.ndarray, new: np.ndarray, window: int, q: float
             s0 = i + n_prev - window
             out[i] = np.partition(ring[s0:s0 + window], k)[k]
     else:
-        starts = np.arange(first_full, len(new)) + n_prev - window
-        win = np.lib.stride_tricks.sliding_window_view(ring, window)[starts]
+        s0 = first_full + n_prev - window
+        win = windows(ring, window)[s0: s0 + len(new) - first_full]
         out[first_full:] = np.partition(win, k, axis=1)[:, k]
     for i in range(min(first_full, len(new))):  # the start of a stream only
         before = ring[: n_prev + i]

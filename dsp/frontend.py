@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
+from .filters import windows
 
 # up to this many candidate rows, their medians are taken in Python (the streaming case:
 # a numpy call costs more than sorting seven numbers); more, in one vectorised partition
@@ -274,43 +275,47 @@ class Conditioner:
             mark[at] = True
             mark[at - 1] = True
             rows = np.flatnonzero(mark)
-            win = ext[rows[:, None] + (off - k + np.arange(2 * k + 1))]
-            s_rows = np.partition(win, k, axis=1)[:, k]
-            steps = np.zeros(n_ext)
-            steps[at] = s_rows[np.searchsorted(rows, at)] - s_rows[np.searchsorted(rows, at - 1)]
-            if prev_s is not None:
-                steps[0] = s_rows[0] - prev_s
-            cand = np.flatnonzero(steps > thr).tolist()
+            s_rows = np.partition(windows(ext, 2 * k + 1)[rows + (off - k)], k, axis=1)[:, k]
+            steps = s_rows[np.searchsorted(rows, at)] - s_rows[np.searchsorted(rows, at - 1)]
+            cand = at[steps > thr].tolist()
+            if prev_s is not None and s_rows[0] - prev_s > thr:
+                cand.insert(0, 0)
             n = _release_end(cand, n_ext, w, closed)
             if n == 0:
                 return None, b0
             r = n - 1 + off - k
             s_last = float(np.partition(ext[r: r + 2 * k + 1], k)[k])
-        missing: np.ndarray | None = None
+        holes: list[tuple[int, int]] = []  # (released row, samples missing before it)
         # ... but the median at a step is biased by the jitter's extremes, so the size of
         # each candidate step is measured between the means of the samples on either side,
         # up to w of them, not across another candidate (of this release, the w rows after
         # it, or an earlier one)
         released = bisect.bisect_left(cand, n)
         if released:
-            missing = np.zeros(n, dtype=np.int64)
-            full = np.concatenate([left, u])  # left context, then this segment's samples
-            lo_seg = max(0, len(left) - self._since_cand)
-            bounds = [c + len(left) for c in cand]
+            nl = len(left)
+
+            def full(x0: int, x1: int) -> np.ndarray:
+                """[x0, x1) of the left context followed by this segment's samples."""
+                if x0 >= nl:
+                    return u[x0 - nl: x1 - nl]
+                return np.concatenate([left[x0: min(x1, nl)], u[: max(0, x1 - nl)]])
+
+            n_full = nl + len(u)
+            lo_seg = max(0, nl - self._since_cand)
+            bounds = [c + nl for c in cand]
             for q in range(released):
                 c = bounds[q]
                 lo = max(lo_seg, c - w, bounds[q - 1] if q else 0)
-                hi = min(len(full), c + w, bounds[q + 1] if q + 1 < len(bounds) else len(full))
+                hi = min(n_full, c + w, bounds[q + 1] if q + 1 < len(bounds) else n_full)
                 if c - lo < 1 or hi - c < 1:
                     continue
-                m = round((float(full[c:hi].mean()) - float(full[lo:c].mean())) / p)
-                missing[cand[q]] = max(0, m)
+                m = round((float(full(c, hi).mean()) - float(full(lo, c).mean())) / p)
+                if m > 0 and not (cand[q] == 0 and prev_s is None):
+                    holes.append((cand[q], m))
             self._since_cand = n - cand[released - 1]
         else:
             self._since_cand += n
         new_seg = prev_s is None
-        if new_seg and missing is not None:
-            missing[0] = 0
         self._s_last = s_last
         keep = max(k, w)
         self._u_left = u[n - keep:n] if n >= keep else np.concatenate([left, u[:n]])[-keep:]
@@ -319,10 +324,10 @@ class Conditioner:
         g = None if hg is None else hg[b0:stop]
         if new_seg:
             self.n_segments += 1
-        if missing is None or not missing.any():
+        if not holes:
             piece = Piece(t, a, g, np.zeros(n, dtype=bool), new_seg)
         else:
-            piece = self._fill(t, a, g, missing, new_seg, ha[b0:seg_end],
+            piece = self._fill(t, a, g, holes, new_seg, ha[b0:seg_end],
                                None if hg is None else hg[b0:seg_end])
         hold = self.cfg.fill_hold_samples
         if n >= hold:
@@ -336,48 +341,41 @@ class Conditioner:
         self._t_real = float(t[-1])
         return piece, stop
 
-    def _fill(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None, missing: np.ndarray,
-              new_seg: bool, a_right: np.ndarray, g_right: np.ndarray | None) -> Piece:
-        n_add = int(missing.sum())
+    def _fill(self, t: np.ndarray, a: np.ndarray, g: np.ndarray | None,
+              holes: list[tuple[int, int]], new_seg: bool, a_right: np.ndarray,
+              g_right: np.ndarray | None) -> Piece:
+        """The piece with its holes filled; ``holes``: (row, samples missing before it),
+        in order (a few per piece: worked through in Python, not over the whole piece)."""
+        n_add = sum(m for _, m in holes)
         self.n_filled += n_add
-        # positions in the output: each sample moves right by the missing samples before it
-        pos = np.arange(len(t)) + np.cumsum(missing)
         n = len(t) + n_add
-        filled = np.ones(n, dtype=bool)
-        filled[pos] = False
+        filled = np.zeros(n, dtype=bool)
         out_t = np.empty(n)
         out_a = np.empty((n, 3))
         out_g = None if g is None else np.empty((n, 3))
-        holes = np.flatnonzero(missing)
-        # the real samples run by run (between holes): slices, not fancy indexing
-        for r0, r1 in itertools.pairwise([0, *holes.tolist(), len(t)]):
-            if r1 > r0:
-                o0 = int(pos[r0])
-                out_t[o0: o0 + r1 - r0] = t[r0:r1]
-                out_a[o0: o0 + r1 - r0] = a[r0:r1]
-                if out_g is not None and g is not None:
-                    out_g[o0: o0 + r1 - r0] = g[r0:r1]
+        # the real samples run by run (between holes), each moved right by the samples
+        # missing before it
+        spans = []  # (row of the sample after the hole, its slice in the output)
+        r0 = shift = 0
+        for j, m in [*holes, (len(t), 0)]:
+            o0 = r0 + shift
+            out_t[o0: o0 + j - r0] = t[r0:j]
+            out_a[o0: o0 + j - r0] = a[r0:j]
+            if out_g is not None and g is not None:
+                out_g[o0: o0 + j - r0] = g[r0:j]
+            if m:
+                hole = slice(j + shift, j + shift + m)
+                filled[hole] = True
+                spans.append((j, hole))
+            shift += m
+            r0 = j
         # values: a ramp between the means of the few real samples on either side.
         # Interpolating between single noisy samples would put their noise on the whole
         # hole (which the filters then see), holding a level would leave a step if the
         # arm moved during the hole.
         k = self.cfg.fill_hold_samples
-        off = len(self._tail_a)
-        ext_a = np.concatenate([self._tail_a, a])
-        ext_g = None if g is None else np.concatenate([self._tail_g, g])
-        # the mean of the (up to k) real samples before each hole and the k after it
-        lo = np.maximum(0, off + holes - k)
-        lvl_a = _means(ext_a, lo, off + holes)
-        nxt_a = _means(a_right, holes, holes + k)
-        empty = (off + holes) <= lo  # nothing before it (a segment's start): its level
-        lvl_a[empty] = nxt_a[empty]
-        if ext_g is not None and g_right is not None:
-            lvl_g = _means(ext_g, lo, off + holes)
-            nxt_g = _means(g_right, holes, holes + k)
-            lvl_g[empty] = nxt_g[empty]
-        for q, j in enumerate(holes.tolist()):
-            m = int(missing[j])
-            hole = slice(int(pos[j]) - m, int(pos[j]))
+        for j, hole in spans:
+            m = hole.stop - hole.start
             frac = (np.arange(1, m + 1) / (m + 1))[:, None]
             # times: between the previous real sample (maybe in the previous chunk) and this
             if j > 0:
@@ -386,9 +384,17 @@ class Conditioner:
                 assert self._t_real is not None
                 t_prev = self._t_real
             out_t[hole] = t_prev + frac[:, 0] * (float(t[j]) - t_prev)
-            out_a[hole] = lvl_a[q] + frac * (nxt_a[q] - lvl_a[q])
-            if out_g is not None and ext_g is not None:
-                out_g[hole] = lvl_g[q] + frac * (nxt_g[q] - lvl_g[q])
+            # the mean of the (up to k) real samples before the hole (nothing before it,
+            # at a segment's start: the level after it) and the k after it
+            nxt = _mean_rows(a_right[j: j + k])
+            before = _last_rows(self._tail_a, a, j, k)
+            lvl = _mean_rows(before) if len(before) else nxt
+            out_a[hole] = lvl + frac * (nxt - lvl)
+            if out_g is not None and g is not None and g_right is not None:
+                nxt = _mean_rows(g_right[j: j + k])
+                before = _last_rows(self._tail_g, g, j, k)
+                lvl = _mean_rows(before) if len(before) else nxt
+                out_g[hole] = lvl + frac * (nxt - lvl)
         return Piece(out_t, out_a, out_g, filled, new_seg)
 
 
@@ -403,20 +409,17 @@ def _release_end(cand: list[int], n_known: int, w: int, closed: bool) -> int:
     return n_known
 
 
-def _means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Means of the rows x[lo_i:hi_i] (hi clipped to len(x)), as ``x[lo:hi].mean(axis=0)``
-    computes them: the rows added in order, then divided by their count."""
-    hi = np.minimum(hi, len(x))
-    cnt = hi - lo
-    out = np.zeros((len(lo), x.shape[1]))
-    if len(lo) == 0:
-        return out
-    for i in range(int(cnt.max())):
-        take = cnt > i
-        row = x[np.where(take, lo + i, 0)]
-        out = np.where(take[:, None], row if i == 0 else out + row, out)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return out / cnt[:, None]
+def _last_rows(tail: np.ndarray, x: np.ndarray, j: int, k: int) -> np.ndarray:
+    """The (up to) k rows before row j of ``tail`` followed by ``x``."""
+    if j >= k or len(tail) == 0:
+        return x[max(0, j - k): j]
+    return np.concatenate([tail[max(0, len(tail) - (k - j)):], x[:j]])
+
+
+def _mean_rows(x: np.ndarray) -> np.ndarray:
+    """The mean of the rows of x, added in order (numpy reduces over rows of a (m, 3)
+    array one row after the other), then divided by their count."""
+    return np.add.reduce(x, axis=0) / len(x)
 
 
 def _increasing(t: np.ndarray, prev: float = -np.inf) -> np.ndarray:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from .filters import windows
 
 
 class MatchedFilterBank:
@@ -44,7 +45,7 @@ class MatchedFilterBank:
 
     def stat(self, x: np.ndarray, sigma: float) -> np.ndarray:
         """The statistic per lag (largest over durations) for a stretch x (n, 3)."""
-        proj = sliding_window_view(x, self.length, axis=0) @ self.templates
+        proj = windows(x, self.length) @ self.templates
         e = np.einsum("mak,mak->mk", proj, proj)
         return (e[:, 0::2] + e[:, 1::2]).max(axis=1) / sigma ** 2
 
@@ -52,7 +53,7 @@ class MatchedFilterBank:
         """(largest statistic over lags and durations, peak g of the fitted pulse with
         the noise's share of its energy removed, its duration s, its lag) for a stretch
         x (n, 3); the lag is the template's first sample in x."""
-        win = sliding_window_view(x, self.length, axis=0)  # (m, 3, length)
+        win = windows(x, self.length)  # (m, 3, length)
         proj = win @ self.templates  # (m, 3, 2k)
         e = np.einsum("mak,mak->mk", proj, proj)  # energy per template
         pair = e[:, 0::2] + e[:, 1::2]  # (m, k)

@@ -24,7 +24,9 @@ Both are offline: they look minutes ahead. Here the same idea runs causally, per
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +103,7 @@ class Context:
         # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
         self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", self.fs_c, 3)
         self._slow_hist = np.zeros(0)  # recent per-second slow-band RMS values
-        self._cur: list[tuple[np.ndarray, ...]] = []  # samples of the open second
+        self._cur: list[tuple[np.ndarray | None, ...]] = []  # samples of the open second
         self._cur_key: int | None = None
         self.log = SecondsLog(int(cfg.context_keep_s))
         self.bouts: deque[Bout] = deque(maxlen=4096)
@@ -113,7 +115,10 @@ class Context:
         self._last_onset = -np.inf
         self._wake_checked = -np.inf  # end of the last bout in sleep whose aftermath was checked
         self.jerk_times: deque[float] = deque(maxlen=1024)
-        self.epochs = True  # emit Epoch outputs (offline analysis may not want them)
+        # emit Epoch outputs (offline analysis may not want them); set before the first
+        # piece: without epochs, what only they report (activity, tremor-band power) is
+        # not computed at all
+        self.epochs = True
 
     def new_segment(self) -> None:
         self.band.reset()
@@ -121,30 +126,36 @@ class Context:
 
     # ------------------------------------------------------------------ epochs
     def process(self, t: np.ndarray, acc: np.ndarray, filled: np.ndarray, env: np.ndarray,
-                floor: np.ndarray, hp_mag: np.ndarray) -> list[Epoch | SleepOnset]:
+                floor: np.ndarray, hp_mag: np.ndarray | None) -> list[Epoch | SleepOnset]:
         """One piece at the full rate; ``hp_mag`` is the high-passed acceleration's norm
-        (gravity removed), ``env``/``floor`` the jerk stage's envelope and noise floor."""
+        (gravity removed; only epochs report it: None without them), ``env``/``floor`` the
+        jerk stage's envelope and noise floor."""
         if len(t) == 0:
             return []
         thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
         active = (env > thr).astype(float)
-        cols_in = [t, acc, filled.astype(float), active, floor, hp_mag]
-        if self._carry is not None:
+        cols_in = [t, acc, filled.astype(float), active, floor]
+        if self.epochs:
+            assert hp_mag is not None, "epochs report the activity: hp_mag is needed"
+            cols_in.append(hp_mag)
+        if self._carry is not None and len(self._carry[0]):
             cols_in = [np.concatenate([c, x]) for c, x in zip(self._carry, cols_in, strict=True)]
         d = self.dec
         m = (len(cols_in[0]) // d) * d
         self._carry = [c[m:] for c in cols_in]
         if m == 0:
             return []
-        t_in, acc_in, fill_in, act_in, floor_in, hpm_in = cols_in
+        t_in, acc_in, fill_in, act_in, floor_in = cols_in[:5]
         t = t_in[d - 1:m:d]
         acc = _block_mean(acc_in[:m], d)
         filled = _block_mean(fill_in[:m], d) > 0
         active = _block_mean(act_in[:m], d)
         floor = floor_in[0:m:d]
-        dmag = _block_mean(hpm_in[:m], d)
-        bp = self.band(acc)
-        bp2 = np.einsum("ij,ij->i", bp, bp)
+        dmag = bp2 = None
+        if self.epochs:
+            dmag = _block_mean(cols_in[5][:m], d)
+            bp = self.band(acc)
+            bp2 = np.einsum("ij,ij->i", bp, bp)
         sl = self.slow(acc)
         slow2 = np.einsum("ij,ij->i", sl, sl)
         keys = np.floor(t).astype(np.int64)
@@ -154,45 +165,56 @@ class Context:
         if int(keys[-1]) == self._cur_key:
             self._cur.append(cols)
             return []
-        # samples before the piece's last second complete every earlier second
+        # samples before the piece's last second complete every earlier second. Each
+        # second's sums come from its own samples whatever else is in the array, so the
+        # open second's are gathered on their own (not the whole piece copied after them)
         last = int(np.searchsorted(keys, keys[-1], "left"))
-        head = tuple(np.concatenate([c[i] for c in self._cur] + [cols[i][:last]])
-                     for i in range(len(cols)))
-        self._cur = [tuple(x[last:] for x in cols)]
+        parts = []
+        s1 = 0
+        if self._cur:
+            s1 = int(np.searchsorted(keys[:last], self._cur_key, "right"))
+            parts.append(_second_sums(tuple(
+                _cat([c[i] for c in self._cur] + [_part(cols[i], 0, s1)])
+                for i in range(len(cols)))))
+        if s1 < last:
+            parts.append(_second_sums(tuple(_part(x, s1, last) for x in cols)))
+        self._cur = [tuple(_part(x, last, None) for x in cols)]
         self._cur_key = int(keys[-1])
-        return self._close_seconds(head)
+        return self._close_seconds(parts[0] if len(parts) == 1 else tuple(
+            _cat([p[i] for p in parts]) for i in range(len(parts[0]))))
 
     def flush(self) -> list[Epoch | SleepOnset]:
         if not self._cur:
             return []
-        head = tuple(np.concatenate([c[i] for c in self._cur]) for i in range(8))
+        head = tuple(_cat([c[i] for c in self._cur]) for i in range(8))
         self._cur = []
         self._cur_key = None
-        out = self._close_seconds(head)
+        out = self._close_seconds(_second_sums(head))
         self._close_bout()
         return out
 
-    def _close_seconds(self, cols: tuple[np.ndarray, ...]) -> list[Epoch | SleepOnset]:
-        keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
-        if len(keys) == 0:
+    def _close_seconds(self, secs: tuple[np.ndarray | None, ...]
+                       ) -> list[Epoch | SleepOnset]:
+        """Closes complete seconds, from their sums (``_second_sums``)."""
+        k, n_real, s_dmag, s_bp2, s_active, s_slow2, s_acc, counts, fl = secs
+        assert (k is not None and n_real is not None and s_active is not None
+                and s_slow2 is not None and s_acc is not None and counts is not None
+                and fl is not None)
+        if len(k) == 0:
             return []
         cfg = self.cfg
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(keys)) + 1])
-        counts = np.diff(np.concatenate([starts, [len(keys)]])).astype(float)
-        real = 1.0 - filled
-        n_real = np.add.reduceat(real, starts)
         safe = np.maximum(n_real, 1.0)
-        act = np.add.reduceat(dmag * real, starts) / safe
-        tpw = np.add.reduceat(bp2 * real, starts) / safe
-        afrac = np.add.reduceat(active * real, starts) / safe
-        slow = np.sqrt(np.add.reduceat(slow2 * real, starts) / safe)
+        act = tpw = safe[:0]  # (read by epochs only)
+        if s_dmag is not None and s_bp2 is not None:
+            act = s_dmag / safe
+            tpw = s_bp2 / safe
+        afrac = s_active / safe
+        slow = np.sqrt(s_slow2 / safe)
         # its floor: a low percentile of the previous seconds (breathing leaks in a little)
         slow_floor, self._slow_hist = rolling_quantile(
             self._slow_hist, slow, int(cfg.move_slow_window_s), cfg.move_slow_floor_q)
         slow_floor = np.where(np.isfinite(slow_floor), slow_floor, slow)
-        macc = np.add.reduceat(acc, starts, axis=0) / counts[:, None]
-        fl = floor[starts]
-        k = keys[starts]
+        macc = s_acc / counts[:, None]
         # orientation change against the record move_angle_lag_s before (one second more
         # allowed between them: a missing second)
         lag = cfg.move_angle_lag_s
@@ -219,9 +241,13 @@ class Context:
         out: list[Epoch | SleepOnset] = []
         # (Python ints and bools once for the whole piece: the per-second state machine
         # runs 28,800 times a night)
+        # (a still second before ``still`` would change nothing: most of a quiet night)
+        still = self._still_until()
         for i, (key, mv, cl) in enumerate(zip(k.tolist(), moving.tolist(), clear.tolist(),
                                               strict=True)):
-            out += self._step(key, mv, cl)
+            if mv or key >= still:
+                out += self._step(key, mv, cl)
+                still = self._still_until()
             if self.epochs:
                 out.append(Epoch(start=float(k[i]), duration_s=1.0,
                                  activity_g=round(float(act[i]), 6),
@@ -250,6 +276,35 @@ class Context:
             self._moving_recent.popleft()
         return self._update_state(t + 1.0)
 
+    def _still_until(self) -> float:
+        """A key before which a still (not moving) second would change nothing: the state
+        machine's early returns, read off its present state (no bout open, no moving second
+        leaving the window, the state's next check of the stillness not due). -inf when
+        the next still second may change something."""
+        cfg = self.cfg
+        if self._open_bout is not None:
+            return -math.inf
+        recent = self._moving_recent
+        need = cfg.wake_from_sleep_moving_s if self.state == "sleep" else cfg.wake_moving_s
+        if self.state != "wake" and len(recent) >= need:
+            return -math.inf
+        until = math.inf
+        if recent:
+            r0 = recent[0]
+            until = _first_key(lambda k: r0 <= k - cfg.wake_window_s, r0 + cfg.wake_window_s)
+        last = self.last_move_end
+        if self.state == "sleep":
+            b = self.bouts[-1] if self.bouts else None
+            if b is None or b.end <= self._wake_checked or b.n_clear == 0:
+                return until
+            after = cfg.wake_sway_after_s
+            return min(until, _first_key(lambda k: float(k) + 1.0 - last >= after,
+                                         after + last - 1.0))
+        quiet_s, every_s, checked = cfg.sleep_quiet_s, cfg.sway_every_s, self._sway_checked
+        return min(until, max(
+            _first_key(lambda k: float(k) + 1.0 - last >= quiet_s, quiet_s + last - 1.0),
+            _first_key(lambda k: float(k) + 1.0 - checked >= every_s, every_s + checked - 1.0)))
+
     def _close_bout(self) -> None:
         b = self._open_bout
         if b is None:
@@ -264,6 +319,7 @@ class Context:
         self.last_move_end = max(self.last_move_end, b.end)
 
     def _update_state(self, now: float) -> list[SleepOnset]:
+        # (_still_until reads this method's early returns: keep the two in step)
         cfg = self.cfg
         moving_s = len(self._moving_recent)
         last_end = now if self._open_bout is not None else self.last_move_end
@@ -384,12 +440,67 @@ class Context:
         self.jerk_times.append(t)
 
 
+def _first_key(pred: Callable[[int], bool], estimate: float) -> float:
+    """The first integer key for which ``pred`` (false, then true as keys grow) holds,
+    looked for around an estimate (-inf or inf: it holds for all keys, or none)."""
+    if not math.isfinite(estimate):
+        return estimate
+    k = math.floor(estimate)
+    while pred(k):
+        k -= 1
+    while not pred(k):
+        k += 1
+    return k
+
+
+def _second_sums(cols: tuple[np.ndarray | None, ...]) -> tuple[np.ndarray | None, ...]:
+    """Per second of the rows (keys, |hp| mean, tremor-band power, active share,
+    acceleration, filled, floor, slow-band power; the second and third None without
+    epochs): its key, real samples, the sums over its real samples of the |hp| mean, the
+    band power (None without epochs), the active share and the slow-band power, the sum
+    of its acceleration, its rows, and the floor at its first row."""
+    keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
+    assert (keys is not None and active is not None and acc is not None
+            and filled is not None and floor is not None and slow2 is not None)
+    # (np.diff's arithmetic without its wrapper: this runs a few hundred times a night)
+    starts = np.flatnonzero(keys[1:] != keys[:-1])
+    starts += 1
+    starts = np.concatenate([np.zeros(1, dtype=starts.dtype), starts])
+    ends = np.concatenate([starts[1:], np.array([len(keys)], dtype=starts.dtype)])
+    counts = (ends - starts).astype(float)
+    real = 1.0 - filled
+    return (keys[starts], np.add.reduceat(real, starts),
+            None if dmag is None else np.add.reduceat(dmag * real, starts),
+            None if bp2 is None else np.add.reduceat(bp2 * real, starts),
+            np.add.reduceat(active * real, starts),
+            np.add.reduceat(slow2 * real, starts), np.add.reduceat(acc, starts, axis=0),
+            counts, floor[starts])
+
+
+def _cat(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """The parts of a column concatenated (None: a column not computed)."""
+    return None if parts[0] is None else np.concatenate([p for p in parts if p is not None])
+
+
+def _part(x: np.ndarray | None, a: int, b: int | None) -> np.ndarray | None:
+    return None if x is None else x[a:b]
+
+
 def _block_mean(x: np.ndarray, d: int) -> np.ndarray:
-    """Means of consecutive blocks of d samples (strided sums: fast, same order always)."""
-    y = x[0::d].copy()
-    for k in range(1, d):
-        y += x[k::d]
-    return y * (1.0 / d) if d > 1 else y
+    """Means of consecutive blocks of d samples (len(x) a multiple of d): the block's
+    samples added in order, times 1/d. Column by column: a strided pass over one long
+    column is several times faster than over rows of three."""
+    if d == 1:
+        return x.copy()
+    cols = x[:, None] if x.ndim == 1 else x
+    out = np.empty((len(x) // d, cols.shape[1]))
+    for c in range(cols.shape[1]):
+        col, o = cols[:, c], out[:, c]
+        np.add(col[0::d], col[1::d], out=o)
+        for k in range(2, d):
+            o += col[k::d]
+    out *= 1.0 / d
+    return out.reshape(len(out), *x.shape[1:])
 
 
 def _angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from .config import AnalyzerConfig
 
 if TYPE_CHECKING:
-    from .jerks import Burst
+    from .jerk_features import Burst
     from .sleep import Context
     from .tremor import TremorTracker
 

@@ -9,8 +9,8 @@ import pytest
 
 from tests.dsp_helpers import JERKS, finals, match_jerks, run
 from twitchwatch.dsp import Analyzer, AnalyzerConfig, Event, Retraction
+from twitchwatch.dsp.jerk_features import BurstFeatures
 from twitchwatch.dsp.jerk_mf import MatchedFilterBank
-from twitchwatch.dsp.jerks import BurstFeatures
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -257,3 +257,28 @@ def test_synthetic_night_with_bathroom_trip() -> None:
         assert sum(1 for e in hyp if w["start"] <= e.start <= w["start"] + 900) <= 1
     assert sum(1 for s in true_h if any(abs(e.start - s) <= 0.5 for e in hyp)) == len(true_h)
     assert len(hyp) <= len(true_h) + 1
+
+
+def test_still_seconds_skipped_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The context steps through a still second only when the state machine could change
+    on it (``Context._still_until`` reads the machine's early returns): stepping through
+    every second gives the same outputs, a guard for edits of either."""
+    from twitchwatch.dsp.sleep import Context
+
+    r = synth_night(seed=5, duration_s=2 * 3600, rate_hz=50, profile="mixed", gyro=False,
+                    segment="night")
+    skipped = run(r.t, r.acc_g, None, chunk=7919)
+    n_steps = 0
+    step = Context._step
+
+    def counted(self: Context, key: int, moving: bool, clear: bool = True) -> list:
+        nonlocal n_steps
+        n_steps += 1
+        return step(self, key, moving, clear)
+
+    monkeypatch.setattr(Context, "_step", counted)
+    monkeypatch.setattr(Context, "_still_until", lambda self: -np.inf)
+    every = run(r.t, r.acc_g, None, chunk=7919)
+    assert n_steps >= 7000  # (every second of the two hours)
+    assert [repr(o) for o in skipped] == [repr(o) for o in every]
+    assert any(isinstance(o, SleepOnset) for o in every)
