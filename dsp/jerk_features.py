@@ -123,6 +123,11 @@ class BurstFeatureMixin:
         """Per-axis white-noise sigma of the high-passed acceleration for a floor."""
         return floor_g / self.floor_per_sigma
 
+    def _context_span(self) -> tuple[int, int]:
+        """Samples of context either side of a burst, and of the guard next to it."""
+        return (round(self.cfg.jerk_context_s * self.fs),
+                round(self.cfg.jerk_context_guard_s * self.fs))
+
     def features(self, b: Burst, seg_end: int, full: bool = True,
                  exclude: list[tuple[int, int]] | None = None,
                  later: list[tuple[int, int]] | None = None) -> BurstFeatures:
@@ -135,8 +140,7 @@ class BurstFeatureMixin:
         fs = self.fs
         cfg = self.cfg
         lo = b.seg_start
-        n = round(cfg.jerk_context_s * fs)
-        guard = round(cfg.jerk_context_guard_s * fs)
+        n, guard = self._context_span()
         pre = h.get("env", max(lo, b.i0 - n), max(lo, b.i0 - guard))
         post_at = b.i1 + guard
         post = h.get("env", post_at, min(seg_end, b.i1 + n))
@@ -186,8 +190,7 @@ class BurstFeatureMixin:
         fs = self.fs
         cfg = self.cfg
         lo = b.seg_start
-        n = round(cfg.jerk_context_s * fs)
-        guard = round(cfg.jerk_context_guard_s * fs)
+        n, guard = self._context_span()
         floor = f.floor_g
         # orientation before and after
         acc_pre = h.get("acc", max(lo, b.i0 - n), max(lo, b.i0 - guard))
