@@ -41,8 +41,6 @@ from .tremor_spectra import (
 )
 from .types import Event, Retraction
 
-_Episode = Episode  # (the name the tests know)
-
 # Not a tunable (no result depends on it): a call handles up to FRAMES_PER_CALL frames
 # (offline: fewer, larger numpy calls). (numpy's FFT transforms each row on its own, so a
 # frame's spectrum does not depend on how many frames a call holds:
@@ -83,7 +81,6 @@ class TremorTracker:
         # band's peak lobes: it is averaged up to there
         self.avg_bins = min(len(self.freqs), max(self.total.stop,
                                                  self.search.stop + main_lobe(self.nfft, self.win)))
-        self.seg_start_d = 0  # decimated index where the segment starts
         self.next_frame_end = 0  # decimated index (exclusive) of the next frame's end
         self.episodes = Episodes(cfg)
         # weak steady lines: the mean normalised spectrum of the last frames
@@ -100,7 +97,6 @@ class TremorTracker:
             self.bp_gyr.reset()
         self.avg.reset()
         d0 = -(-gi0 // self.dec)  # first kept decimated index in the new segment
-        self.seg_start_d = d0
         # a frame needs the running sum just before its window: start one sample later
         self.next_frame_end = d0 + self.win + 1
 
@@ -116,7 +112,7 @@ class TremorTracker:
         return []  # an episode may bridge a short disconnect (tremor_bridge_s)
 
     def finish(self) -> list[Event | Retraction]:
-        return self.episodes.close(final=True)
+        return self.episodes.close()
 
     @property
     def ep(self) -> Episode | None:
@@ -126,9 +122,6 @@ class TremorTracker:
     def seen_between(self, t0: float, t1: float) -> bool:
         """Whether a confirmed tremor ran at some time in (t0, t1)."""
         return self.episodes.seen_between(t0, t1)
-
-    def _finalize(self, ep: Episode) -> list[Event | Retraction]:
-        return self.episodes.finalize(ep)
 
     def process(self, gi0: int, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None,
                 filled: np.ndarray, spiky: np.ndarray) -> list[Event | Retraction]:
@@ -233,10 +226,9 @@ class TremorTracker:
                       & (sa < cfg.tremor_subharmonic) & (ama >= cfg.tremor_min_g)
                       & (fa >= cfg.tremor_band_hz[0]) & (fa <= cfg.tremor_band_hz[1]))
             if by_acc.any():
-                mk = (self.total.stop - self.total.start) // 2
-                med_g = np.partition(pg[:, self.total], mk, axis=1)[:, mk]
+                # (med: the gyroscope rows' median bin, from spectral above)
                 ka = np.rint(fa / (self.freqs[1] - self.freqs[0])).astype(int)
-                turns = pg[np.arange(n), local_max(pg, ka, 1)] / np.maximum(med_g, 1e-30)
+                turns = pg[np.arange(n), local_max(pg, ka, 1)] / np.maximum(med, 1e-30)
                 by_acc &= turns >= cfg.tremor_hold_prominence
             if by_acc.any():
                 f_peak = np.where(by_acc, fa, f_peak)

@@ -222,7 +222,7 @@ class Episodes:
             return [self._event(ep, final=True)]
         return [Retraction(id=ep.id, time=round(ep.t_last, 3))]
 
-    def close(self, final: bool) -> list[Event | Retraction]:
+    def close(self) -> list[Event | Retraction]:
         out = self._end_run()
         for c in self.closing:
             out += self.finalize(c)

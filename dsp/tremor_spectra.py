@@ -37,15 +37,17 @@ def _clip_cols(k: np.ndarray, n: int) -> np.ndarray:
 
 
 def sum_down(xt: np.ndarray) -> np.ndarray:
-    """Sum of each row of ``xt.T`` (``xt`` C-contiguous: the rows' terms in its rows),
-    added left to right whatever the number of rows. numpy's ``sum(axis=1)`` may pair the
-    terms of a short row differently when there are many rows (it iterates the long axis
-    innermost), and a frame's decision must not depend on how many frames came in the same
-    call. A reduction along the slow axis adds row after row, never pairwise, as numpy
+    """Sum of each row of ``xt.T`` (the rows' terms in the rows of ``xt``), added left to
+    right whatever the number of rows. The order in which numpy's ``sum(axis=1)`` adds a
+    row's terms depends on how the rows lie in memory (pairwise along a contiguous row, one
+    after another when it iterates across them), and the frames come in either layout, in
+    batches of any size: a frame's decision must not depend on that. A reduction along
+    the slow axis of a C-contiguous ``xt`` adds row after row, never pairwise, as numpy
     documents for ``sum``: the same additions in the same order as
     ``np.cumsum(xt.T, axis=1)[:, -1]``; but not with one column, whose only axis left is
     the fast one: few columns take the running sum. (Callers build ``xt`` transposed
-    where they can, instead of copying a transpose.)"""
+    where they can, instead of copying a transpose; any other layout is copied here.)"""
+    xt = np.ascontiguousarray(xt)  # (free when it is already: the order above needs it)
     if xt.shape[1] <= FEW_ROWS or len(xt) == 0:
         return np.cumsum(xt, axis=0)[-1] if len(xt) else np.zeros(xt.shape[1])
     return np.add.reduce(xt, axis=0)
@@ -168,7 +170,7 @@ def low_fraction(p: np.ndarray, freqs: np.ndarray, band: tuple[float, float]
     a = int(np.searchsorted(freqs, band[0]))  # the first bin >= band[0]
     k = int(np.searchsorted(freqs, band[1])) - a  # the bins of the band: the first k
     # the band's sum is the first k terms of the whole's: one pass, continued from it
-    pt = np.ascontiguousarray(p[:, a:].T)
+    pt = p[:, a:].T.copy()  # (written into below: never a view of the caller's p)
     low = sum_down(pt[:k])
     if k == 0:
         return low / np.maximum(sum_down(pt), 1e-30)

@@ -76,6 +76,19 @@ def test_stage_cadence_changes_nothing(mixed, cadence: dict) -> None:
     assert sorted(staged, key=_key) == sorted(whole, key=_key)
 
 
+@pytest.mark.parametrize("chunk", [None, 997])
+def test_without_epochs_the_same_outputs_but_epochs(mixed, chunk: int | None) -> None:
+    # `analyze` asks for no epochs, and the context then skips what only epochs report
+    # (activity, the tremor band's power): every other output must stay the same, or
+    # offline and live would disagree
+    t, a, g = mixed.t, mixed.acc_g, mixed.gyro_dps
+    with_epochs = [o for o in run(t, a, g, chunk=chunk) if not isinstance(o, Epoch)]
+    without = run(t, a, g, chunk=chunk, analyzer=Analyzer(epochs=False))
+    assert not any(isinstance(o, Epoch) for o in without)
+    assert any(isinstance(o, SleepOnset) for o in without)  # the context still ran
+    assert sorted(without, key=_key) == sorted(with_epochs, key=_key)
+
+
 def test_epochs_cover_the_recording(mixed) -> None:
     out = run(mixed.t, mixed.acc_g, mixed.gyro_dps)
     ep = [o for o in out if isinstance(o, Epoch)]

@@ -149,11 +149,14 @@ def test_fft_rows_do_not_depend_on_each_other() -> None:
 def test_row_sums_add_left_to_right_whatever_the_number_of_rows() -> None:
     # sum_down reduces along the slow axis (numpy adds row after row there, never
     # pairwise): the same bits as a running sum along each row, for one frame or many
+    # (up to FEW_ROWS rows it is that running sum itself: the rows here are more), and
+    # whatever the layout it is given (a transposed view is copied first)
     rng = np.random.default_rng(5)
-    for n, w in itertools.product((1, 2, 3, 16, 17, 64, 301), (1, 2, 9, 17, 125, 132)):
+    for n, w in itertools.product((17, 64, 301), (1, 2, 9, 17, 125, 132)):
         x = rng.normal(size=(n, w)) * np.exp(rng.uniform(-20, 20, size=(n, w)))
-        want = np.cumsum(x, axis=1)[:, -1]
-        assert sum_down(np.ascontiguousarray(x.T)).tobytes() == want.tobytes(), (n, w)
+        want = np.cumsum(x, axis=1)[:, -1].tobytes()
+        assert sum_down(np.ascontiguousarray(x.T)).tobytes() == want, (n, w)
+        assert sum_down(x.T).tobytes() == want, (n, w, "a transposed view")
 
 
 def test_frame_sums_are_the_same_whatever_the_pieces() -> None:

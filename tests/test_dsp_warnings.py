@@ -8,7 +8,8 @@ import pytest
 
 from tests.dsp_helpers import run
 from twitchwatch.dsp import AnalyzerConfig, Retraction
-from twitchwatch.dsp.tremor import TremorTracker, _Episode
+from twitchwatch.dsp.tremor import TremorTracker
+from twitchwatch.dsp.tremor_episodes import Episode
 from twitchwatch.gateway.synth import synth_night
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -18,10 +19,10 @@ def test_an_episode_without_any_period_cv_is_irregular() -> None:
     """Frames whose band-limited signal had too few zero crossings carry no period CV;
     an episode made only of such frames is judged irregular, silently."""
     tr = TremorTracker(AnalyzerConfig(), 100.0, has_gyro=False)
-    ep = _Episode(first=0, last=20, t_first=10.0, t_last=30.0, freqs=[5.0] * 21,
-                  amps=[0.02] * 21, rest=[0.0] * 21, pcvs=[float("nan")] * 21,
-                  proms=[100.0] * 21, confirmed=True, id="t14000")
-    out = tr._finalize(ep)
+    ep = Episode(first=0, last=20, t_first=10.0, t_last=30.0, freqs=[5.0] * 21,
+                 amps=[0.02] * 21, rest=[0.0] * 21, pcvs=[float("nan")] * 21,
+                 proms=[100.0] * 21, confirmed=True, id="t14000")
+    out = tr.episodes.finalize(ep)
     assert len(out) == 1 and isinstance(out[0], Retraction)
 
 
