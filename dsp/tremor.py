@@ -310,5 +310,6 @@ class TremorTracker:
                                    float(dens_gyr[i]) if gyro else np.nan,
                                    float(f_w[i]), float(prom_w[i]), float(conc_w[i]),
                                    float(sub_w[i])))
-        return self.episodes.decide(t_start, t_end, ok, f_peak, amp_acc, rest, pcv, prom,
-                                    prom_w, masked, trans)
+        return self.episodes.decide(t_start_s=t_start, t_end_s=t_end, ok=ok, f_peak_hz=f_peak,
+                                    amp_g=amp_acc, rest=rest, pcv=pcv, prom=prom,
+                                    acc_prom=prom_w, masked=masked, trans=trans)

@@ -58,20 +58,29 @@ class Episodes:
         self.gaps.append(gap)
         self.gaps = self.gaps[-KEEP_RECENT:]
 
-    def decide(self, *cols: np.ndarray) -> list[Event | Retraction]:
+    def decide(self, *, t_start_s: np.ndarray, t_end_s: np.ndarray, ok: np.ndarray,
+               f_peak_hz: np.ndarray, amp_g: np.ndarray, rest: np.ndarray, pcv: np.ndarray,
+               prom: np.ndarray, acc_prom: np.ndarray, masked: np.ndarray,
+               trans: np.ndarray) -> list[Event | Retraction]:
         """The frames' verdicts in order: episodes start, go on, end. Most frames are
         not tremor-like with no episode running and none closing, and change nothing but
         the frame count: those are skipped in one step. The rest read Python floats
-        taken once (``tolist``: the same values), not element by element."""
+        taken once (``tolist``: the same values), not element by element.
+
+        One array per frame each, named (keyword-only) so that two cannot be swapped:
+        ``ok`` the tremor-like ones, ``acc_prom`` the prominence in the mean spectrum,
+        ``masked`` a movement's floor, ``trans`` a pulse in the window."""
         cfg = self.cfg
         out: list[Event | Retraction] = []
-        n = len(cols[0])
-        oks = np.flatnonzero(cols[2]).tolist()  # the tremor-like frames
+        n = len(t_start_s)
+        oks = np.flatnonzero(ok).tolist()  # the tremor-like frames
         if not oks and self.ep is None and not self.closing:
             self.frame_no += n
             return out
-        t_start, t_end, ok_l, f_l, amp_l, rest_l, pcv_l, prom_l, promw_l, masked_l, trans_l = (
-            c.tolist() for c in cols)
+        t_start, t_end = t_start_s.tolist(), t_end_s.tolist()
+        ok_l, f_l, amp_l, rest_l = ok.tolist(), f_peak_hz.tolist(), amp_g.tolist(), rest.tolist()
+        pcv_l, prom_l, promw_l = pcv.tolist(), prom.tolist(), acc_prom.tolist()
+        masked_l, trans_l = masked.tolist(), trans.tolist()
         nxt = 0  # position in oks of the next tremor-like frame at or after i
         i = 0
         while i < n:
