@@ -28,6 +28,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,12 +99,12 @@ class Context:
         # samples (a boxcar, which also keeps aliased noise out of the bands below)
         self.dec = max(1, round(fs / cfg.context_rate_hz))
         self.fs_c = fs / self.dec
-        self._carry: list[np.ndarray] | None = None
+        self._carry: _Samples | None = None  # full-rate samples short of a block
         self.band = butter(2, cfg.tremor_band_hz, "bandpass", self.fs_c, 3)
         # gentle movements (settling in bed) live at 0.5-2 Hz, above breathing
         self.slow = butter(2, cfg.move_slow_band_hz, "bandpass", self.fs_c, 3)
         self._slow_hist = np.zeros(0)  # recent per-second slow-band RMS values
-        self._cur: list[tuple[np.ndarray | None, ...]] = []  # samples of the open second
+        self._cur: list[_Rows] = []  # rows of the open second
         self._cur_key: int | None = None
         self.log = SecondsLog(int(cfg.context_keep_s))
         self.bouts: deque[Bout] = deque(maxlen=4096)
@@ -134,72 +135,67 @@ class Context:
             return []
         thr = np.maximum(self.cfg.move_snr * floor, self.cfg.move_min_g)
         active = (env > thr).astype(float)
-        cols_in = [t, acc, filled.astype(float), active, floor]
         if self.epochs:
             assert hp_mag is not None, "epochs report the activity: hp_mag is needed"
-            cols_in.append(hp_mag)
-        if self._carry is not None and len(self._carry[0]):
-            cols_in = [np.concatenate([c, x]) for c, x in zip(self._carry, cols_in, strict=True)]
+        else:
+            hp_mag = None
+        s_in = _Samples(t, acc, filled.astype(float), active, floor, hp_mag)
+        if self._carry is not None and len(self._carry.t):
+            s_in = _Samples._make(_cat([c, x]) for c, x in zip(self._carry, s_in, strict=True))
         d = self.dec
-        m = (len(cols_in[0]) // d) * d
-        self._carry = [c[m:] for c in cols_in]
+        m = (len(s_in.t) // d) * d
+        self._carry = s_in.part(m, None)
         if m == 0:
             return []
-        t_in, acc_in, fill_in, act_in, floor_in = cols_in[:5]
-        t = t_in[d - 1:m:d]
-        acc = _block_mean(acc_in[:m], d)
-        filled = _block_mean(fill_in[:m], d) > 0
-        active = _block_mean(act_in[:m], d)
-        floor = floor_in[0:m:d]
+        t = s_in.t[d - 1:m:d]
+        acc = _block_mean(s_in.acc[:m], d)
+        filled = _block_mean(s_in.filled[:m], d) > 0
+        active = _block_mean(s_in.active[:m], d)
+        floor = s_in.floor[0:m:d]
         dmag = bp2 = None
-        if self.epochs:
-            dmag = _block_mean(cols_in[5][:m], d)
+        if s_in.hp_mag is not None:
+            dmag = _block_mean(s_in.hp_mag[:m], d)
             bp = self.band(acc)
             bp2 = np.einsum("ij,ij->i", bp, bp)
         sl = self.slow(acc)
         slow2 = np.einsum("ij,ij->i", sl, sl)
         keys = np.floor(t).astype(np.int64)
-        cols = (keys, dmag, bp2, active, acc, filled.astype(float), floor, slow2)
+        rows = _Rows(keys, dmag, bp2, active, acc, filled.astype(float), floor, slow2)
         if self._cur_key is None:
             self._cur_key = int(keys[0])
         if int(keys[-1]) == self._cur_key:
-            self._cur.append(cols)
+            self._cur.append(rows)
             return []
         # samples before the piece's last second complete every earlier second. Each
         # second's sums come from its own samples whatever else is in the array, so the
         # open second's are gathered on their own (not the whole piece copied after them)
         last = int(np.searchsorted(keys, keys[-1], "left"))
-        parts = []
+        parts: list[_Seconds] = []
         s1 = 0
         if self._cur:
             s1 = int(np.searchsorted(keys[:last], self._cur_key, "right"))
-            parts.append(_second_sums(tuple(
-                _cat([c[i] for c in self._cur] + [_part(cols[i], 0, s1)])
-                for i in range(len(cols)))))
+            parts.append(_second_sums(_Rows._make(
+                _cat([*c, x]) for *c, x in zip(*self._cur, rows.part(0, s1), strict=True))))
         if s1 < last:
-            parts.append(_second_sums(tuple(_part(x, s1, last) for x in cols)))
-        self._cur = [tuple(_part(x, last, None) for x in cols)]
+            parts.append(_second_sums(rows.part(s1, last)))
+        self._cur = [rows.part(last, None)]
         self._cur_key = int(keys[-1])
-        return self._close_seconds(parts[0] if len(parts) == 1 else tuple(
-            _cat([p[i] for p in parts]) for i in range(len(parts[0]))))
+        return self._close_seconds(parts[0] if len(parts) == 1 else _Seconds._make(
+            _cat(list(c)) for c in zip(*parts, strict=True)))
 
     def flush(self) -> list[Epoch | SleepOnset]:
         if not self._cur:
             return []
-        head = tuple(_cat([c[i] for c in self._cur]) for i in range(8))
+        head = _Rows._make(_cat(list(c)) for c in zip(*self._cur, strict=True))
         self._cur = []
         self._cur_key = None
         out = self._close_seconds(_second_sums(head))
         self._close_bout()
         return out
 
-    def _close_seconds(self, secs: tuple[np.ndarray | None, ...]
-                       ) -> list[Epoch | SleepOnset]:
+    def _close_seconds(self, secs: _Seconds) -> list[Epoch | SleepOnset]:
         """Closes complete seconds, from their sums (``_second_sums``)."""
         k, n_real, s_dmag, s_bp2, s_active, s_slow2, s_acc, counts, fl = secs
-        assert (k is not None and n_real is not None and s_active is not None
-                and s_slow2 is not None and s_acc is not None and counts is not None
-                and fl is not None)
         if len(k) == 0:
             return []
         cfg = self.cfg
@@ -453,15 +449,55 @@ def _first_key(pred: Callable[[int], bool], estimate: float) -> float:
     return k
 
 
-def _second_sums(cols: tuple[np.ndarray | None, ...]) -> tuple[np.ndarray | None, ...]:
-    """Per second of the rows (keys, |hp| mean, tremor-band power, active share,
-    acceleration, filled, floor, slow-band power; the second and third None without
-    epochs): its key, real samples, the sums over its real samples of the |hp| mean, the
-    band power (None without epochs), the active share and the slow-band power, the sum
-    of its acceleration, its rows, and the floor at its first row."""
-    keys, dmag, bp2, active, acc, filled, floor, slow2 = cols
-    assert (keys is not None and active is not None and acc is not None
-            and filled is not None and floor is not None and slow2 is not None)
+class _Samples(NamedTuple):
+    """A piece's columns at the full rate, as the sleep stage reads them."""
+
+    t: np.ndarray
+    acc: np.ndarray  # (n, 3) g
+    filled: np.ndarray  # 1.0 where the front end filled a hole
+    active: np.ndarray  # 1.0 where the jerk stage's envelope is over the movement threshold
+    floor: np.ndarray  # the jerk stage's noise floor
+    hp_mag: np.ndarray | None  # |high-passed acceleration| (None without epochs)
+
+    def part(self, a: int, b: int | None) -> _Samples:
+        return _Samples._make(_part(x, a, b) for x in self)
+
+
+class _Rows(NamedTuple):
+    """A piece's rows after decimation (one per ``dec`` samples)."""
+
+    keys: np.ndarray  # the row's second (floor of its time)
+    dmag: np.ndarray | None  # |hp| mean (None without epochs)
+    bp2: np.ndarray | None  # tremor-band power (None without epochs)
+    active: np.ndarray  # active share
+    acc: np.ndarray  # (n, 3) mean acceleration
+    filled: np.ndarray  # 1.0 where any of its samples was filled
+    floor: np.ndarray
+    slow2: np.ndarray  # slow-band power
+
+    def part(self, a: int, b: int | None) -> _Rows:
+        return _Rows._make(_part(x, a, b) for x in self)
+
+
+class _Seconds(NamedTuple):
+    """Sums per second of rows (``_second_sums``); the ``s_`` ones over its real rows."""
+
+    key: np.ndarray
+    n_real: np.ndarray  # real (not filled) rows
+    s_dmag: np.ndarray | None  # (None without epochs)
+    s_bp2: np.ndarray | None  # (None without epochs)
+    s_active: np.ndarray
+    s_slow2: np.ndarray
+    s_acc: np.ndarray  # over all its rows, (n, 3)
+    counts: np.ndarray  # all its rows (float)
+    floor: np.ndarray  # at its first row
+
+
+def _second_sums(rows: _Rows) -> _Seconds:
+    """Per second of the rows: its key, real rows, the sums over its real rows of the |hp|
+    mean, the band power, the active share and the slow-band power, the sum of its
+    acceleration, its rows, and the floor at its first row."""
+    keys, dmag, bp2, active, acc, filled, floor, slow2 = rows
     # (np.diff's arithmetic without its wrapper: this runs a few hundred times a night)
     starts = np.flatnonzero(keys[1:] != keys[:-1])
     starts += 1
@@ -469,12 +505,12 @@ def _second_sums(cols: tuple[np.ndarray | None, ...]) -> tuple[np.ndarray | None
     ends = np.concatenate([starts[1:], np.array([len(keys)], dtype=starts.dtype)])
     counts = (ends - starts).astype(float)
     real = 1.0 - filled
-    return (keys[starts], np.add.reduceat(real, starts),
-            None if dmag is None else np.add.reduceat(dmag * real, starts),
-            None if bp2 is None else np.add.reduceat(bp2 * real, starts),
-            np.add.reduceat(active * real, starts),
-            np.add.reduceat(slow2 * real, starts), np.add.reduceat(acc, starts, axis=0),
-            counts, floor[starts])
+    return _Seconds(keys[starts], np.add.reduceat(real, starts),
+                    None if dmag is None else np.add.reduceat(dmag * real, starts),
+                    None if bp2 is None else np.add.reduceat(bp2 * real, starts),
+                    np.add.reduceat(active * real, starts),
+                    np.add.reduceat(slow2 * real, starts), np.add.reduceat(acc, starts, axis=0),
+                    counts, floor[starts])
 
 
 def _cat(parts: list[np.ndarray | None]) -> np.ndarray | None:
