@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import History, Sos, sosfilt
+from .filters import History, Sos, col_medians, quick_median, sosfilt
 from .jerk_mf import MatchedFilterBank
 
 DEG_PER_RAD = 180.0 / np.pi
@@ -350,7 +350,7 @@ class BurstFeatureMixin:
             return NAN, NAN
         # noise of one block mean, from sample-to-sample differences (robust to the
         # movement, which is slow at the sample rate)
-        sig = float(np.add.reduce(_col_medians(np.abs(x[1:] - x[:-1])))) / 3.0 / MAD_DIFF
+        sig = float(np.add.reduce(col_medians(np.abs(x[1:] - x[:-1])))) / 3.0 / MAD_DIFF
         thr = max(cfg.jerk_rest_step_g, cfg.jerk_rest_noise_k * sig * math.sqrt(2.0 / bn))
         frac = float(np.count_nonzero(step[valid] > thr)) / float(n_valid)
         net = d[valid].sum(axis=0)
@@ -364,21 +364,3 @@ def _angle_deg(g0: np.ndarray, g1: np.ndarray) -> float:
     if not math.isnan(c):
         c = min(1.0, max(-1.0, c))
     return float(np.arccos(c)) * (180.0 / math.pi)
-
-
-def quick_median(x: np.ndarray) -> float:
-    """Median via partition (np.median's overhead dominates on short arrays)."""
-    k = len(x) // 2
-    p = np.partition(x, (k - 1, k) if len(x) % 2 == 0 else k)
-    return float(p[k] if len(x) % 2 else 0.5 * (p[k - 1] + p[k]))
-
-
-def _col_medians(x: np.ndarray) -> np.ndarray:
-    """``np.median(x, axis=0)`` of a finite x without its overhead: the same order
-    statistics, the mean of the middle two halving their sum."""
-    n = len(x)
-    k = n // 2
-    if n % 2:
-        return np.partition(x, k, axis=0)[k]
-    p = np.partition(x, (k - 1, k), axis=0)
-    return (p[k - 1] + p[k]) / 2.0

@@ -23,9 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import History, MovingMean, butter, rolling_quantile, running_max, sosfilt, windows
+from .filters import (
+    History,
+    MovingMean,
+    butter,
+    quick_median,
+    rolling_quantile,
+    running_max,
+    sosfilt,
+    windows,
+)
 from .jerk_classify import dominated
-from .jerk_features import NAN, Burst, BurstFeatureMixin, quick_median
+from .jerk_features import NAN, Burst, BurstFeatureMixin
 from .jerk_mf import MatchedFilterBank
 
 # the per-second median of the envelope of white noise sits ~1.65 sigma (per axis, after
