@@ -346,3 +346,9 @@ def col_medians(x: np.ndarray) -> np.ndarray:
 def quick_median(x: np.ndarray) -> float:
     """``float(np.median(x))`` of a finite 1-D x (``col_medians``' arithmetic)."""
     return float(col_medians(x))
+
+
+def mean_rows(x: np.ndarray) -> np.ndarray:
+    """``np.mean(x, axis=0)`` without its wrapper: the rows added in order (numpy reduces
+    over the rows of an (m, 3) array one row after the other), then divided by their count."""
+    return np.add.reduce(x, axis=0) / len(x)

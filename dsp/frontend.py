@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import windows
+from .filters import mean_rows, windows
 
 # up to this many candidate rows, their medians are taken in Python (the streaming case:
 # a numpy call costs more than sorting seven numbers); more, in one vectorised partition
@@ -386,14 +386,14 @@ class Conditioner:
             out_t[hole] = t_prev + frac[:, 0] * (float(t[j]) - t_prev)
             # the mean of the (up to k) real samples before the hole (nothing before it,
             # at a segment's start: the level after it) and the k after it
-            nxt = _mean_rows(a_right[j: j + k])
+            nxt = mean_rows(a_right[j: j + k])
             before = _last_rows(self._tail_a, a, j, k)
-            lvl = _mean_rows(before) if len(before) else nxt
+            lvl = mean_rows(before) if len(before) else nxt
             out_a[hole] = lvl + frac * (nxt - lvl)
             if out_g is not None and g is not None and g_right is not None:
-                nxt = _mean_rows(g_right[j: j + k])
+                nxt = mean_rows(g_right[j: j + k])
                 before = _last_rows(self._tail_g, g, j, k)
-                lvl = _mean_rows(before) if len(before) else nxt
+                lvl = mean_rows(before) if len(before) else nxt
                 out_g[hole] = lvl + frac * (nxt - lvl)
         return Piece(out_t, out_a, out_g, filled, new_seg)
 
@@ -414,12 +414,6 @@ def _last_rows(tail: np.ndarray, x: np.ndarray, j: int, k: int) -> np.ndarray:
     if j >= k or len(tail) == 0:
         return x[max(0, j - k): j]
     return np.concatenate([tail[max(0, len(tail) - (k - j)):], x[:j]])
-
-
-def _mean_rows(x: np.ndarray) -> np.ndarray:
-    """The mean of the rows of x, added in order (numpy reduces over rows of a (m, 3)
-    array one row after the other), then divided by their count."""
-    return np.add.reduce(x, axis=0) / len(x)
 
 
 def _increasing(t: np.ndarray, prev: float = -np.inf) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import AnalyzerConfig
-from .filters import History, Sos, col_medians, quick_median, sosfilt
+from .filters import History, Sos, col_medians, mean_rows, quick_median, sosfilt
 from .jerk_mf import MatchedFilterBank
 
 DEG_PER_RAD = 180.0 / np.pi
@@ -197,9 +197,7 @@ class BurstFeatureMixin:
         acc_post = h.get("acc", b.i1 + int(cfg.jerk_posture_after_s * fs),
                          min(seg_end, b.i1 + n))
         if len(acc_pre) and len(acc_post):
-            # (np.mean's arithmetic without its wrapper)
-            f.angle_deg = _angle_deg(np.add.reduce(acc_pre, axis=0) / len(acc_pre),
-                                     np.add.reduce(acc_post, axis=0) / len(acc_post))
+            f.angle_deg = _angle_deg(mean_rows(acc_pre), mean_rows(acc_post))
         # shape of the core: characteristic frequency |da/dt| / (2 pi |a|)
         core = h.get("hp", b.i0 - 1, b.i1 + 2)
         if len(core) >= 3:
