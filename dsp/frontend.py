@@ -310,7 +310,7 @@ class Conditioner:
                 if c - lo < 1 or hi - c < 1:
                     continue
                 m = round((float(full(c, hi).mean()) - float(full(lo, c).mean())) / p)
-                if m > 0 and not (cand[q] == 0 and prev_s is None):
+                if m > 0:  # (a hole at row 0 is a candidate only after a known median)
                     holes.append((cand[q], m))
             self._since_cand = n - cand[released - 1]
         else:
