@@ -354,8 +354,11 @@ class Conditioner:
         out_a = np.empty((n, 3))
         out_g = None if g is None else np.empty((n, 3))
         # the real samples run by run (between holes), each moved right by the samples
-        # missing before it
-        spans = []  # (row of the sample after the hole, its slice in the output)
+        # missing before it, and the hole after each run. Its values: a ramp between the
+        # means of the few real samples on either side. Interpolating between single noisy
+        # samples would put their noise on the whole hole (which the filters then see),
+        # holding a level would leave a step if the arm moved during the hole.
+        k = self.cfg.fill_hold_samples
         r0 = shift = 0
         for j, m in [*holes, (len(t), 0)]:
             o0 = r0 + shift
@@ -363,19 +366,12 @@ class Conditioner:
             out_a[o0: o0 + j - r0] = a[r0:j]
             if out_g is not None and g is not None:
                 out_g[o0: o0 + j - r0] = g[r0:j]
-            if m:
-                hole = slice(j + shift, j + shift + m)
-                filled[hole] = True
-                spans.append((j, hole))
-            shift += m
             r0 = j
-        # values: a ramp between the means of the few real samples on either side.
-        # Interpolating between single noisy samples would put their noise on the whole
-        # hole (which the filters then see), holding a level would leave a step if the
-        # arm moved during the hole.
-        k = self.cfg.fill_hold_samples
-        for j, hole in spans:
-            m = hole.stop - hole.start
+            if not m:
+                continue
+            hole = slice(j + shift, j + shift + m)
+            shift += m
+            filled[hole] = True
             frac = (np.arange(1, m + 1) / (m + 1))[:, None]
             # times: between the previous real sample (maybe in the previous chunk) and this
             if j > 0:
